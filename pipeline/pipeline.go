@@ -1,0 +1,221 @@
+// Package pipeline holds the format-independent model of a CI pipeline.
+//
+// Dialects (dialect/gitlab, dialect/drone) turn YAML into a Pipeline; the
+// runner executes it on an engine. The model is plain data: no YAML types,
+// no Docker types. Every value a user wrote carries the Pos it came from so
+// that later checks (trust, allow-lists) can point at file:line:column.
+package pipeline
+
+import (
+	"fmt"
+	"time"
+)
+
+// Dialect names the file format a pipeline was read from.
+type Dialect string
+
+const (
+	GitLab Dialect = "gitlab"
+	Drone  Dialect = "drone"
+)
+
+// Pipeline is a whole pipeline file: stages run in order, the jobs of a
+// stage may run concurrently, a failed stage stops the later ones.
+type Pipeline struct {
+	File    string  `json:"file"`
+	Dialect Dialect `json:"dialect"`
+	Stages  []Stage `json:"stages"`
+}
+
+// Stage is a group of jobs that run after the previous stage passed.
+type Stage struct {
+	Name string `json:"name"`
+	Jobs []*Job `json:"jobs"`
+}
+
+// NetworkMode says how a job's containers reach each other.
+type NetworkMode string
+
+const (
+	// NetworkPerJob: one network per job; services answer by DNS aliases
+	// (GitLab).
+	NetworkPerJob NetworkMode = "per-job"
+	// NetworkSharedLocalhost: services and steps share one network
+	// namespace, so services answer on 127.0.0.1 (Drone). Service names
+	// resolve to that namespace too.
+	NetworkSharedLocalhost NetworkMode = "shared-localhost"
+)
+
+// Job is the unit that gets its own sandbox (network, workspace volume,
+// services). A GitLab job is a Job; a Drone pipeline document is a Job.
+type Job struct {
+	Name    string      `json:"name"`
+	Pos     Pos         `json:"pos"`
+	Network NetworkMode `json:"network"`
+	// Workspace is the path in the containers where the checkout is copied;
+	// it is also the working directory of every step.
+	Workspace string `json:"workspace"`
+	// Steps run in order; a failing step stops the ones after it, except
+	// steps marked Always.
+	Steps    []*Step    `json:"steps"`
+	Services []*Service `json:"services,omitempty"`
+	// Timeout bounds the whole job; zero means the runner's default.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// PullSecrets names secrets holding Docker config.json documents used
+	// to pull this job's images (Drone image_pull_secrets).
+	PullSecrets []string `json:"pull_secrets,omitempty"`
+	// Target is the engine the job asks for ("docker" or "kubernetes").
+	Target string `json:"target,omitempty"`
+	// AllowFailure: the job's failure is reported but does not fail the
+	// pipeline (GitLab allow_failure).
+	AllowFailure bool `json:"allow_failure,omitempty"`
+}
+
+// Shell says how a step's Commands become a script.
+type Shell string
+
+const (
+	// ShellGitLab: commands fed on stdin to bash if the image has it, else
+	// sh; each command echoed as "$ cmd"; the first failure stops it.
+	ShellGitLab Shell = "gitlab"
+	// ShellDrone: commands run by sh with set -e, each echoed as "+ cmd".
+	ShellDrone Shell = "drone"
+)
+
+// Step is one container run to completion.
+type Step struct {
+	Name  string `json:"name"`
+	Pos   Pos    `json:"pos"`
+	Image Image  `json:"image"`
+	// Commands are shell commands; when empty the container runs its
+	// entrypoint and command (a Drone plugin-style step).
+	Commands []string `json:"commands,omitempty"`
+	Shell    Shell    `json:"shell,omitempty"`
+	// Entrypoint overrides the image's: nil keeps it, an empty non-nil
+	// slice clears it (GitLab's entrypoint: [""]).
+	Entrypoint []string `json:"entrypoint"`
+	Command    []string `json:"command,omitempty"`
+	Env        []EnvVar `json:"env,omitempty"`
+	Volumes    []Volume `json:"volumes,omitempty"`
+	Privileged Setting  `json:"privileged,omitempty"`
+	// Always steps run whatever happened before them and never change the
+	// job's status (GitLab after_script).
+	Always bool `json:"always,omitempty"`
+	// IgnoreFailure: a failure is reported but does not fail the job.
+	IgnoreFailure bool `json:"ignore_failure,omitempty"`
+}
+
+// Service is a container started before a job's steps and removed after.
+type Service struct {
+	Name  string `json:"name"`
+	Pos   Pos    `json:"pos"`
+	Image Image  `json:"image"`
+	// Aliases are the host names the service answers to.
+	Aliases    []string `json:"aliases,omitempty"`
+	Entrypoint []string `json:"entrypoint"`
+	Command    []string `json:"command,omitempty"`
+	Env        []EnvVar `json:"env,omitempty"`
+	Volumes    []Volume `json:"volumes,omitempty"`
+	Privileged Setting  `json:"privileged,omitempty"`
+}
+
+// Image is an image reference as written plus how to pull it.
+type Image struct {
+	// Name is the reference as the user wrote it.
+	Name string `json:"name"`
+	// Ref is the normalised reference (docker.io/library/golang:latest);
+	// empty when Name contains variables ($CI_REGISTRY_IMAGE:tag): the
+	// runner expands and parses it before anything starts.
+	Ref string `json:"ref"`
+	// Pull lists the policies the file asked for, tried in order when a
+	// pull fails (GitLab's pull_policy list); empty means the default,
+	// which the runner applies.
+	Pull []PullPolicy `json:"pull,omitempty"`
+	// Auth is inline registry credentials (Drone 0.x auth_config). It is
+	// never printed: see Credentials.String.
+	Auth *Credentials `json:"auth,omitempty"`
+	Pos  Pos          `json:"pos"`
+}
+
+// PullPolicy decides when an image is pulled.
+type PullPolicy string
+
+const (
+	PullAlways      PullPolicy = "always"
+	PullIfNotExists PullPolicy = "if-not-exists"
+	PullNever       PullPolicy = "never"
+)
+
+// Credentials are a username and password for one registry.
+type Credentials struct {
+	Username string `json:"-"`
+	Password string `json:"-"`
+	Email    string `json:"-"`
+}
+
+// String never reveals the secret parts.
+func (c *Credentials) String() string { return "<credentials>" }
+
+// MarshalJSON keeps credentials out of plans and golden files.
+func (c *Credentials) MarshalJSON() ([]byte, error) { return []byte(`"<redacted>"`), nil }
+
+// EnvVar is one environment variable; FromSecret names a secret whose value
+// is used instead of Value.
+type EnvVar struct {
+	Name       string `json:"name"`
+	Value      string `json:"value,omitempty"`
+	FromSecret string `json:"from_secret,omitempty"`
+}
+
+// Volume is a host path (or named volume) mounted into a container.
+type Volume struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+	Pos      Pos    `json:"pos"`
+}
+
+// Setting is a boolean that reaches the host, with where it was set.
+type Setting struct {
+	Value bool `json:"value"`
+	Pos   Pos  `json:"pos"`
+}
+
+// Pos is a place in a pipeline file.
+type Pos struct {
+	File   string `json:"-"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// Error is a problem in a pipeline file, at a place.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Errorf makes an Error at pos.
+func Errorf(pos Pos, format string, args ...any) *Error {
+	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Warning is a non-fatal remark about a pipeline file (an unknown key).
+type Warning = Error
+
+// Jobs lists every job in stage order.
+func (p *Pipeline) Jobs() []*Job {
+	var out []*Job
+	for _, s := range p.Stages {
+		out = append(out, s.Jobs...)
+	}
+	return out
+}
