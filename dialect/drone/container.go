@@ -1,0 +1,383 @@
+package drone
+
+import (
+	"strings"
+
+	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
+	"github.com/slipway-ci/slipway/image"
+	"github.com/slipway-ci/slipway/pipeline"
+	"go.yaml.in/yaml/v3"
+)
+
+// container gathers the keys of a step or a service before it becomes one.
+type container struct {
+	name string
+	// at is where the step or service is: its mapping in the list form,
+	// its name in the map form.
+	at            *yaml.Node
+	img           *yaml.Node
+	pull          []pipeline.PullPolicy
+	auth          *pipeline.Credentials
+	commands      []string
+	entrypoint    []string
+	command       []string
+	env           []pipeline.EnvVar
+	settings      []pipeline.EnvVar
+	volumes       []pipeline.Volume
+	privileged    pipeline.Setting
+	ignoreFailure bool
+	deps          stepDeps
+	// extra are unknown keys of a Drone 0.x step, which are plugin
+	// settings when the step has no commands.
+	extra []yamlutil.Pair
+}
+
+// containerKey reads one key of a step or service into c.
+type containerKey struct {
+	read func(p *parser, d *jobDoc, c *container, k, v *yaml.Node)
+	// services: the key also applies to services.
+	services bool
+}
+
+var (
+	containerKeys = map[string]containerKey{
+		"image":       {(*parser).setImage, true},
+		"pull":        {(*parser).setPull, true},
+		"auth_config": {(*parser).setAuth, true},
+		"entrypoint":  {(*parser).setEntrypoint, true},
+		"command":     {(*parser).setCommand, true},
+		"environment": {(*parser).setEnv, true},
+		"secrets":     {(*parser).setSecrets, true},
+		"volumes":     {(*parser).setVolumes, true},
+		"privileged":  {(*parser).setPrivileged, true},
+		"commands":    {(*parser).setCommands, false},
+		"settings":    {(*parser).setSettings, false},
+		"failure":     {(*parser).setFailure, false},
+		"depends_on":  {(*parser).setDeps, false},
+	}
+	// unsupportedContainerKeys are real Drone keys with no place in the
+	// model.
+	unsupportedContainerKeys = set("detach", "when", "resources", "user", "network_mode", "networks",
+		"devices", "shm_size", "working_dir", "dns", "dns_search", "extra_hosts", "mem_limit",
+		"memswap_limit", "cpu_quota", "cpu_shares", "cpu_set", "cpuset", "oom_kill_disable", "group",
+		"labels", "tmpfs", "ulimits", "sysctls", "cap_add", "cap_drop", "isolation", "logging",
+		"stop_grace_period", "ports", "security_context")
+)
+
+// containers reads steps (isStep) or services, each either in the list
+// form (items with a name, Drone 1.x) or the map form (name: body, 0.x).
+func (p *parser) containers(d *jobDoc, v *yaml.Node, key string, isStep bool) {
+	switch v.Kind {
+	case yaml.SequenceNode:
+		for _, item := range v.Content {
+			item = yamlutil.Resolve(item)
+			if item.Kind != yaml.MappingNode {
+				p.errorf(item, "%s: expected a mapping with a name and an image, got %s", key, describe(item))
+				continue
+			}
+			p.container(d, item, nil, isStep)
+		}
+	case yaml.MappingNode:
+		for _, pr := range p.pairs(v) {
+			if pr.Value.Kind != yaml.MappingNode {
+				p.errorf(pr.Value, "%s %s: expected a mapping with an image, got %s", key, quote(pr.Key.Value), describe(pr.Value))
+				continue
+			}
+			p.container(d, pr.Value, pr.Key, isStep)
+		}
+	default:
+		if !isNull(v) {
+			form := "a list of " + key
+			if d.legacy {
+				form = "a mapping of names to " + key
+			}
+			p.errorf(v, "%s: expected %s, got %s", key, form, describe(v))
+		}
+	}
+}
+
+// container reads one step or service; nameKey is its key in the map form.
+func (p *parser) container(d *jobDoc, body, nameKey *yaml.Node, isStep bool) {
+	c := &container{at: body}
+	if nameKey != nil {
+		c.name, c.at = nameKey.Value, nameKey
+	}
+	named := nameKey != nil
+	for _, pr := range p.pairs(body) {
+		if pr.Key.Value == "name" && nameKey == nil {
+			c.name, _ = p.str(pr.Value, "name")
+			named = true
+			continue
+		}
+		p.containerKey(d, c, pr, isStep)
+	}
+	p.pluginExtras(c, isStep)
+	what := map[bool]string{true: "step", false: "service"}[isStep]
+	if !p.checkName(d, c, named, what) {
+		return
+	}
+	img, ok := p.image(c, what)
+	if !ok {
+		return
+	}
+	if isStep {
+		p.addStep(d, c, img)
+	} else {
+		p.addService(d, c, img)
+	}
+}
+
+// checkName: a name is required, and unique among the job's steps and
+// services.
+func (p *parser) checkName(d *jobDoc, c *container, named bool, what string) bool {
+	switch {
+	case !named:
+		p.errorf(c.at, "%s has no name", what)
+		return false
+	case c.name == "" && c.at.Kind == yaml.ScalarNode:
+		p.errorf(c.at, "%s name is empty", what)
+		return false
+	case c.name == "":
+		return false // p.str said why
+	}
+	return !p.nameInUse(d, c.name, c.at)
+}
+
+func (p *parser) containerKey(d *jobDoc, c *container, pr yamlutil.Pair, isStep bool) {
+	ck, known := containerKeys[pr.Key.Value]
+	switch {
+	case known && (isStep || ck.services):
+		ck.read(p, d, c, pr.Key, pr.Value)
+	case known || unsupportedContainerKeys[pr.Key.Value]:
+		where := ""
+		if known {
+			where = " on services"
+		}
+		p.warnf(pr.Key, "key %s is not supported by slipway%s and is ignored", quote(pr.Key.Value), where)
+	case d.legacy && isStep:
+		c.extra = append(c.extra, pr)
+	default:
+		p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
+	}
+}
+
+// pluginExtras: a Drone 0.x plugin step takes its unknown keys as settings
+// (repo: x becomes PLUGIN_REPO=x); on a step with commands they are typos.
+func (p *parser) pluginExtras(c *container, isStep bool) {
+	for _, pr := range c.extra {
+		if len(c.commands) > 0 || !isStep {
+			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
+			continue
+		}
+		if e, ok := p.setting(pr); ok {
+			c.settings = append(c.settings, e)
+		}
+	}
+}
+
+// image parses the image reference; what is "step" or "service".
+func (p *parser) image(c *container, what string) (pipeline.Image, bool) {
+	if c.img == nil {
+		p.errorf(c.at, "%s %s has no image", what, quote(c.name))
+		return pipeline.Image{}, false
+	}
+	name, ok := p.str(c.img, "image")
+	if !ok {
+		return pipeline.Image{}, false
+	}
+	ref, err := image.Parse(name)
+	if err != nil {
+		p.errorf(c.img, "%v", err)
+		return pipeline.Image{}, false
+	}
+	return pipeline.Image{Name: name, Ref: ref.String(), Pull: c.pull, Auth: c.auth, Pos: p.pos(c.img)}, true
+}
+
+func (p *parser) addStep(d *jobDoc, c *container, img pipeline.Image) {
+	s := &pipeline.Step{
+		Name: c.name, Pos: p.pos(c.at), Image: img, Commands: c.commands,
+		Entrypoint: c.entrypoint, Command: c.command, Env: mergeEnv(d.env, c.env, c.settings),
+		Volumes: c.volumes, Privileged: c.privileged, IgnoreFailure: c.ignoreFailure,
+	}
+	if len(c.commands) > 0 {
+		s.Shell = pipeline.ShellDrone
+	}
+	d.job.Steps = append(d.job.Steps, s)
+	d.stepDeps[s] = c.deps
+}
+
+func (p *parser) addService(d *jobDoc, c *container, img pipeline.Image) {
+	s := &pipeline.Service{
+		Name: c.name, Pos: p.pos(c.at), Image: img, Entrypoint: c.entrypoint, Command: c.command,
+		Env: mergeEnv(d.env, c.env), Volumes: c.volumes, Privileged: c.privileged,
+	}
+	// Services answer on localhost (shared namespace); their name is an
+	// extra host name when it is a valid one.
+	if validHost(c.name) {
+		s.Aliases = []string{c.name}
+	} else {
+		p.warnf(c.at, "service name %s is not a valid host name; the service is reachable on localhost only", quote(c.name))
+	}
+	d.job.Services = append(d.job.Services, s)
+}
+
+func (p *parser) setImage(_ *jobDoc, c *container, _, v *yaml.Node) { c.img = v }
+
+// setPull: Drone 0.x wrote pull: true for always; false is the default.
+func (p *parser) setPull(_ *jobDoc, c *container, _, v *yaml.Node) {
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
+		if b, _ := p.boolean(v, "pull"); b {
+			c.pull = []pipeline.PullPolicy{pipeline.PullAlways}
+		}
+		return
+	}
+	s, ok := p.str(v, "pull")
+	if !ok {
+		return
+	}
+	switch pol := pipeline.PullPolicy(s); pol {
+	case pipeline.PullAlways, pipeline.PullIfNotExists, pipeline.PullNever:
+		c.pull = []pipeline.PullPolicy{pol}
+	default:
+		p.errorf(v, "pull: expected always, if-not-exists or never, got %s", quote(s))
+	}
+}
+
+// setAuth reads Drone 0.x inline registry credentials. No message here may
+// quote a value.
+func (p *parser) setAuth(_ *jobDoc, c *container, k, v *yaml.Node) {
+	pairs, ok := p.mappingOf(v, "auth_config")
+	if !ok {
+		return
+	}
+	cred := &pipeline.Credentials{}
+	for _, pr := range pairs {
+		field := map[string]*string{"username": &cred.Username, "password": &cred.Password, "email": &cred.Email}[pr.Key.Value]
+		if field == nil {
+			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
+			continue
+		}
+		var fieldOK bool
+		if *field, fieldOK = p.str(pr.Value, "auth_config "+pr.Key.Value); !fieldOK {
+			ok = false
+		}
+	}
+	if !ok {
+		return // p.str said why
+	}
+	if cred.Username == "" || cred.Password == "" {
+		p.errorf(k, "auth_config: expected a username and a password")
+		return
+	}
+	c.auth = cred
+}
+
+// setCommands: a single string is taken as one command.
+func (p *parser) setCommands(_ *jobDoc, c *container, _, v *yaml.Node) {
+	if v.Kind == yaml.ScalarNode && !isNull(v) {
+		c.commands = []string{v.Value}
+		return
+	}
+	if isNull(v) {
+		return
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v, "commands: expected a list of shell commands, got %s", describe(v))
+		return
+	}
+	for _, item := range v.Content {
+		item = yamlutil.Resolve(item)
+		switch {
+		case item.Kind == yaml.ScalarNode && !isNull(item):
+			c.commands = append(c.commands, item.Value)
+		case item.Kind == yaml.MappingNode:
+			// "- echo a: b" is a mapping to YAML; say how to fix it.
+			p.errorf(item, `commands: expected a string, got a mapping (quote a command that contains ": ")`)
+		default:
+			p.errorf(item, "commands: expected a string, got %s", describe(item))
+		}
+	}
+}
+
+// setEntrypoint: [""] and [] clear the image's entrypoint, as in Docker.
+func (p *parser) setEntrypoint(_ *jobDoc, c *container, _, v *yaml.Node) {
+	args, ok := p.argv(v, "entrypoint")
+	if !ok {
+		return
+	}
+	if len(args) == 1 && args[0] == "" {
+		args = []string{}
+	}
+	c.entrypoint = args
+}
+
+func (p *parser) setCommand(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.command, _ = p.argv(v, "command")
+}
+
+// argv reads an argument list: a list, or a string split at spaces. A
+// string with quotes would need shell parsing, so it must be a list.
+func (p *parser) argv(v *yaml.Node, what string) ([]string, bool) {
+	if isNull(v) {
+		return nil, true
+	}
+	if v.Kind == yaml.ScalarNode {
+		if strings.ContainsAny(v.Value, `"'\`) {
+			p.errorf(v, "%s: write an argument list with quotes or backslashes as a YAML list", what)
+			return nil, false
+		}
+		return strings.Fields(v.Value), true
+	}
+	items, ok := p.strList(v, what, false)
+	if !ok {
+		return nil, false
+	}
+	out := []string{}
+	for _, n := range items {
+		out = append(out, n.Value)
+	}
+	return out, true
+}
+
+func (p *parser) setEnv(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.env = mergeEnv(c.env, p.environment(v))
+}
+
+func (p *parser) setSecrets(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.env = mergeEnv(c.env, p.secrets(v))
+}
+
+func (p *parser) setSettings(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.settings = p.settings(v)
+}
+
+func (p *parser) setVolumes(d *jobDoc, c *container, _, v *yaml.Node) {
+	c.volumes = p.containerVolumes(d, v)
+}
+
+// setPrivileged records where privileged was set: a later layer refuses it
+// for untrusted repositories and points there.
+func (p *parser) setPrivileged(_ *jobDoc, c *container, k, v *yaml.Node) {
+	if b, ok := p.boolean(v, "privileged"); ok {
+		c.privileged = pipeline.Setting{Value: b, Pos: p.pos(k)}
+	}
+}
+
+func (p *parser) setFailure(_ *jobDoc, c *container, _, v *yaml.Node) {
+	s, ok := p.str(v, "failure")
+	if !ok {
+		return
+	}
+	switch s {
+	case "ignore":
+		c.ignoreFailure = true
+	case "fail":
+	default:
+		p.errorf(v, "failure: expected ignore or fail, got %s", quote(s))
+	}
+}
+
+func (p *parser) setDeps(_ *jobDoc, c *container, k, v *yaml.Node) {
+	c.deps.key = k
+	c.deps.names, _ = p.strList(v, "depends_on", true)
+}

@@ -1,0 +1,124 @@
+// Package drone turns a .drone.yml into the pipeline model.
+//
+// It reads Drone 1.x files (one or more documents of kind: pipeline, type
+// docker or kubernetes, with a list of steps) and Drone 0.x files (a
+// pipeline: map of step name to step and a services: map). Every pipeline
+// document becomes one pipeline.Job whose steps share one network namespace
+// with its services (NetworkSharedLocalhost); services also answer to their
+// name.
+//
+// Choices where Drone and the model differ:
+//
+//   - Stages: pipelines are layered by depends_on into stages named
+//     stage-1, stage-2, ...: each pipeline goes into the first stage after
+//     all those it depends on. A failed stage stops the later ones, which is
+//     stricter than Drone (which only skips the dependents).
+//   - Steps run one at a time. depends_on between steps reorders them into
+//     the same layers, so every step runs after what it depends on.
+//   - Workspace: /drone/src; workspace.path replaces it when absolute and
+//     goes under it when relative; 0.x workspace.base + path is joined.
+//   - Volumes: a host volume mounts its absolute host path (Source is that
+//     path); a temp volume's Source is its name, never absolute, for the
+//     engine to create per job. 0.x "/host:/container[:ro]" strings are host
+//     mounts. Trust is checked later, from the recorded positions.
+//   - Keys Drone has and the model cannot express (when, detach, trigger,
+//     platform, ...) are warned about and ignored; unknown keys are warned
+//     about, except on a 0.x plugin step, where Drone took them as settings.
+//   - Extensions: timeout (a duration or minutes) on a pipeline; a document
+//     with steps but no kind is taken as a pipeline, with a warning.
+//
+// The parser walks yaml.Node trees rather than decoding into structs so that
+// every error and warning can point at file:line:column, and so that
+// several errors can be reported at once. Credentials (auth_config) never
+// appear in messages; the model redacts them in JSON.
+package drone
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+
+	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
+	"github.com/slipway-ci/slipway/pipeline"
+	"go.yaml.in/yaml/v3"
+)
+
+// maxErrors keeps a garbage file from producing a wall of errors.
+const maxErrors = 50
+
+// Parse reads a .drone.yml. file names it in errors and warnings. On error
+// the pipeline is nil and the error is an errors.Join of *pipeline.Error,
+// sorted by position.
+func Parse(file string, data []byte) (*pipeline.Pipeline, []*pipeline.Warning, error) {
+	p := &parser{file: file}
+	// On a syntax error (which ends the file) or a limit passed, the
+	// documents before it are still checked, so their errors show too.
+	docs, err := words.Load(file, data)
+	p.errs = yamlutil.Problems(file, err)
+	var jobs []*jobDoc
+	for _, d := range docs {
+		if j := p.document(d); j != nil {
+			jobs = append(jobs, j)
+		}
+	}
+	stages := p.stages(jobs)
+	if len(jobs) == 0 && len(p.errs) == 0 {
+		p.errorAt(pipeline.Pos{File: file, Line: 1, Column: 1},
+			"no pipeline found: expected a document with kind: pipeline (Drone 1.x) or a pipeline: map (Drone 0.x)")
+	}
+	warns := tidy(p.warns)
+	if len(p.errs) > 0 {
+		return nil, warns, p.joinedErrors()
+	}
+	return &pipeline.Pipeline{File: file, Dialect: pipeline.Drone, Stages: stages}, warns, nil
+}
+
+// parser collects errors and warnings while walking one file.
+type parser struct {
+	file  string
+	errs  []*pipeline.Error
+	warns []*pipeline.Warning
+}
+
+func (p *parser) pos(n *yaml.Node) pipeline.Pos { return yamlutil.Pos(p.file, n) }
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.errorAt(p.pos(n), format, args...)
+}
+
+func (p *parser) errorAt(pos pipeline.Pos, format string, args ...any) {
+	p.errs = append(p.errs, pipeline.Errorf(pos, format, args...))
+}
+
+func (p *parser) warnf(n *yaml.Node, format string, args ...any) {
+	p.warns = append(p.warns, pipeline.Errorf(p.pos(n), format, args...))
+}
+
+// joinedErrors sorts, deduplicates (a mapping merged in several places is
+// checked in each) and caps the errors.
+func (p *parser) joinedErrors() error {
+	errs := tidy(p.errs)
+	var out []error
+	for i, e := range errs {
+		if i == maxErrors {
+			out = append(out, pipeline.Errorf(pipeline.Pos{File: p.file},
+				"too many errors (%d more not shown)", len(errs)-maxErrors))
+			break
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// tidy sorts problems by position and drops exact duplicates.
+func tidy(list []*pipeline.Error) []*pipeline.Error {
+	slices.SortStableFunc(list, func(a, b *pipeline.Error) int {
+		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+	})
+	seen := map[string]bool{}
+	return slices.DeleteFunc(list, func(e *pipeline.Error) bool {
+		dup := seen[e.Error()]
+		seen[e.Error()] = true
+		return dup
+	})
+}

@@ -1,0 +1,174 @@
+package drone
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/slipway-ci/slipway/pipeline"
+	"go.yaml.in/yaml/v3"
+)
+
+// layers puts item i in the first layer after all of deps[i] (indexes of
+// items), keeping file order within a layer. The items it cannot place are
+// on or behind a dependency cycle; cycle returns one such cycle.
+func layers(deps [][]int) (out [][]int, stuck []int) {
+	indeg := make([]int, len(deps))
+	dependents := make([][]int, len(deps))
+	for i, ds := range deps {
+		for _, j := range uniq(ds) {
+			indeg[i]++
+			dependents[j] = append(dependents[j], i)
+		}
+	}
+	var cur []int
+	for i := range deps {
+		if indeg[i] == 0 {
+			cur = append(cur, i)
+		}
+	}
+	placed := 0
+	for len(cur) > 0 {
+		out = append(out, cur)
+		placed += len(cur)
+		var next []int
+		for _, j := range cur {
+			for _, i := range dependents[j] {
+				if indeg[i]--; indeg[i] == 0 {
+					next = append(next, i)
+				}
+			}
+		}
+		slices.Sort(next)
+		cur = next
+	}
+	for i := range deps {
+		if indeg[i] > 0 {
+			stuck = append(stuck, i)
+		}
+	}
+	return out, stuck
+}
+
+func uniq(xs []int) []int {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// cycle finds a cycle among stuck items: each has an unplaced dependency,
+// so following those must come back to an item already on the path.
+func cycle(deps [][]int, stuck []int) []int {
+	isStuck := map[int]bool{}
+	for _, i := range stuck {
+		isStuck[i] = true
+	}
+	onPath := map[int]int{}
+	var path []int
+	for i := stuck[0]; ; {
+		if at, ok := onPath[i]; ok {
+			return append(path[at:], i)
+		}
+		onPath[i] = len(path)
+		path = append(path, i)
+		next := -1
+		for _, j := range deps[i] {
+			if isStuck[j] {
+				next = j
+				break
+			}
+		}
+		if next < 0 { // cannot happen: a stuck item has a stuck dependency
+			return path
+		}
+		i = next
+	}
+}
+
+// depIndexes turns dependency names into indexes. known holds every name
+// that may be depended on without error; names in known but not in index
+// (services, steps that failed to parse) are skipped.
+func (p *parser) depIndexes(nodes []*yaml.Node, index map[string]int, known func(string) bool, what string) []int {
+	var out []int
+	for _, n := range nodes {
+		if i, ok := index[n.Value]; ok {
+			out = append(out, i)
+		} else if !known(n.Value) {
+			p.errorf(n, "depends_on: unknown %s %s", what, quote(n.Value))
+		}
+	}
+	return out
+}
+
+// orderSteps runs steps in an order that honours their depends_on: in
+// layers, each step after everything it depends on. Steps without
+// depends_on stay in file order. Running the layers one step at a time is
+// one valid schedule of Drone's graph.
+func (p *parser) orderSteps(d *jobDoc) {
+	steps := d.job.Steps
+	index := map[string]int{}
+	for i, s := range steps {
+		index[s.Name] = i
+	}
+	known := func(name string) bool { _, ok := d.names[name]; return ok }
+	deps := make([][]int, len(steps))
+	for i, s := range steps {
+		deps[i] = p.depIndexes(d.stepDeps[s].names, index, known, "step")
+	}
+	ls, stuck := layers(deps)
+	if len(stuck) > 0 {
+		c := cycle(deps, stuck)
+		p.errorf(d.stepDeps[steps[c[0]]].key, "depends_on: steps depend on each other in a cycle: %s",
+			names(c, func(i int) string { return steps[i].Name }))
+		return
+	}
+	d.job.Steps = d.job.Steps[:0:0]
+	for _, l := range ls {
+		for _, i := range l {
+			d.job.Steps = append(d.job.Steps, steps[i])
+		}
+	}
+}
+
+func names(idx []int, name func(int) string) string {
+	var s []string
+	for _, i := range idx {
+		s = append(s, name(i))
+	}
+	return strings.Join(s, " -> ")
+}
+
+// stages orders the pipeline documents into stages named stage-1,
+// stage-2, ...: each pipeline goes into the first stage after all the
+// pipelines its depends_on names.
+func (p *parser) stages(jobs []*jobDoc) []pipeline.Stage {
+	index := map[string]int{}
+	for i, j := range jobs {
+		if prev, dup := index[j.job.Name]; dup {
+			p.errorf(j.nameAt(), "duplicate pipeline name %s (first defined at line %d)",
+				quote(j.job.Name), jobs[prev].nameAt().Line)
+			continue
+		}
+		index[j.job.Name] = i
+	}
+	deps := make([][]int, len(jobs))
+	for i, j := range jobs {
+		deps[i] = p.depIndexes(j.deps, index, func(string) bool { return false }, "pipeline")
+	}
+	ls, stuck := layers(deps)
+	if len(stuck) > 0 {
+		c := cycle(deps, stuck)
+		p.errorf(jobs[c[0]].depsKey, "depends_on: pipelines depend on each other in a cycle: %s",
+			names(c, func(i int) string { return jobs[i].job.Name }))
+		return nil
+	}
+	var out []pipeline.Stage
+	for n, l := range ls {
+		st := pipeline.Stage{Name: fmt.Sprintf("stage-%d", n+1)}
+		for _, i := range l {
+			st.Jobs = append(st.Jobs, jobs[i].job)
+		}
+		out = append(out, st)
+	}
+	return out
+}

@@ -1,0 +1,222 @@
+package drone
+
+import (
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
+	"github.com/slipway-ci/slipway/pipeline"
+	"go.yaml.in/yaml/v3"
+)
+
+// volumeDef is a Drone 1.x pipeline-level volume. A host volume's Source
+// is its absolute host path; a temp volume's Source is its name (never
+// absolute), which the engine creates once per job so that the steps
+// naming it share it, and removes with the job.
+type volumeDef struct {
+	source string
+}
+
+// volumeNameRE is what Docker accepts as a volume name.
+var volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// pipelineVolumes reads "volumes: [{name, host: {path}} | {name, temp: {}}]".
+func (p *parser) pipelineVolumes(v *yaml.Node) map[string]volumeDef {
+	defs := map[string]volumeDef{}
+	if isNull(v) {
+		return defs
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v, "volumes: expected a list of volumes, got %s", describe(v))
+		return defs
+	}
+	seen := map[string]*yaml.Node{}
+	for _, item := range v.Content {
+		item = yamlutil.Resolve(item)
+		name, nameNode, def, ok := p.volumeDef(item)
+		if !ok {
+			continue
+		}
+		if prev, dup := seen[name]; dup {
+			p.errorf(nameNode, "duplicate volume name %s (first defined at line %d)", quote(name), prev.Line)
+			continue
+		}
+		seen[name] = nameNode
+		defs[name] = def
+	}
+	return defs
+}
+
+func (p *parser) volumeDef(item *yaml.Node) (string, *yaml.Node, volumeDef, bool) {
+	if item.Kind != yaml.MappingNode {
+		p.errorf(item, "volumes: expected a mapping with a name and host or temp, got %s", describe(item))
+		return "", nil, volumeDef{}, false
+	}
+	var name string
+	var nameNode, host, temp *yaml.Node
+	for _, pr := range p.pairs(item) {
+		switch pr.Key.Value {
+		case "name":
+			name, _ = p.str(pr.Value, "volume name")
+			nameNode = pr.Value
+		case "host":
+			host = pr.Value
+		case "temp":
+			temp = pr.Value
+		default:
+			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
+		}
+	}
+	switch {
+	case nameNode == nil:
+		p.errorf(item, "volume has no name")
+	case name == "":
+	case !volumeNameRE.MatchString(name):
+		p.errorf(nameNode, "volume name %s: expected letters, digits, _ . or - (as Docker volume names)", quote(name))
+	case (host == nil) == (temp == nil):
+		p.errorf(item, "volume %s: expected exactly one of host or temp", quote(name))
+	case host != nil:
+		src, ok := p.hostPath(host)
+		return name, nameNode, volumeDef{source: src}, ok
+	default:
+		ok := p.tempVolume(temp)
+		return name, nameNode, volumeDef{source: name}, ok
+	}
+	return "", nil, volumeDef{}, false
+}
+
+// hostPath reads "host: {path: /abs}".
+func (p *parser) hostPath(host *yaml.Node) (string, bool) {
+	pairs, ok := p.mappingOf(host, "host")
+	if !ok {
+		return "", false
+	}
+	var src string
+	var at *yaml.Node
+	for _, pr := range pairs {
+		if pr.Key.Value != "path" {
+			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
+			continue
+		}
+		at = pr.Value
+		src, ok = p.str(pr.Value, "host path")
+	}
+	switch {
+	case at == nil:
+		p.errorf(host, "host: expected a path")
+	case ok && !path.IsAbs(src):
+		p.errorf(at, "host path: expected an absolute path")
+	case ok:
+		return path.Clean(src), true
+	}
+	return "", false
+}
+
+// tempVolume reads "temp: {}"; memory-backed volumes have no place in the
+// model yet, so they become disk volumes.
+func (p *parser) tempVolume(temp *yaml.Node) bool {
+	pairs, ok := p.mappingOf(temp, "temp")
+	for _, pr := range pairs {
+		if pr.Key.Value == "medium" {
+			p.warnf(pr.Key, "key %s is not supported by slipway and is ignored (the volume is on disk)", quote(pr.Key.Value))
+			continue
+		}
+		p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
+	}
+	return ok
+}
+
+// containerVolumes reads a step's or service's volumes: Drone 1.x
+// {name, path} items naming a pipeline volume, or Drone 0.x
+// "/host:/container[:ro]" strings.
+func (p *parser) containerVolumes(d *jobDoc, v *yaml.Node) []pipeline.Volume {
+	if isNull(v) {
+		return nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v, "volumes: expected a list of volumes, got %s", describe(v))
+		return nil
+	}
+	var out []pipeline.Volume
+	for _, item := range v.Content {
+		item = yamlutil.Resolve(item)
+		var vol pipeline.Volume
+		var ok bool
+		if item.Kind == yaml.ScalarNode && !isNull(item) {
+			vol, ok = p.bindVolume(item)
+		} else {
+			vol, ok = p.volumeRef(d, item)
+		}
+		if ok {
+			out = append(out, vol)
+		}
+	}
+	return out
+}
+
+// bindVolume reads a Drone 0.x "/host:/container[:ro|rw]" mount. Docker's
+// named volumes outlive the job, so only host paths are accepted.
+func (p *parser) bindVolume(n *yaml.Node) (pipeline.Volume, bool) {
+	parts := strings.Split(n.Value, ":")
+	vol := pipeline.Volume{Pos: p.pos(n)}
+	ok := len(parts) == 2 || len(parts) == 3 && (parts[2] == "ro" || parts[2] == "rw")
+	if ok {
+		vol.Source, vol.Target = parts[0], parts[1]
+		vol.ReadOnly = len(parts) == 3 && parts[2] == "ro"
+		ok = path.IsAbs(vol.Source) && path.IsAbs(vol.Target)
+	}
+	if !ok {
+		p.errorf(n, "volumes: expected /host/path:/container/path or /host/path:/container/path:ro")
+		return vol, false
+	}
+	vol.Source, vol.Target = path.Clean(vol.Source), path.Clean(vol.Target)
+	return vol, true
+}
+
+// volumeRef reads a Drone 1.x "{name: cache, path: /cache}" mount.
+func (p *parser) volumeRef(d *jobDoc, item *yaml.Node) (pipeline.Volume, bool) {
+	vol := pipeline.Volume{Pos: p.pos(item)}
+	pairs, ok := p.mappingOf(item, "volumes")
+	if !ok || isNull(item) {
+		if ok {
+			p.errorf(item, "volumes: expected a mapping with a name and a path, got null")
+		}
+		return vol, false
+	}
+	var name string
+	var nameNode *yaml.Node
+	for _, pr := range pairs {
+		switch pr.Key.Value {
+		case "name":
+			name, _ = p.str(pr.Value, "volume name")
+			nameNode = pr.Value
+		case "path":
+			vol.Target, _ = p.str(pr.Value, "volume path")
+			if vol.Target != "" && !path.IsAbs(vol.Target) {
+				p.errorf(pr.Value, "volume path: expected an absolute path")
+				return vol, false
+			}
+		default:
+			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
+		}
+	}
+	return p.lookupVolume(d, item, nameNode, name, vol)
+}
+
+func (p *parser) lookupVolume(d *jobDoc, item, nameNode *yaml.Node, name string, vol pipeline.Volume) (pipeline.Volume, bool) {
+	if nameNode == nil || vol.Target == "" {
+		p.errorf(item, "volumes: expected a name and a path")
+		return vol, false
+	}
+	if name == "" {
+		return vol, false
+	}
+	def, ok := d.volumes[name]
+	if !ok {
+		p.errorf(nameNode, "unknown volume %s (volumes are declared in the pipeline's volumes: section)", quote(name))
+		return vol, false
+	}
+	vol.Source, vol.Target = def.source, path.Clean(vol.Target)
+	return vol, true
+}

@@ -1,0 +1,244 @@
+// Package gitlab turns a .gitlab-ci.yml into a pipeline.Pipeline.
+//
+// It reads the file as a yaml.Node tree so that every error and warning
+// carries file:line:column. The order of work follows GitLab's: !reference
+// tags and YAML merge keys are resolved as values are read, then extends:
+// is applied, then default: fills what a job leaves unset.
+package gitlab
+
+import (
+	"cmp"
+	"errors"
+	"path"
+	"slices"
+
+	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
+	"github.com/slipway-ci/slipway/image"
+	"github.com/slipway-ci/slipway/pipeline"
+	"go.yaml.in/yaml/v3"
+)
+
+// Options are what the file alone does not say.
+type Options struct {
+	// ProjectPath is "group/project"; the workspace becomes
+	// /builds/<ProjectPath>, where GitLab Runner checks out.
+	ProjectPath string
+	// RunnerServices come from the runner configuration ([runners.docker]
+	// services) and are added to every job, after the file's own.
+	RunnerServices []RunnerService
+	// RunnerFile names the runner configuration in error messages.
+	RunnerFile string
+}
+
+// RunnerService is one service of the runner configuration.
+type RunnerService struct {
+	Name       string
+	Alias      string
+	Entrypoint []string
+	Command    []string
+}
+
+// maxWork bounds the nodes visited while interpreting a file. Load
+// already bounds alias expansion; this also bounds what extends: and
+// !reference can multiply (a big template extended by many jobs).
+const maxWork = 2 * yamlutil.MaxNodes
+
+// Parse reads a .gitlab-ci.yml. Warnings (ignored keys) are returned even
+// when parsing fails; the error, if any, joins one *pipeline.Error per
+// problem, each printed as file:line:column: message.
+func Parse(file string, data []byte, opts Options) (*pipeline.Pipeline, []*pipeline.Warning, error) {
+	p := &parser{file: file, opts: opts}
+	pl := p.parse(data)
+	warns := capped(sortedUnique(p.warns), maxWarnings, "warnings")
+	if len(p.errs) > 0 {
+		errs := capped(sortedUnique(p.errs), maxErrors, "errors")
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e
+		}
+		return nil, warns, errors.Join(joined...)
+	}
+	return pl, warns, nil
+}
+
+// parser holds the state of one Parse call.
+type parser struct {
+	file  string
+	opts  Options
+	errs  []*pipeline.Error
+	warns []*pipeline.Warning
+	work  int
+	// tooComplex is set once maxWork is exceeded; everything after is
+	// skipped so a hostile file costs bounded time.
+	tooComplex bool
+
+	top      map[string]yamlutil.Pair // every top-level entry, by name
+	expanded map[string]*yaml.Node    // jobs and templates after extends:
+	busy     []string                 // extends: chain being expanded
+	refDepth int                      // !reference lookups in progress
+	refs     map[string]parsedRef     // image.Parse results by name
+
+	runnerSvcs []*service // Options.RunnerServices, decoded
+}
+
+// parsedRef memoises image.Parse: a big file names the same few images
+// in every job.
+type parsedRef struct {
+	ref image.Reference
+	err error
+}
+
+func (p *parser) parseImage(name string) (image.Reference, error) {
+	if r, ok := p.refs[name]; ok {
+		return r.ref, r.err
+	}
+	if p.refs == nil {
+		p.refs = map[string]parsedRef{}
+	}
+	ref, err := image.Parse(name)
+	p.refs[name] = parsedRef{ref, err}
+	return ref, err
+}
+
+func (p *parser) parse(data []byte) *pipeline.Pipeline {
+	docs, err := yamlutil.Load(p.file, data)
+	if err != nil {
+		p.addErr(err)
+		return nil
+	}
+	if len(docs) == 0 {
+		p.errs = append(p.errs, pipeline.Errorf(p.pos(nil), "the file is empty: expected a map of jobs"))
+		return nil
+	}
+	if len(docs) > 1 {
+		p.errorf(docs[1], "expected one YAML document, found a second one (--- starts a new document)")
+		return nil
+	}
+	root := docs[0]
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "expected a map of jobs and keywords, got %s", yamlutil.Describe(root))
+		return nil
+	}
+	return p.pipeline(root)
+}
+
+// pipeline interprets the top-level map.
+func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
+	entries := p.pairs(root)
+	p.top = make(map[string]yamlutil.Pair, len(entries))
+	for _, e := range entries {
+		p.top[e.Key.Value] = e
+	}
+	p.expanded = map[string]*yaml.Node{}
+	g := p.globals(entries)
+	var jobs []*pipeline.Job
+	var stages []string
+	visible := false
+	for _, e := range entries {
+		if isReserved(e.Key.Value) || isHidden(e.Key.Value) {
+			continue
+		}
+		visible = true
+		if j, stage := p.job(e, g); j != nil {
+			jobs = append(jobs, j)
+			stages = append(stages, stage)
+		}
+		if p.tooComplex {
+			return nil
+		}
+	}
+	switch {
+	case !visible:
+		p.errorf(root, "no jobs: a pipeline needs at least one job (keys starting with . are hidden templates)")
+		return nil
+	case len(jobs) == 0 && len(p.errs) == 0:
+		p.errorf(root, "no jobs slipway can run: trigger: and run: jobs are skipped")
+		return nil
+	}
+	return &pipeline.Pipeline{File: p.file, Dialect: pipeline.GitLab, Stages: group(g.stages, jobs, stages)}
+}
+
+// group puts jobs into their stages, in stages order, dropping stages
+// without jobs. Within a stage jobs keep file order.
+func group(order []string, jobs []*pipeline.Job, stageOf []string) []pipeline.Stage {
+	in := map[string][]*pipeline.Job{}
+	for i, j := range jobs {
+		in[stageOf[i]] = append(in[stageOf[i]], j)
+	}
+	var out []pipeline.Stage
+	for _, s := range order {
+		if len(in[s]) > 0 {
+			out = append(out, pipeline.Stage{Name: s, Jobs: in[s]})
+		}
+	}
+	return out
+}
+
+// workspace is where the checkout lives in every container. Cleaning
+// "/"+ProjectPath keeps a hostile path from escaping /builds.
+func (p *parser) workspace() string {
+	return path.Join("/builds", path.Clean("/"+p.opts.ProjectPath))
+}
+
+func (p *parser) pos(n *yaml.Node) pipeline.Pos { return yamlutil.Pos(p.file, n) }
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.errs = append(p.errs, pipeline.Errorf(p.pos(n), format, args...))
+}
+
+func (p *parser) warnf(n *yaml.Node, format string, args ...any) {
+	p.warns = append(p.warns, pipeline.Errorf(p.pos(n), format, args...))
+}
+
+// warnf2 is warnf for a position already computed.
+func (p *parser) warnf2(pos pipeline.Pos, format string, args ...any) {
+	p.warns = append(p.warns, pipeline.Errorf(pos, format, args...))
+}
+
+// addErr records the leaves of a (joined) error from yamlutil.
+func (p *parser) addErr(err error) {
+	p.errs = append(p.errs, yamlutil.Problems(p.file, err)...)
+}
+
+// charge counts work; false once the budget is spent.
+func (p *parser) charge(n int, at *yaml.Node) bool {
+	if p.tooComplex {
+		return false
+	}
+	p.work += n
+	if p.work > maxWork {
+		p.tooComplex = true
+		p.errorf(at, "document too complex: more than %d nodes to interpret once extends: and !reference are applied", maxWork)
+		return false
+	}
+	return true
+}
+
+// Beyond these counts a file is not worth reading problem by problem.
+const (
+	maxErrors   = 50
+	maxWarnings = 100
+)
+
+// capped keeps the first max problems and says how many more there are,
+// at the position of the first one left out.
+func capped(in []*pipeline.Error, max int, what string) []*pipeline.Error {
+	if len(in) <= max {
+		return in
+	}
+	more := pipeline.Errorf(in[max].Pos, "too many %s: %d more not shown", what, len(in)-max)
+	return append(in[:max:max], more)
+}
+
+// sortedUnique orders problems by position and drops repeats: a template
+// shared by many jobs would otherwise report the same problem once per
+// job.
+func sortedUnique(in []*pipeline.Error) []*pipeline.Error {
+	out := slices.Clone(in)
+	slices.SortFunc(out, func(a, b *pipeline.Error) int {
+		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column), cmp.Compare(a.Msg, b.Msg))
+	})
+	return slices.CompactFunc(out, func(a, b *pipeline.Error) bool {
+		return a.Pos == b.Pos && a.Msg == b.Msg
+	})
+}

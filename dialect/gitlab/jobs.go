@@ -1,0 +1,321 @@
+package gitlab
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
+	"github.com/slipway-ci/slipway/pipeline"
+	"go.yaml.in/yaml/v3"
+)
+
+// jobSpec is a job's own keywords after extends:, before default: fills
+// the gaps.
+type jobSpec struct {
+	common
+	script       []string
+	scriptKey    *yaml.Node
+	stage        string
+	stageNode    *yaml.Node
+	vars         []variable
+	allowFailure bool
+	inherit      inheritance
+	skip         *yaml.Node // trigger: or run:, which slipway cannot run
+}
+
+// inheritance is inherit:, which says what a job takes from default:
+// and from the global variables.
+type inheritance struct {
+	defaults, variables filter
+}
+
+// filter is true/false or a list of names.
+type filter struct {
+	none  bool
+	names map[string]bool // when set, only these
+}
+
+func (f filter) allows(name string) bool {
+	return !f.none && (f.names == nil || f.names[name])
+}
+
+// job turns one top-level job entry into a model job and its stage.
+// It returns nil when the job has errors or is skipped.
+func (p *parser) job(e yamlutil.Pair, g *globals) (*pipeline.Job, string) {
+	name := e.Key.Value
+	before := len(p.errs)
+	if strings.TrimSpace(name) == "" {
+		p.errorf(e.Key, "a job name must not be empty")
+		return nil, ""
+	}
+	n := p.expand(name, e.Key)
+	if n == nil {
+		return nil, ""
+	}
+	s := p.jobSpec(name, n)
+	if s.skip != nil {
+		p.warnf(s.skip, "job %s uses %s:, which slipway does not support; the job is skipped", name, s.skip.Value)
+		return nil, ""
+	}
+	stage := p.jobStage(name, e.Key, s, g)
+	if s.scriptKey == nil {
+		p.errorf(e.Key, "job %s: script is required", name)
+	}
+	if len(p.errs) > before {
+		return nil, ""
+	}
+	j := p.build(name, e.Key, s, g)
+	if j == nil {
+		return nil, ""
+	}
+	return j, stage
+}
+
+// jobSpec decodes the keywords of an expanded job.
+func (p *parser) jobSpec(name string, n *yaml.Node) *jobSpec {
+	s := &jobSpec{}
+	for _, e := range p.pairs(n) {
+		switch k := e.Key.Value; {
+		case slices.Contains(commonKeys, k):
+			p.setCommon(e, &s.common)
+		case k == "script":
+			p.script(name, e, s)
+		case k == "stage":
+			if st, ok := p.str(k, e.Value); ok {
+				s.stage, s.stageNode = st, p.value(e.Value)
+			}
+		case k == "variables":
+			s.vars = p.variables(k, e.Value)
+		case k == "extends":
+			// already applied by expand
+		case k == "allow_failure":
+			s.allowFailure = p.allowFailure(e.Value)
+		case k == "inherit":
+			s.inherit = p.inherit(e.Value)
+		case skipJobKeys[k]:
+			s.skip = e.Key
+		case ignoredJobKeys[k]:
+			p.warnf(e.Key, "key %s is not supported by slipway and is ignored", k)
+		default:
+			p.warnf(e.Key, "unknown key %s", k)
+		}
+	}
+	return s
+}
+
+func (p *parser) script(name string, e yamlutil.Pair, s *jobSpec) {
+	cmds, ok := p.commands("script", e.Value)
+	if !ok {
+		s.scriptKey = e.Key // reported already; do not also say "required"
+		return
+	}
+	if len(cmds) == 0 {
+		p.errorf(e.Key, "job %s: script is required and must not be empty", name)
+	}
+	s.script, s.scriptKey = cmds, e.Key
+}
+
+// jobStage checks the job's stage (default "test") against stages:.
+func (p *parser) jobStage(name string, key *yaml.Node, s *jobSpec, g *globals) string {
+	stage, at := s.stage, s.stageNode
+	if s.stageNode == nil {
+		stage, at = "test", key
+	}
+	if g.stages != nil && !g.stageSet[stage] {
+		p.errorf(at, "job %s: stage %q is not defined in stages (%s)", name, stage, strings.Join(g.stages, ", "))
+	}
+	return stage
+}
+
+// allowFailure reads true/false; the {exit_codes: ...} form cannot be
+// honoured, so it counts as false (the safe reading) with a warning.
+func (p *parser) allowFailure(n *yaml.Node) bool {
+	if v := p.value(n); v != nil && v.Kind == yaml.MappingNode {
+		p.warnf(v, "allow_failure: exit_codes is not supported by slipway; a failure of this job fails the pipeline")
+		return false
+	}
+	b, _ := p.boolean("allow_failure", n)
+	return b
+}
+
+// inherit reads inherit: {default: bool|list, variables: bool|list}.
+func (p *parser) inherit(n *yaml.Node) inheritance {
+	var in inheritance
+	entries, ok := p.mapping("inherit", n)
+	if !ok {
+		return in
+	}
+	for _, e := range entries {
+		switch k := e.Key.Value; k {
+		case "default":
+			in.defaults = p.filter("inherit: default", e.Value)
+		case "variables":
+			in.variables = p.filter("inherit: variables", e.Value)
+		default:
+			p.warnf(e.Key, "unknown key %s", k)
+		}
+	}
+	return in
+}
+
+func (p *parser) filter(key string, n *yaml.Node) filter {
+	v := p.value(n)
+	if v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
+		b, _ := p.boolean(key, v)
+		return filter{none: !b}
+	}
+	if v != nil && v.Kind != yaml.SequenceNode {
+		p.errorf(v, "%s: expected true, false or a list of names, got %s", key, yamlutil.Describe(v))
+		return filter{}
+	}
+	names, _ := p.stringList(key, n)
+	f := filter{names: make(map[string]bool, len(names))}
+	for _, name := range names {
+		f.names[name] = true
+	}
+	return f
+}
+
+// build makes the model job: default: fills what the job leaves unset.
+// It returns nil when the work budget is spent.
+func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals) *pipeline.Job {
+	c := effective(&s.common, &g.def, s.inherit.defaults)
+	// Each job gets its own copy of everything it inherits: charge for
+	// it first, or a big default: or template times many jobs would be
+	// an unbounded allocation.
+	if !p.charge(jobCost(&c, s, len(g.vars)), key) {
+		return nil
+	}
+	vars := jobVariables(g.vars, s.vars, s.inherit.variables)
+	return &pipeline.Job{
+		Name:         name,
+		Pos:          p.pos(key),
+		Network:      pipeline.NetworkPerJob,
+		Workspace:    p.workspace(),
+		Steps:        p.steps(&c, s.script, s.scriptKey, vars),
+		Services:     p.jobServices(append(slices.Clone(c.services), p.runnerServices()...), vars),
+		Timeout:      c.timeout,
+		Target:       "docker",
+		AllowFailure: s.allowFailure,
+	}
+}
+
+// jobCost is about how many values build copies for one job.
+func jobCost(c *common, s *jobSpec, globalVars int) int {
+	vars := globalVars + len(s.vars) + 1
+	n := 2*vars + len(c.before) + len(s.script) + len(c.after)
+	if c.image != nil {
+		n += 2 * len(c.image.entrypoint)
+	}
+	for _, svc := range c.services {
+		n += vars + len(svc.env) + len(svc.aliases) + len(svc.entrypoint) + len(svc.command) + 1
+	}
+	return n
+}
+
+// steps are the job's containers: before_script + script in one shell,
+// then after_script, if any, in a new shell that runs whatever happened.
+func (p *parser) steps(c *common, script []string, scriptKey *yaml.Node, vars []variable) []*pipeline.Step {
+	var img pipeline.Image
+	var ep []string
+	if c.image != nil {
+		img, ep = c.image.img, c.image.entrypoint
+	}
+	step := func(name string, cmds []string, at *yaml.Node) *pipeline.Step {
+		return &pipeline.Step{
+			Name:       name,
+			Pos:        p.pos(at),
+			Image:      cloneImage(img),
+			Commands:   cmds,
+			Shell:      pipeline.ShellGitLab,
+			Entrypoint: slices.Clone(ep),
+			Env:        env(vars),
+		}
+	}
+	out := []*pipeline.Step{step("script", append(slices.Clone(c.before), script...), scriptKey)}
+	if len(c.after) > 0 {
+		after := step("after_script", slices.Clone(c.after), c.keys["after_script"])
+		after.Always = true
+		out = append(out, after)
+	}
+	return out
+}
+
+// effective is the job's common keywords, each taken from the job if it
+// sets it, else from default: when inherit: allows.
+func effective(job, def *common, allow filter) common {
+	out := common{keys: map[string]*yaml.Node{}}
+	for _, k := range commonKeys {
+		src := job
+		if job.keys[k] == nil {
+			if def.keys[k] == nil || !allow.allows(k) {
+				continue
+			}
+			src = def
+		}
+		out.keys[k] = src.keys[k]
+		out.take(k, src)
+	}
+	return out
+}
+
+// jobVariables overlays the job's variables on the global ones it
+// inherits, sorted by name. Sorting (rather than file order) keeps the
+// result independent of how anchors, extends: and overrides interleave,
+// so plans and golden files are stable; a container's environment has no
+// order anyway.
+func jobVariables(global, job []variable, allow filter) []variable {
+	byName := map[string]variable{}
+	for _, v := range global {
+		if allow.allows(v.name) {
+			byName[v.name] = v
+		}
+	}
+	for _, v := range job {
+		byName[v.name] = v
+	}
+	return sortedVars(byName)
+}
+
+func sortedVars(m map[string]variable) []variable {
+	out := make([]variable, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b variable) int { return cmp.Compare(a.name, b.name) })
+	return out
+}
+
+func env(vars []variable) []pipeline.EnvVar {
+	if len(vars) == 0 {
+		return nil
+	}
+	out := make([]pipeline.EnvVar, len(vars))
+	for i, v := range vars {
+		out[i] = pipeline.EnvVar{Name: v.name, Value: v.value}
+	}
+	return out
+}
+
+// serviceEnv is every YAML variable (spec: "All variables are passed to
+// all services containers"), sorted, then the service's own variables,
+// sorted; a service variable replaces a YAML one of the same name.
+func serviceEnv(vars, own []variable) []pipeline.EnvVar {
+	mine := map[string]variable{}
+	for _, v := range own {
+		mine[v.name] = v
+	}
+	var out []variable
+	for _, v := range vars {
+		if _, ok := mine[v.name]; !ok {
+			out = append(out, v)
+		}
+	}
+	return env(append(out, sortedVars(mine)...))
+}
+
+func cloneImage(img pipeline.Image) pipeline.Image {
+	img.Pull = slices.Clone(img.Pull)
+	return img
+}
