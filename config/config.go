@@ -1,0 +1,182 @@
+// Package config reads the runner configuration: a TOML file in the shape
+// of gitlab-runner's config.toml ([[runners]] with [runners.docker]), so
+// that a user's existing settings carry over.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole file.
+type Config struct {
+	Concurrent int      `toml:"concurrent"`
+	Runners    []Runner `toml:"runners"`
+
+	unknown []string
+}
+
+// Unknown lists keys of the file that slipway does not read.
+func (c *Config) Unknown() []string { return c.unknown }
+
+// Runner is one [[runners]] entry; slipway uses the first.
+type Runner struct {
+	Name string `toml:"name"`
+	// Executor is "docker" (default) or "kubernetes": where GitLab jobs
+	// run. Drone pipelines say it themselves (type: kubernetes).
+	Executor    string     `toml:"executor"`
+	Environment []string   `toml:"environment"`
+	Docker      Docker     `toml:"docker"`
+	Kubernetes  Kubernetes `toml:"kubernetes"`
+}
+
+// Kubernetes is [runners.kubernetes], gitlab-runner's key names where it
+// has them; kubeconfig and context are slipway's.
+type Kubernetes struct {
+	Kubeconfig       string            `toml:"kubeconfig"`
+	Context          string            `toml:"context"`
+	Namespace        string            `toml:"namespace"`
+	CPURequest       string            `toml:"cpu_request"`
+	MemoryRequest    string            `toml:"memory_request"`
+	CPULimit         string            `toml:"cpu_limit"`
+	MemoryLimit      string            `toml:"memory_limit"`
+	NodeSelector     map[string]string `toml:"node_selector"`
+	ServiceAccount   string            `toml:"service_account"`
+	ImagePullSecrets []string          `toml:"image_pull_secrets"`
+	HelperImage      string            `toml:"helper_image"`
+	PollTimeout      int               `toml:"poll_timeout"` // seconds
+}
+
+// Validate refuses an executor slipway does not have.
+func (r Runner) Validate() error {
+	switch r.Executor {
+	case "", "docker", "kubernetes":
+		return nil
+	}
+	return fmt.Errorf("executor %q is not supported (use \"docker\" or \"kubernetes\")", r.Executor)
+}
+
+// Docker is [runners.docker].
+type Docker struct {
+	Image                  string     `toml:"image"`
+	Services               []Service  `toml:"services"`
+	PullPolicy             StringList `toml:"pull_policy"`
+	AllowedPullPolicies    StringList `toml:"allowed_pull_policies"`
+	Privileged             bool       `toml:"privileged"`
+	Volumes                []string   `toml:"volumes"`
+	AllowedImages          []string   `toml:"allowed_images"`
+	AllowedServices        []string   `toml:"allowed_services"`
+	WaitForServicesTimeout int        `toml:"wait_for_services_timeout"`
+}
+
+// Service is an entry of services: a string or a table with name/alias.
+type Service struct {
+	Name       string   `toml:"name"`
+	Alias      string   `toml:"alias"`
+	Entrypoint []string `toml:"entrypoint"`
+	Command    []string `toml:"command"`
+}
+
+// UnmarshalTOML accepts "redis:7" as well as {name = "redis:7"}.
+func (s *Service) UnmarshalTOML(v any) error {
+	switch t := v.(type) {
+	case string:
+		s.Name = t
+		return nil
+	case map[string]any:
+		s.Name, _ = t["name"].(string)
+		s.Alias, _ = t["alias"].(string)
+		s.Entrypoint = strings_(t["entrypoint"])
+		s.Command = strings_(t["command"])
+		return nil
+	}
+	return fmt.Errorf("a service must be a string or a table with name, got %T", v)
+}
+
+func strings_(v any) []string {
+	list, _ := v.([]any)
+	var out []string
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// StringList accepts a string or a list of strings (pull_policy).
+type StringList []string
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (l *StringList) UnmarshalTOML(v any) error {
+	switch t := v.(type) {
+	case string:
+		*l = StringList{t}
+	case []any:
+		for _, x := range t {
+			s, ok := x.(string)
+			if !ok {
+				return fmt.Errorf("expected a list of strings, got an element of type %T", x)
+			}
+			*l = append(*l, s)
+		}
+	default:
+		return fmt.Errorf("expected a string or a list of strings, got %T", v)
+	}
+	return nil
+}
+
+// Load reads path; "" gives the defaults. Errors name file and line.
+func Load(path string) (*Config, error) {
+	c := &Config{}
+	if path == "" {
+		return c, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if undec := md.Undecoded(); len(undec) > 0 {
+		// Unknown keys are tolerated (gitlab-runner has many slipway does
+		// not use) but must not silently hide a typo: the caller warns.
+		c.unknown = make([]string, len(undec))
+		for i, k := range undec {
+			c.unknown[i] = k.String()
+		}
+	}
+	return c, nil
+}
+
+// Runner returns the first [[runners]] entry, or an empty one.
+func (c *Config) Runner() Runner {
+	if len(c.Runners) == 0 {
+		return Runner{}
+	}
+	return c.Runners[0]
+}
+
+// EnvValue looks NAME up in the runner's environment list.
+func (r Runner) EnvValue(name string) (string, bool) {
+	for _, kv := range r.Environment {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// ServiceTimeout is wait_for_services_timeout, default 30 s.
+func (d Docker) ServiceTimeout() time.Duration {
+	if d.WaitForServicesTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return time.Duration(d.WaitForServicesTimeout) * time.Second
+}

@@ -1,0 +1,171 @@
+// Package secret holds the secrets given to a run and masks them in job logs.
+//
+// Secrets reach slipway through the CLI (--secret NAME=VALUE or
+// --secret NAME=@path), are collected in a Set, and every log stream of a job
+// goes through a Masker built from that Set (see mask.go).
+//
+// Nothing in this package ever puts a secret value into an error or a
+// String() result: values must only leave through Lookup.
+package secret
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// MaxFileSize caps NAME=@path secrets. Real file secrets (PEM keys,
+// kubeconfigs, service-account JSON) are a few KiB; a larger file is almost
+// certainly a mistake, and the masker's automaton grows by about 11 states
+// (~25 bytes each) per secret byte, for the value plus its encodings.
+const MaxFileSize = 64 << 10
+
+// Set is a collection of named secrets (name → value). The zero value is
+// ready to use. *Set implements the flag.Value / pflag.Value interface, so it
+// can be bound directly to a repeatable --secret flag.
+type Set struct {
+	values map[string]string
+}
+
+// Add stores a secret; a later Add of the same name replaces the earlier one
+// (last flag wins, as with docker -e).
+func (s *Set) Add(name, value string) error {
+	if !validName(name) {
+		return errBadName
+	}
+	if s.values == nil {
+		s.values = make(map[string]string)
+	}
+	s.values[name] = value
+	return nil
+}
+
+// Lookup returns the value of the named secret.
+func (s *Set) Lookup(name string) (string, bool) {
+	v, ok := s.values[name]
+	return v, ok
+}
+
+// Names returns the secret names, sorted.
+func (s *Set) Names() []string {
+	names := make([]string, 0, len(s.values))
+	for n := range s.values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Len is the number of secrets.
+func (s *Set) Len() int { return len(s.values) }
+
+// Masker builds a Masker covering every secret in the set.
+func (s *Set) Masker() *Masker { return NewMasker(s.values) }
+
+// Set parses one --secret argument (see Parse) and adds it. It is the
+// flag.Value method.
+func (s *Set) Set(arg string) error {
+	name, value, err := Parse(arg)
+	if err != nil {
+		return err
+	}
+	return s.Add(name, value)
+}
+
+// String lists the names only, so printing a Set (%v, %s, %+v) or a flag's
+// default never reveals a value.
+func (s *Set) String() string {
+	if s == nil {
+		return "[]"
+	}
+	return "[" + strings.Join(s.Names(), " ") + "]"
+}
+
+// GoString keeps %#v from dumping the map.
+func (s *Set) GoString() string { return "secret.Set" + s.String() }
+
+// Type is the pflag.Value method.
+func (s *Set) Type() string { return "NAME=VALUE|NAME=@FILE" }
+
+var (
+	// The argument is not echoed: without an '=' it may well be the value.
+	errNoEquals = errors.New("secret: want NAME=VALUE or NAME=@FILE")
+	// The bad name is not echoed either: if the user meant NAME:VALUE=…
+	// the "name" holds part of the value.
+	errBadName = errors.New("secret: invalid name (use letters, digits, '_', '-' and '.')")
+)
+
+// Parse splits one --secret argument.
+//
+//	NAME=VALUE    the value is VALUE, verbatim (may be empty)
+//	NAME=@path    the value is the content of the file at path
+//	NAME=@@text   the value is "@text" (escape for values starting with '@')
+//
+// File content: if the file is a single line ending in "\n" (or "\r\n"), that
+// one line terminator is stripped, because `echo token > file` adds it and a
+// token with a trailing newline breaks HTTP headers and `docker login`.
+// Multi-line files (PEM keys, kubeconfigs, JSON) are kept byte for byte:
+// OpenSSH refuses a private key whose final newline was removed, and GitLab
+// "file" variables hand over the content unchanged too.
+//
+// Names are letters, digits, '_', '-' and '.': GitLab variable keys and Drone
+// secret names (from_secret) both fit. Errors name the secret and the file
+// but never contain the value.
+func Parse(arg string) (name, value string, err error) {
+	name, value, ok := strings.Cut(arg, "=")
+	if !ok {
+		return "", "", errNoEquals
+	}
+	if !validName(name) {
+		return "", "", errBadName
+	}
+	switch {
+	case strings.HasPrefix(value, "@@"):
+		return name, value[1:], nil
+	case strings.HasPrefix(value, "@"):
+		value, err = readFile(value[1:])
+		if err != nil {
+			return "", "", fmt.Errorf("secret %s: %w", name, err)
+		}
+	}
+	return name, value, nil
+}
+
+func readFile(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("empty file name after '@'")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err // *PathError: operation, path and cause, no content
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) > MaxFileSize {
+		return "", fmt.Errorf("%s is larger than %d KiB", path, MaxFileSize>>10)
+	}
+	s := string(b)
+	if t, ok := strings.CutSuffix(s, "\n"); ok && !strings.Contains(t, "\n") {
+		s = strings.TrimSuffix(t, "\r")
+	}
+	return s, nil
+}
+
+func validName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
