@@ -1,0 +1,76 @@
+// Package docker implements engine.Engine on the Docker Engine API.
+//
+// Every object it creates is named from the run id and job key and carries
+// the slipway.run, slipway.job and slipway.owner labels: Destroy removes a
+// job's objects by label, so even a half-finished Setup or Run leaves
+// nothing behind, and Collect finds what a killed process left.
+package docker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/moby/moby/client"
+
+	"github.com/slipway-ci/slipway/engine"
+)
+
+// Engine talks to one Docker Engine.
+type Engine struct {
+	cli   *client.Client
+	pause pauseImage
+	// pending holds the workspaces still to be copied (see fillWorkspace),
+	// by job.
+	pending sync.Map
+	// ips are the addresses Dial found, by container name.
+	ips sync.Map
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// New connects to the engine named by DOCKER_HOST (or the default socket),
+// negotiating the API version so that old engines (API 1.41) work.
+func New() (*Engine, error) {
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	return &Engine{cli: cli}, nil
+}
+
+// Close releases the client's connections.
+func (e *Engine) Close() error { return e.cli.Close() }
+
+// Ping checks that the engine answers.
+func (e *Engine) Ping(ctx context.Context) error {
+	if _, err := e.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		host := os.Getenv("DOCKER_HOST")
+		if host == "" {
+			host = "unix:///var/run/docker.sock"
+		}
+		return fmt.Errorf("cannot reach the Docker Engine at %s (is dockerd running? is DOCKER_HOST right?): %v", host, err)
+	}
+	return nil
+}
+
+// name is the engine-wide name of a job object: slipway-<run>-<key>[-<part>].
+func name(s *engine.Spec, part string) string {
+	n := "slipway-" + s.RunID + "-" + s.Key
+	if part != "" {
+		n += "-" + part
+	}
+	return n
+}
+
+func jobLabel(s *engine.Spec) string { return s.RunID + "/" + s.Key }
+
+func labels(s *engine.Spec, role string) map[string]string {
+	return map[string]string{
+		engine.LabelRun:   s.RunID,
+		engine.LabelJob:   jobLabel(s),
+		engine.LabelOwner: s.Owner,
+		"slipway.role":    role,
+	}
+}

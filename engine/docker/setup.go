@@ -1,0 +1,133 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/engine/internal/tarball"
+)
+
+// Setup creates the job's network (when it needs one), its workspace
+// volume and, for a job with services, the sandbox container that holds
+// the volume (and a shared namespace): the workspace is copied into the
+// volume through the sandbox before any other container starts. A job
+// without services gets no sandbox: its workspace is copied through its
+// first container, after that is created and before it starts
+// (fillWorkspace), which saves a container create and remove per job.
+func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
+	if s.Network != engine.NetworkNone {
+		if _, err := e.cli.NetworkCreate(ctx, name(s, ""), client.NetworkCreateOptions{
+			Driver: "bridge", Labels: labels(s, "network"),
+		}); err != nil {
+			return fmt.Errorf("create job network: %w", err)
+		}
+	}
+	if _, err := e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{
+		Name: name(s, "ws"), Labels: labels(s, "workspace"),
+	}); err != nil {
+		return fmt.Errorf("create workspace volume: %w", err)
+	}
+	if s.Network == engine.NetworkNone {
+		if s.WorkspaceDir != "" {
+			e.pending.Store(name(s, ""), &pendingCopy{})
+		}
+		return nil
+	}
+	if err := e.ensurePause(ctx); err != nil {
+		return err
+	}
+	sandbox := name(s, "sandbox")
+	if _, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:             sandbox,
+		Config:           &container.Config{Image: pauseRef, Labels: labels(s, "sandbox")},
+		HostConfig:       &container.HostConfig{Mounts: workspaceMount(s), NetworkMode: networkMode(s)},
+		NetworkingConfig: endpoint(s, s.Aliases),
+	}); err != nil {
+		return fmt.Errorf("create sandbox: %w", err)
+	}
+	if s.WorkspaceDir != "" {
+		if err := e.copyWorkspace(ctx, sandbox, s); err != nil {
+			return err
+		}
+	}
+	if s.Network == engine.NetworkShared {
+		if _, err := e.cli.ContainerStart(ctx, sandbox, client.ContainerStartOptions{}); err != nil {
+			return fmt.Errorf("start sandbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// pendingCopy is the workspace of a job without services, still to be
+// copied into its volume.
+type pendingCopy struct {
+	once sync.Once
+	err  error
+}
+
+// fillWorkspace copies the workspace into the job's volume through ctr, a
+// container of the job that is created but not started, unless that has
+// been done: the first step's container fills the volume, later steps
+// (and after_script) find it filled.
+func (e *Engine) fillWorkspace(ctx context.Context, s *engine.Spec, ctr string) error {
+	v, ok := e.pending.Load(name(s, ""))
+	if !ok {
+		return nil
+	}
+	p := v.(*pendingCopy)
+	p.once.Do(func() { p.err = e.copyWorkspace(ctx, ctr, s) })
+	return p.err
+}
+
+// copyWorkspace streams the workspace directory as a tar into the volume;
+// nothing is buffered whole, whatever the size of the checkout.
+func (e *Engine) copyWorkspace(ctx context.Context, ctr string, s *engine.Spec) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarball.Write(pw, s.WorkspaceDir)) }()
+	_, err := e.cli.CopyToContainer(ctx, ctr, client.CopyToContainerOptions{
+		DestinationPath: s.WorkspacePath, Content: pr,
+	})
+	pr.CloseWithError(err)
+	if err != nil {
+		return fmt.Errorf("copy workspace %s into the job: %w", s.WorkspaceDir, err)
+	}
+	return nil
+}
+
+func workspaceMount(s *engine.Spec) []mount.Mount {
+	return []mount.Mount{{Type: mount.TypeVolume, Source: name(s, "ws"), Target: s.WorkspacePath}}
+}
+
+// networkMode is the network the sandbox joins.
+func networkMode(s *engine.Spec) container.NetworkMode {
+	if s.Network == engine.NetworkNone {
+		return network.NetworkDefault
+	}
+	return container.NetworkMode(name(s, ""))
+}
+
+// memberMode is the network every other container of the job joins: in a
+// shared namespace that of the sandbox, so 127.0.0.1 reaches every service.
+func memberMode(s *engine.Spec) container.NetworkMode {
+	if s.Network == engine.NetworkShared {
+		return container.NetworkMode("container:" + name(s, "sandbox"))
+	}
+	return networkMode(s)
+}
+
+func endpoint(s *engine.Spec, aliases []string) *network.NetworkingConfig {
+	if s.Network == engine.NetworkNone {
+		return nil
+	}
+	return &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		name(s, ""): {Aliases: aliases},
+	}}
+}
