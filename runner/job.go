@@ -1,0 +1,322 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/pipeline"
+)
+
+// cleanupTimeout bounds Destroy, which runs even after a second Ctrl-C.
+const cleanupTimeout = 2 * time.Minute
+
+// job is the state of one running job.
+type job struct {
+	r    *Runner
+	eng  engine.Engine // the engine the job's target selects
+	j    *pipeline.Job
+	spec *engine.Spec
+	out  io.Writer
+}
+
+// runJob runs one job in its own sandbox and always destroys the sandbox.
+func (r *Runner) runJob(ctx context.Context, key string, j *pipeline.Job, prefixed bool) JobResult {
+	start := time.Now()
+	jb := &job{r: r, j: j, spec: r.spec(key, j), eng: r.engineFor(j)}
+	out, closeOut := r.jobOutput(j, prefixed)
+	jb.out = out
+	r.con.printf("Running job %q in %s", j.Name, describeImages(j))
+	if j.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, j.Timeout)
+		defer cancel()
+	}
+	err := jb.run(ctx)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if derr := jb.eng.Destroy(cctx, jb.spec); derr != nil {
+		r.con.printf("Job %q: cleanup failed: %v", j.Name, derr)
+	}
+	closeOut() // the job's last bytes come before its status line
+	res := JobResult{Name: j.Name, Duration: time.Since(start), Status: Passed}
+	r.classify(ctx, j, err, &res)
+	r.report(res)
+	return res
+}
+
+// jobOutput is where a job's containers write: through the secret masker
+// (which holds back at most the longest secret's length) and, when jobs
+// run concurrently, a per-line prefix. The returned func flushes both.
+func (r *Runner) jobOutput(j *pipeline.Job, prefixed bool) (io.Writer, func()) {
+	var w io.Writer = r.con
+	var pw *prefixWriter
+	if prefixed {
+		pw = newPrefixWriter(r.con, j.Name)
+		w = pw
+	}
+	masked := r.masker.Writer(w)
+	return masked, func() {
+		_ = masked.Close()
+		if pw != nil {
+			_ = pw.Close()
+		}
+	}
+}
+
+// classify turns the job's error into its status and a reason.
+func (r *Runner) classify(ctx context.Context, j *pipeline.Job, err error, res *JobResult) {
+	switch {
+	case err == nil:
+		return
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		res.Status, res.Reason = Failed, fmt.Sprintf("timed out after %s", j.Timeout)
+	case ctx.Err() != nil:
+		res.Status, res.Reason = Canceled, "canceled"
+	default:
+		res.Status, res.Reason = Failed, err.Error()
+	}
+	if res.Status == Failed && j.AllowFailure {
+		res.Status = Allowed
+	}
+}
+
+func (r *Runner) report(res JobResult) {
+	d := res.Duration.Round(10 * time.Millisecond)
+	if res.Status == Passed {
+		r.con.printf("Job %q passed in %s", res.Name, d)
+		return
+	}
+	r.con.printf("Job %q %s in %s: %s", res.Name, res.Status, d, res.Reason)
+}
+
+func (r *Runner) spec(key string, j *pipeline.Job) *engine.Spec {
+	s := &engine.Spec{
+		RunID: r.RunID, Key: key, Owner: r.Owner,
+		WorkspaceDir: r.WorkspaceDir, WorkspacePath: j.Workspace,
+	}
+	switch {
+	case j.Network == pipeline.NetworkSharedLocalhost && len(j.Services) > 0:
+		s.Network = engine.NetworkShared
+		for _, svc := range j.Services {
+			s.Aliases = append(s.Aliases, svc.Aliases...)
+		}
+	case len(j.Services) > 0:
+		s.Network = engine.NetworkBridge
+	}
+	return s
+}
+
+// run pulls, sets up, starts services, then runs the steps in order.
+func (jb *job) run(ctx context.Context) error {
+	if !selfPulling(jb.eng) {
+		if err := jb.r.pullAll(ctx, jb.j); err != nil {
+			return err
+		}
+	}
+	if err := jb.checkPortClash(ctx); err != nil {
+		return err
+	}
+	for _, svc := range jb.j.Services {
+		c, err := jb.r.serviceContainer(svc)
+		if err != nil {
+			return err
+		}
+		if c.Pull, err = jb.pullSpec(ctx, svc.Image); err != nil {
+			return err
+		}
+		jb.spec.Services = append(jb.spec.Services, c)
+	}
+	for i, st := range jb.j.Steps {
+		c, err := jb.stepContainer(i, st)
+		if err != nil {
+			return err
+		}
+		if c.Pull, err = jb.pullSpec(ctx, st.Image); err != nil {
+			return err
+		}
+		jb.spec.Steps = append(jb.spec.Steps, c)
+	}
+	if err := jb.eng.Setup(ctx, jb.spec); err != nil {
+		return err
+	}
+	if err := jb.startServices(ctx); err != nil {
+		return err
+	}
+	return jb.runSteps(ctx)
+}
+
+// runSteps runs every step; after a failure only Always steps run, and
+// their own failures never change the job's status.
+func (jb *job) runSteps(ctx context.Context) error {
+	var failure error
+	for i, st := range jb.j.Steps {
+		if failure != nil && !st.Always {
+			continue
+		}
+		sctx := ctx
+		if st.Always {
+			// GitLab runs after_script also when the job was cancelled or
+			// timed out; only a second Ctrl-C stops it.
+			var cancel context.CancelFunc
+			sctx, cancel = jb.r.alwaysContext(ctx)
+			defer cancel()
+		}
+		err := jb.runStep(sctx, jb.spec.Steps[i], st)
+		switch {
+		case err == nil || st.Always:
+			if err != nil {
+				jb.r.con.printf("Job %q: %s failed (ignored): %v", jb.j.Name, st.Name, err)
+			}
+		case st.IgnoreFailure:
+			jb.r.con.printf("Job %q: step %s failed (ignored): %v", jb.j.Name, st.Name, err)
+		default:
+			failure = err
+		}
+	}
+	if failure == nil {
+		return ctx.Err()
+	}
+	return failure
+}
+
+// alwaysContext is the context of an Always step. When the job is
+// already cancelled or timed out, GitLab still runs after_script: it gets
+// a context of its own, which only a second Ctrl-C (Kill) or its own
+// bound ends. Otherwise it shares the job's, so a Ctrl-C during
+// after_script stops it like any step.
+func (r *Runner) alwaysContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return context.WithCancel(ctx)
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	if r.Kill != nil {
+		go func() {
+			select {
+			case <-r.Kill:
+				cancel()
+			case <-actx.Done():
+			}
+		}()
+	}
+	return actx, cancel
+}
+
+// runStep runs one step's container and turns its exit code into an error.
+func (jb *job) runStep(ctx context.Context, c *engine.Container, st *pipeline.Step) error {
+	stop := jb.killOnSecondSignal(ctx, c.Name)
+	defer stop()
+	code, err := jb.eng.Run(ctx, jb.spec, c, jb.out)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("%s exited with code %d", st.Name, code)
+	}
+	return nil
+}
+
+// killOnSecondSignal kills the step at once if Kill closes while it runs.
+func (jb *job) killOnSecondSignal(ctx context.Context, name string) func() {
+	done := make(chan struct{})
+	if jb.r.Kill != nil {
+		go func() {
+			select {
+			case <-jb.r.Kill:
+				_ = jb.eng.Kill(context.WithoutCancel(ctx), jb.spec, name)
+			case <-done:
+			}
+		}()
+	}
+	return func() { close(done) }
+}
+
+func (jb *job) stepContainer(i int, st *pipeline.Step) (*engine.Container, error) {
+	env, err := jb.r.env(st.Env)
+	if err != nil {
+		return nil, fmt.Errorf("step %s: %w", st.Name, err)
+	}
+	ep, cmd, stdin := command(st)
+	return &engine.Container{
+		Name:       fmt.Sprintf("step-%d", i),
+		Image:      st.Image.Ref,
+		Entrypoint: ep,
+		Cmd:        cmd,
+		Stdin:      stdin,
+		Env:        env,
+		WorkingDir: jb.j.Workspace,
+		Privileged: st.Privileged.Value,
+		Mounts:     mountsOf(st.Volumes),
+		StopGrace:  jb.r.StopGrace,
+	}, nil
+}
+
+// env renders variables as NAME=value, resolving from_secret.
+func (r *Runner) env(vars []pipeline.EnvVar) ([]string, error) {
+	out := make([]string, 0, len(vars)+1)
+	out = append(out, "CI=true")
+	for _, v := range vars {
+		val := v.Value
+		if v.FromSecret != "" {
+			s, ok := r.Secrets[v.FromSecret]
+			if !ok {
+				return nil, fmt.Errorf("%s: secret %q is not set (give it with --secret %s=VALUE)", v.Name, v.FromSecret, v.FromSecret)
+			}
+			val = s
+		}
+		out = append(out, v.Name+"="+val)
+	}
+	return out, nil
+}
+
+func mountsOf(vols []pipeline.Volume) []engine.Mount {
+	var out []engine.Mount
+	for _, v := range vols {
+		out = append(out, engine.Mount{Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+	}
+	return out
+}
+
+func describeImages(j *pipeline.Job) string {
+	seen := map[string]bool{}
+	var imgs []string
+	for _, st := range j.Steps {
+		if !seen[st.Image.Name] {
+			seen[st.Image.Name] = true
+			imgs = append(imgs, st.Image.Name)
+		}
+	}
+	s := strings.Join(imgs, ", ")
+	if len(j.Services) > 0 {
+		var svcs []string
+		for _, svc := range j.Services {
+			svcs = append(svcs, svc.Name)
+		}
+		s += " with services " + strings.Join(svcs, ", ")
+	}
+	return s
+}
+
+// pullSpec is nil for engines the runner pulls for.
+func (jb *job) pullSpec(ctx context.Context, img pipeline.Image) (*engine.Pull, error) {
+	if !selfPulling(jb.eng) {
+		return nil, nil
+	}
+	return jb.r.pullSpec(ctx, jb.j, img)
+}
+
+// engineFor picks the engine of a job's target: Kubernetes for Drone's
+// type: kubernetes (when one is configured), Docker otherwise.
+func (r *Runner) engineFor(j *pipeline.Job) engine.Engine {
+	if e, ok := r.Engines[j.Target]; ok {
+		return e
+	}
+	return r.Engine
+}

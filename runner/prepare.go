@@ -1,0 +1,196 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/slipway-ci/slipway/image"
+	"github.com/slipway-ci/slipway/pipeline"
+)
+
+// Policy is what the runner configuration and the command line add to,
+// or forbid in, a pipeline before it runs.
+type Policy struct {
+	// Trusted allows settings that reach the host (volumes, privileged).
+	Trusted bool
+	// Privileged and Volumes come from the runner configuration, which
+	// the machine's administrator wrote: they apply to every container
+	// and need no --trusted. Volumes are "/path" (a volume of the job) or
+	// "/host:/container[:ro]".
+	Privileged bool
+	Volumes    []string
+	// ForbidHostAccess refuses host volumes and privileged even for
+	// trusted runs; AllowedHostPaths (globs), when set, are the only host
+	// paths a trusted run may mount, and are the way to allow one of the
+	// paths refused by default (/, /proc, /sys, /dev, sockets).
+	ForbidHostAccess bool
+	AllowedHostPaths []string
+	// DefaultImage is used by steps whose file names no image.
+	DefaultImage string
+	// AllowedImages and AllowedServices are glob patterns; empty allows all.
+	AllowedImages   []string
+	AllowedServices []string
+	// Env is added to every step and service (--env), after the file's.
+	Env []pipeline.EnvVar
+	// Secrets are the names of the secrets that were given.
+	Secrets map[string]string
+	// PullPolicy is used for images whose file sets none (the runner
+	// configuration's pull_policy); AllowedPullPolicies limits what a file
+	// may ask for (allowed_pull_policies). Both may be empty.
+	PullPolicy          []pipeline.PullPolicy
+	AllowedPullPolicies []pipeline.PullPolicy
+}
+
+// Prepare applies pol to p and checks everything that can be checked
+// before anything starts, so that bad input is refused with nothing to
+// clean up. All problems are reported at once.
+func Prepare(p *pipeline.Pipeline, pol Policy) error {
+	var errs []error
+	for _, j := range p.Jobs() {
+		for _, name := range j.PullSecrets {
+			if _, ok := pol.Secrets[name]; !ok {
+				errs = append(errs, pipeline.Errorf(j.Pos, "image_pull_secrets: secret %q was not given (use --secret %s=@config.json)", name, name))
+			}
+		}
+		for _, st := range j.Steps {
+			errs = append(errs, pol.prepareStep(j, st)...)
+		}
+		for _, svc := range j.Services {
+			svc.Env = append(svc.Env, pol.Env...)
+			if err := expandImage(&svc.Image, svc.Env); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			errs = append(errs, pol.checkImage(svc.Image, pol.AllowedServices, "service")...)
+			errs = append(errs, pol.pullPolicy(&svc.Image)...)
+			errs = append(errs, pol.checkHost(svc.Pos, svc.Volumes, svc.Privileged)...)
+			errs = append(errs, pol.checkSecrets(svc.Env)...)
+			svc.Volumes = append(svc.Volumes, configVolumes(pol.Volumes)...)
+			svc.Privileged.Value = svc.Privileged.Value || pol.Privileged
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (pol Policy) prepareStep(j *pipeline.Job, st *pipeline.Step) []error {
+	var errs []error
+	if st.Image.Name == "" {
+		if pol.DefaultImage == "" {
+			return []error{pipeline.Errorf(j.Pos, "job %s has no image, and the runner configuration sets no default image ([runners.docker] image)", j.Name)}
+		}
+		ref, err := image.Parse(pol.DefaultImage)
+		if err != nil {
+			return []error{fmt.Errorf("runner configuration: %v", err)}
+		}
+		st.Image = pipeline.Image{Name: pol.DefaultImage, Ref: ref.String(), Pull: st.Image.Pull, Pos: st.Image.Pos}
+	}
+	st.Env = append(st.Env, pol.Env...)
+	if err := expandImage(&st.Image, st.Env); err != nil {
+		return []error{err}
+	}
+	errs = append(errs, pol.checkImage(st.Image, pol.AllowedImages, "image")...)
+	errs = append(errs, pol.pullPolicy(&st.Image)...)
+	errs = append(errs, pol.checkHost(st.Pos, st.Volumes, st.Privileged)...)
+	errs = append(errs, pol.checkSecrets(st.Env)...)
+	st.Volumes = append(st.Volumes, configVolumes(pol.Volumes)...)
+	st.Privileged.Value = st.Privileged.Value || pol.Privileged
+	return errs
+}
+
+// configVolumes parses the runner configuration's volumes: "/cache" is a
+// volume of the job at /cache, "/host:/ctr[:ro]" a host path.
+func configVolumes(specs []string) []pipeline.Volume {
+	var out []pipeline.Volume
+	for _, spec := range specs {
+		parts := strings.Split(spec, ":")
+		switch {
+		case len(parts) == 1:
+			out = append(out, pipeline.Volume{Source: "config" + strings.ReplaceAll(spec, "/", "-"), Target: spec})
+		default:
+			v := pipeline.Volume{Source: parts[0], Target: parts[1]}
+			v.ReadOnly = len(parts) > 2 && parts[2] == "ro"
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (pol Policy) checkSecrets(env []pipeline.EnvVar) []error {
+	var errs []error
+	for _, v := range env {
+		if v.FromSecret == "" {
+			continue
+		}
+		if _, ok := pol.Secrets[v.FromSecret]; !ok {
+			errs = append(errs, fmt.Errorf("%s needs secret %q, which was not given (use --secret %s=VALUE)", v.Name, v.FromSecret, v.FromSecret))
+		}
+	}
+	return errs
+}
+
+// checkImage applies an allow-list of glob patterns to an image.
+func (pol Policy) checkImage(img pipeline.Image, allowed []string, what string) []error {
+	if len(allowed) == 0 {
+		return nil
+	}
+	for _, pat := range allowed {
+		if globMatch(pat, img) {
+			return nil
+		}
+	}
+	return []error{pipeline.Errorf(img.Pos, "%s %s is not allowed by the runner configuration (allowed: %s)", what, img.Name, strings.Join(allowed, ", "))}
+}
+
+// globMatch matches a pattern against the image as written, in its short
+// form and in its normalised form, so "redis:*" and "docker.io/library/*"
+// both work.
+func globMatch(pat string, img pipeline.Image) bool {
+	names := []string{img.Name, img.Ref}
+	if ref, err := image.Parse(img.Ref); err == nil {
+		names = append(names, ref.Familiar())
+	}
+	for _, n := range names {
+		if ok, _ := path.Match(pat, n); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// pullPolicy checks a file's pull policies against the allowed ones and
+// gives images without one the configured default.
+func (pol Policy) pullPolicy(img *pipeline.Image) []error {
+	if len(img.Pull) == 0 {
+		img.Pull = pol.PullPolicy
+		return nil
+	}
+	if err := image.Allowed(img.Pull, pol.AllowedPullPolicies); err != nil {
+		return []error{pipeline.Errorf(img.Pos, "%s: %v", img.Name, err)}
+	}
+	return nil
+}
+
+// expandImage resolves variables in an image name the dialect could not
+// parse ($CI_REGISTRY_IMAGE:1.0) from the variables of the job, as GitLab
+// does, and parses the result.
+func expandImage(img *pipeline.Image, env []pipeline.EnvVar) error {
+	if img.Ref != "" || img.Name == "" {
+		return nil
+	}
+	vars := map[string]string{}
+	for _, v := range env {
+		if v.FromSecret == "" {
+			vars[v.Name] = v.Value
+		}
+	}
+	name := os.Expand(img.Name, func(k string) string { return vars[k] })
+	ref, err := image.Parse(name)
+	if err != nil {
+		return pipeline.Errorf(img.Pos, "image %s expands to %q: %v", img.Name, name, err)
+	}
+	img.Name, img.Ref = name, ref.String()
+	return nil
+}

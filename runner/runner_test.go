@@ -1,0 +1,284 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/pipeline"
+)
+
+func img(name string) pipeline.Image {
+	return pipeline.Image{Name: name, Ref: "docker.io/library/" + name}
+}
+
+func gitlabJob(name string, script ...string) *pipeline.Job {
+	return &pipeline.Job{
+		Name: name, Network: pipeline.NetworkPerJob, Workspace: "/builds/g/p",
+		Steps: []*pipeline.Step{{Name: "script", Image: img("busybox:1.35"), Commands: script, Shell: pipeline.ShellGitLab}},
+	}
+}
+
+func withAfter(j *pipeline.Job, after ...string) *pipeline.Job {
+	j.Steps = append(j.Steps, &pipeline.Step{Name: "after_script", Image: j.Steps[0].Image, Commands: after, Shell: pipeline.ShellGitLab, Always: true})
+	return j
+}
+
+func newTestRunner(f *fakeEngine) (*Runner, *bytes.Buffer) {
+	var out bytes.Buffer
+	f.images["docker.io/library/busybox:1.35"] = engine.ImageInfo{}
+	return &Runner{Engine: f, Out: &out, RunID: "r", Owner: "h:1"}, &out
+}
+
+func pipelineOf(stages ...pipeline.Stage) *pipeline.Pipeline {
+	return &pipeline.Pipeline{File: "t.yml", Stages: stages}
+}
+
+func TestFailedStageSkipsLaterStages(t *testing.T) {
+	f := newFake()
+	f.exit["exit 1"] = 1
+	r, out := newTestRunner(f)
+	res := r.Run(context.Background(), pipelineOf(
+		pipeline.Stage{Name: "build", Jobs: []*pipeline.Job{gitlabJob("ok", "true"), gitlabJob("bad", "exit 1")}},
+		pipeline.Stage{Name: "test", Jobs: []*pipeline.Job{gitlabJob("later", "true")}},
+	))
+	want := []Status{Passed, Failed, Skipped}
+	for i, j := range res.Jobs {
+		if j.Status != want[i] {
+			t.Errorf("job %s: %s, want %s", j.Name, j.Status, want[i])
+		}
+	}
+	if !res.Failed() {
+		t.Error("result not failed")
+	}
+	if !strings.Contains(out.String(), `Job "bad" failed`) || !strings.Contains(out.String(), "exited with code 1") {
+		t.Errorf("output lacks the failure line:\n%s", out)
+	}
+	if !f.destroyed["j0-0"] || !f.destroyed["j0-1"] || f.has("setup j1-0") {
+		t.Errorf("calls: %v", f.calls)
+	}
+}
+
+func TestAfterScriptAlwaysRunsAndKeepsStatus(t *testing.T) {
+	for _, tc := range []struct {
+		script, after string
+		want          Status
+	}{
+		{"exit 1", "true", Failed},
+		{"true", "exit 1", Passed},
+	} {
+		f := newFake()
+		f.exit["exit 1"] = 1
+		r, _ := newTestRunner(f)
+		res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "test",
+			Jobs: []*pipeline.Job{withAfter(gitlabJob("j", tc.script), tc.after)}}))
+		if res.Jobs[0].Status != tc.want {
+			t.Errorf("script %q after %q: %s, want %s", tc.script, tc.after, res.Jobs[0].Status, tc.want)
+		}
+		if !f.has("run j0-0 step-1") {
+			t.Errorf("after_script did not run: %v", f.calls)
+		}
+	}
+}
+
+func TestFailedStepSkipsLaterSteps(t *testing.T) {
+	f := newFake()
+	f.exit["exit 2"] = 2
+	r, _ := newTestRunner(f)
+	j := gitlabJob("j", "exit 2")
+	j.Steps = append(j.Steps, &pipeline.Step{Name: "next", Image: j.Steps[0].Image, Commands: []string{"true"}})
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	if res.Jobs[0].Status != Failed || f.has("run j0-0 step-1") {
+		t.Errorf("status %s calls %v", res.Jobs[0].Status, f.calls)
+	}
+}
+
+func TestSetupFailureStillDestroys(t *testing.T) {
+	f := newFake()
+	f.setupErr = errors.New("no space left")
+	r, _ := newTestRunner(f)
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{gitlabJob("j", "true")}}))
+	if res.Jobs[0].Status != Failed || !strings.Contains(res.Jobs[0].Reason, "no space left") || !f.destroyed["j0-0"] {
+		t.Errorf("%+v %v", res.Jobs[0], f.calls)
+	}
+}
+
+func TestTimeoutFailsWithReason(t *testing.T) {
+	f := newFake()
+	f.runDelay = time.Minute
+	r, _ := newTestRunner(f)
+	j := gitlabJob("slow", "sleep 60")
+	j.Timeout = 50 * time.Millisecond
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	if res.Jobs[0].Status != Failed || !strings.Contains(res.Jobs[0].Reason, "timed out after 50ms") || !f.destroyed["j0-0"] {
+		t.Errorf("%+v", res.Jobs[0])
+	}
+}
+
+func TestCancelRunsAfterScriptAndCleansUp(t *testing.T) {
+	f := newFake()
+	f.runDelay = 200 * time.Millisecond
+	r, _ := newTestRunner(f)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	res := r.Run(ctx, pipelineOf(
+		pipeline.Stage{Name: "a", Jobs: []*pipeline.Job{withAfter(gitlabJob("j", "sleep 1"), "echo bye")}},
+		pipeline.Stage{Name: "b", Jobs: []*pipeline.Job{gitlabJob("k", "true")}},
+	))
+	if res.Jobs[0].Status != Canceled || res.Jobs[1].Status != Skipped {
+		t.Errorf("%+v", res.Jobs)
+	}
+	if !f.has("run j0-0 step-1") || !f.destroyed["j0-0"] {
+		t.Errorf("after_script or cleanup missing: %v", f.calls)
+	}
+}
+
+func TestImagePulledOncePerRun(t *testing.T) {
+	f := newFake()
+	f.pullDelay = 50 * time.Millisecond
+	f.runDelay = 50 * time.Millisecond
+	r, _ := newTestRunner(f)
+	r.Concurrency = 4
+	var jobs []*pipeline.Job
+	for _, n := range []string{"a", "b", "c", "d"} {
+		j := gitlabJob(n, "true")
+		j.Steps[0].Image = img("alpine:3.20")
+		jobs = append(jobs, j)
+	}
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: jobs}))
+	if res.Failed() || f.pulls["docker.io/library/alpine:3.20"] != 1 {
+		t.Errorf("pulls %v, result %+v", f.pulls, res.Jobs)
+	}
+	if f.maxRunning < 2 {
+		t.Errorf("jobs of a stage did not run concurrently (max %d)", f.maxRunning)
+	}
+}
+
+func TestPullFailureNamesImageAndRegistry(t *testing.T) {
+	f := newFake()
+	f.pullErr = errors.New("unauthorized: authentication required")
+	r, _ := newTestRunner(f)
+	j := gitlabJob("j", "true")
+	j.Steps[0].Image = pipeline.Image{Name: "127.0.0.1:5000/private/x:1", Ref: "127.0.0.1:5000/private/x:1"}
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	reason := res.Jobs[0].Reason
+	if !strings.Contains(reason, "127.0.0.1:5000/private/x:1") || !strings.Contains(reason, "registry 127.0.0.1:5000") || !strings.Contains(reason, "authentication required") {
+		t.Errorf("reason %q", reason)
+	}
+	if f.has("setup j0-0") {
+		t.Error("setup ran although the pull failed")
+	}
+}
+
+func serviceJob(svcs ...*pipeline.Service) *pipeline.Job {
+	j := gitlabJob("j", "true")
+	j.Services = svcs
+	return j
+}
+
+func TestServiceThatNeverListensWarnsWithLog(t *testing.T) {
+	f := newFake()
+	r, out := newTestRunner(f)
+	r.ServiceTimeout = 100 * time.Millisecond
+	f.images["docker.io/library/redis:7.0"] = engine.ImageInfo{ExposedTCPPorts: []int{6379}}
+	svc := &pipeline.Service{Name: "redis", Image: img("redis:7.0"), Aliases: []string{"redis"}}
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{serviceJob(svc)}}))
+	o := out.String()
+	if res.Failed() || !strings.Contains(o, "*** WARNING: Service redis probably didn't start properly.") ||
+		!strings.Contains(o, "port 6379 did not accept connections") || !strings.Contains(o, "log line of svc-redis") {
+		t.Errorf("result %+v, output:\n%s", res.Jobs, o)
+	}
+	if !f.has("run j0-0 step-0") {
+		t.Error("job did not run after the warning")
+	}
+}
+
+func TestExitedServiceReportedAtOnce(t *testing.T) {
+	f := newFake()
+	r, out := newTestRunner(f)
+	r.ServiceTimeout = time.Hour
+	f.images["docker.io/library/redis:7.0"] = engine.ImageInfo{ExposedTCPPorts: []int{6379}}
+	f.exited["svc-redis"] = 137
+	svc := &pipeline.Service{Name: "redis", Image: img("redis:7.0")}
+	start := time.Now()
+	r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{serviceJob(svc)}}))
+	if time.Since(start) > 10*time.Second || !strings.Contains(out.String(), "exited with code 137") {
+		t.Errorf("took %s, output:\n%s", time.Since(start), out)
+	}
+}
+
+func TestServicesWithoutPortsAreNotWaitedFor(t *testing.T) {
+	f := newFake()
+	r, out := newTestRunner(f)
+	r.ServiceTimeout = time.Hour
+	f.images["docker.io/library/worker:1"] = engine.ImageInfo{}
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{
+		serviceJob(&pipeline.Service{Name: "worker", Image: img("worker:1")})}}))
+	if res.Failed() || strings.Contains(out.String(), "WARNING") {
+		t.Errorf("%+v\n%s", res.Jobs, out)
+	}
+}
+
+func TestMissingSecretFailsBeforeStart(t *testing.T) {
+	f := newFake()
+	r, _ := newTestRunner(f)
+	j := gitlabJob("j", "true")
+	j.Steps[0].Env = []pipeline.EnvVar{{Name: "TOKEN", FromSecret: "token"}}
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	if res.Jobs[0].Status != Failed || !strings.Contains(res.Jobs[0].Reason, `secret "token" is not set`) || f.has("run j0-0 step-0") {
+		t.Errorf("%+v %v", res.Jobs[0], f.calls)
+	}
+}
+
+func TestSharedNamespacePortClashNamesBothServices(t *testing.T) {
+	f := newFake()
+	r, _ := newTestRunner(f)
+	f.images["docker.io/library/redis:7.0"] = engine.ImageInfo{ExposedTCPPorts: []int{6379}}
+	f.listening["svc-cache"], f.listening["svc-sessions"] = true, true
+	j := serviceJob(
+		&pipeline.Service{Name: "cache", Image: img("redis:7.0")},
+		&pipeline.Service{Name: "sessions", Image: img("redis:7.0")},
+	)
+	j.Network = pipeline.NetworkSharedLocalhost
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	reason := res.Jobs[0].Reason
+	if res.Jobs[0].Status != Failed || !strings.Contains(reason, "cache") || !strings.Contains(reason, "sessions") || !strings.Contains(reason, "port 6379") {
+		t.Errorf("%+v", res.Jobs[0])
+	}
+	if f.has("setup j0-0") {
+		t.Error("the sandbox was set up although the services clash")
+	}
+	// With a command override the second may listen elsewhere: allowed.
+	j.Services[1].Command = []string{"redis-server", "--port", "6380"}
+	f.calls = nil
+	res = r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	if res.Jobs[0].Status != Passed {
+		t.Errorf("%+v", res.Jobs[0])
+	}
+}
+
+func TestSecretsAreMaskedInJobOutputAndMessages(t *testing.T) {
+	f := newFake()
+	f.echoEnv = true
+	f.exit["exit 1"] = 1
+	r, out := newTestRunner(f)
+	r.Secrets = map[string]string{"token": "s3cr3t-t0ken-value", "pin": "42"}
+	j := gitlabJob("j", "exit 1")
+	j.Steps[0].Env = []pipeline.EnvVar{{Name: "TOKEN", FromSecret: "token"}}
+	r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	o := out.String()
+	if strings.Contains(o, "s3cr3t-t0ken-value") || !strings.Contains(o, "TOKEN=[MASKED]") {
+		t.Errorf("secret not masked:\n%s", o)
+	}
+	if !strings.Contains(o, "Secret pin is shorter than 3 characters") || strings.Contains(o, "42") {
+		t.Errorf("short secret not reported by name only:\n%s", o)
+	}
+	// The masked tail is flushed before the job's status line.
+	if strings.Index(o, "TOKEN=[MASKED]") > strings.Index(o, `Job "j" failed`) {
+		t.Errorf("job output after its status line:\n%s", o)
+	}
+}

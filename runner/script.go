@@ -1,0 +1,55 @@
+package runner
+
+import (
+	"strings"
+
+	"github.com/slipway-ci/slipway/pipeline"
+)
+
+// detectShell is the command of a GitLab step: it starts bash when the
+// image has it and sh otherwise, and that shell reads the script on stdin
+// (as gitlab-runner does).
+const detectShell = `if [ -x /usr/local/bin/bash ]; then exec /usr/local/bin/bash; ` +
+	`elif [ -x /usr/bin/bash ]; then exec /usr/bin/bash; ` +
+	`elif [ -x /bin/bash ]; then exec /bin/bash; ` +
+	`else exec sh; fi`
+
+// scriptFor renders a step's commands as the text fed to the shell.
+//
+// The whole script is one `: | eval '...'` line: the shell reads all of it
+// before running anything, and the commands get an empty stdin, so a
+// command that reads stdin cannot swallow the rest of the script.
+func scriptFor(st *pipeline.Step) []byte {
+	var b strings.Builder
+	b.WriteString("set -e\n")
+	// pipefail where the shell has it (bash, busybox ash; not every sh).
+	b.WriteString("(set -o pipefail) 2>/dev/null && set -o pipefail\n")
+	echo := "$ "
+	if st.Shell == pipeline.ShellDrone {
+		echo = "+ "
+	}
+	for _, c := range st.Commands {
+		b.WriteString("printf '%s\\n' " + quote(echo+c) + "\n")
+		b.WriteString(c + "\n")
+	}
+	return []byte(": | eval " + quote(b.String()) + "\n")
+}
+
+// quote single-quotes s for a POSIX shell.
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// command returns the entrypoint, command and stdin of a step container.
+func command(st *pipeline.Step) (entrypoint, cmd []string, stdin []byte) {
+	if len(st.Commands) == 0 {
+		// A plugin-style step runs its image's own entrypoint and command.
+		return st.Entrypoint, st.Command, nil
+	}
+	if st.Shell == pipeline.ShellDrone && st.Entrypoint == nil {
+		// Drone replaces the entrypoint with the shell when a step has
+		// commands.
+		return []string{"/bin/sh"}, nil, scriptFor(st)
+	}
+	return st.Entrypoint, []string{"sh", "-c", detectShell}, scriptFor(st)
+}

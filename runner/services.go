@@ -1,0 +1,187 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/pipeline"
+)
+
+// probeInterval is how often a service's ports are tried. Short, because
+// every millisecond here is on the critical path of the job.
+const probeInterval = 25 * time.Millisecond
+
+// stateEvery is how often a service that does not answer yet is
+// inspected, to notice one that exited.
+const stateEvery = 250 * time.Millisecond
+
+// logTail is how many lines of a failed service's log are shown.
+const logTail = 20
+
+// startServices starts every service at once, then waits for all of them
+// to listen, in parallel: the job waits for the slowest, not the sum.
+func (jb *job) startServices(ctx context.Context) error {
+	svcs := jb.j.Services
+	errs := make([]error, len(svcs))
+	var wg sync.WaitGroup
+	for i, svc := range svcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = jb.startService(ctx, i, svc)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, svc := range svcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jb.waitService(ctx, i, svc)
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func serviceName(svc *pipeline.Service) string { return "svc-" + svc.Name }
+
+// serviceContainer is the engine's view of a service.
+func (r *Runner) serviceContainer(svc *pipeline.Service) (*engine.Container, error) {
+	env, err := r.env(svc.Env)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", svc.Name, err)
+	}
+	return &engine.Container{
+		Name:       serviceName(svc),
+		Image:      svc.Image.Ref,
+		Entrypoint: svc.Entrypoint,
+		Cmd:        svc.Command,
+		Env:        env,
+		Aliases:    svc.Aliases,
+		Privileged: svc.Privileged.Value,
+		Mounts:     mountsOf(svc.Volumes),
+	}, nil
+}
+
+func (jb *job) startService(ctx context.Context, i int, svc *pipeline.Service) error {
+	c := jb.spec.Services[i]
+	if err := jb.eng.StartService(ctx, jb.spec, c); err != nil {
+		return fmt.Errorf("service %s: %w", svc.Name, err)
+	}
+	if jb.r.ServiceLogs {
+		go jb.followLogs(ctx, svc)
+	}
+	return nil
+}
+
+// followLogs shows a service's output, each line prefixed with its name,
+// until the service is removed (--service-logs).
+func (jb *job) followLogs(ctx context.Context, svc *pipeline.Service) {
+	pw := newPrefixWriter(jb.r.con, jb.j.Name+"/"+svc.Name)
+	defer pw.Close()
+	w := jb.r.masker.Writer(pw)
+	defer w.Close()
+	_ = jb.eng.Logs(context.WithoutCancel(ctx), jb.spec, serviceName(svc), -1, true, w)
+}
+
+// waitService polls the service's ports until they accept connections or
+// the timeout passes; it never fails the job (as GitLab: warn, go on).
+func (jb *job) waitService(ctx context.Context, i int, svc *pipeline.Service) {
+	ports, err := jb.servicePorts(ctx, svc)
+	if err != nil || len(ports) == 0 {
+		return // nothing to wait for: a service without ports
+	}
+	timeout := jb.r.ServiceTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if reason := jb.probe(wctx, svc, ports); reason != "" && ctx.Err() == nil {
+		jb.warnService(ctx, svc, reason)
+	}
+}
+
+// probe returns "" once every port answers, or why it gave up.
+func (jb *job) probe(ctx context.Context, svc *pipeline.Service, ports []int) string {
+	name := serviceName(svc)
+	pending := ports
+	var checked time.Time // the first refusal inspects at once
+	for {
+		var still []int
+		for _, p := range pending {
+			conn, err := jb.eng.Dial(ctx, jb.spec, name, p)
+			if err != nil {
+				still = append(still, p)
+				continue
+			}
+			_ = conn.Close()
+		}
+		if pending = still; len(pending) == 0 {
+			return ""
+		}
+		// Whether it died is asked every stateEvery: an inspect costs the
+		// engine more than a refused connection costs anyone.
+		if time.Since(checked) >= stateEvery {
+			checked = time.Now()
+			if st, err := jb.eng.Inspect(ctx, jb.spec, name); err == nil && !st.Running {
+				return fmt.Sprintf("the container exited with code %d", st.ExitCode)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Sprintf("port %s did not accept connections within %s", joinInts(pending), jb.r.ServiceTimeout)
+		case <-time.After(probeInterval):
+		}
+	}
+}
+
+func (jb *job) warnService(ctx context.Context, svc *pipeline.Service, reason string) {
+	var logs bytes.Buffer
+	_ = jb.eng.Logs(context.WithoutCancel(ctx), jb.spec, serviceName(svc), logTail, false, &logs)
+	msg := fmt.Sprintf("*** WARNING: Service %s probably didn't start properly.\n\n%s\n", svc.Name, reason)
+	if logs.Len() > 0 {
+		msg += fmt.Sprintf("\nLast lines of its log:\n%s", indent(logs.String()))
+	}
+	_, _ = jb.out.Write([]byte(msg + "\n"))
+}
+
+// servicePorts are the image's exposed TCP ports plus HEALTHCHECK_TCP_PORT.
+func (jb *job) servicePorts(ctx context.Context, svc *pipeline.Service) ([]int, error) {
+	info, err := jb.eng.ImageInfo(ctx, svc.Image.Ref)
+	if err != nil {
+		return nil, err
+	}
+	ports := info.ExposedTCPPorts
+	for _, v := range svc.Env {
+		if v.Name == "HEALTHCHECK_TCP_PORT" {
+			if p, err := strconv.Atoi(v.Value); err == nil {
+				ports = append(ports, p)
+			}
+		}
+	}
+	return ports, nil
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return "  " + strings.Join(lines, "\n  ") + "\n"
+}

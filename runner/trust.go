@@ -1,0 +1,119 @@
+package runner
+
+import (
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/slipway-ci/slipway/pipeline"
+)
+
+const trustHint = "needs a trusted run (slipway exec --trusted)"
+
+// checkHost refuses settings that reach the host: always when the runner
+// configuration forbids them, otherwise unless the run is trusted, and
+// for the most dangerous host paths even then, unless the configuration
+// allows them by name.
+func (pol Policy) checkHost(pos pipeline.Pos, vols []pipeline.Volume, priv pipeline.Setting) []error {
+	var errs []error
+	for _, v := range vols {
+		if !strings.HasPrefix(v.Source, "/") {
+			continue // a volume of the job, not a host path
+		}
+		if err := pol.checkHostPath(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if priv.Value {
+		switch {
+		case pol.ForbidHostAccess:
+			errs = append(errs, pipeline.Errorf(priv.Pos, "privileged: the runner configuration forbids it (forbid_host_access)"))
+		case !pol.Trusted:
+			errs = append(errs, pipeline.Errorf(priv.Pos, "privileged: true %s", trustHint))
+		}
+	}
+	return errs
+}
+
+func (pol Policy) checkHostPath(v pipeline.Volume) error {
+	switch {
+	case pol.ForbidHostAccess:
+		return pipeline.Errorf(v.Pos, "volumes: the runner configuration forbids host paths (forbid_host_access); %s cannot be mounted", v.Source)
+	case !pol.Trusted:
+		return pipeline.Errorf(v.Pos, "volumes: mounting the host path %s %s", v.Source, trustHint)
+	}
+	paths := hostPaths(v.Source)
+	if pol.allowedHostPath(paths) {
+		return nil
+	}
+	if len(pol.AllowedHostPaths) > 0 {
+		return pipeline.Errorf(v.Pos, "volumes: the host path %s is outside the runner configuration's allowed_host_paths (%s)", v.Source, strings.Join(pol.AllowedHostPaths, ", "))
+	}
+	for _, p := range paths {
+		if why := dangerous(p); why != "" {
+			return pipeline.Errorf(v.Pos, "volumes: mounting %s (%s) is refused even for trusted runs; a runner configuration can allow it with allowed_host_paths", v.Source, why)
+		}
+	}
+	return nil
+}
+
+// hostPaths is the path as written and, when it exists, where its
+// symlinks lead: a link to / must not pass for an innocent directory.
+func hostPaths(p string) []string {
+	out := []string{filepath.Clean(p)}
+	if real, err := filepath.EvalSymlinks(p); err == nil && real != out[0] {
+		out = append(out, real)
+	}
+	return out
+}
+
+// allowedHostPath is true when every form of the path matches a pattern.
+func (pol Policy) allowedHostPath(paths []string) bool {
+	if len(pol.AllowedHostPaths) == 0 {
+		return false
+	}
+	var pats []string
+	for _, pat := range pol.AllowedHostPaths {
+		// An allowed path is allowed wherever its own links lead, too.
+		pats = append(pats, hostPaths(pat)...)
+	}
+	for _, p := range paths {
+		ok := false
+		for _, pat := range pats {
+			if m, _ := path.Match(pat, p); m || p == pat || strings.HasPrefix(p, strings.TrimSuffix(pat, "/")+"/") {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// dangerous says why a host path gives a container the host, or "".
+func dangerous(p string) string {
+	if p == "/" {
+		return "the host's root"
+	}
+	for _, d := range []string{"/proc", "/sys", "/dev", "/boot", "/etc", "/var/lib/docker", "/run/containerd"} {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return "a host system directory"
+		}
+	}
+	if strings.HasSuffix(p, "/docker.sock") || strings.HasSuffix(p, ".sock") {
+		return "a control socket: it gives the container the host"
+	}
+	if st, err := os.Stat(p); err == nil && st.Mode()&fs.ModeSocket != 0 {
+		return "a control socket: it gives the container the host"
+	}
+	for _, d := range []string{"/run", "/var/run"} {
+		if p == d {
+			return "it holds the host's control sockets"
+		}
+	}
+	return ""
+}
