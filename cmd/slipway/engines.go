@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/slipway-ci/slipway/config"
+	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/engine/docker"
+	"github.com/slipway-ci/slipway/engine/kube"
+)
+
+// engines are the engines a pipeline's jobs target (Job.Target): Docker
+// for GitLab jobs and Drone's type: docker, Kubernetes for Drone's
+// type: kubernetes and, with executor = "kubernetes", GitLab jobs. An
+// engine no job needs is not contacted, except Docker, which a Kubernetes
+// run asks (when it answers) for the images' exposed ports.
+type engines struct {
+	main     engine.Engine
+	byTarget map[string]engine.Engine
+	all      []engine.Engine
+	close    func()
+}
+
+func openEngines(ctx context.Context, l *loaded, kubeconfig string) (*engines, error) {
+	needKube, needDocker := false, false
+	for _, j := range l.pipeline.Jobs() {
+		if j.Target == "kubernetes" {
+			needKube = true
+		} else {
+			needDocker = true
+		}
+	}
+	es := &engines{byTarget: map[string]engine.Engine{}, close: func() {}}
+	var images kube.ImageInspector
+	dock, err := docker.New()
+	if err == nil {
+		es.close = func() { dock.Close() }
+		if perr := dock.Ping(ctx); perr == nil {
+			images = dock
+		} else if needDocker {
+			return nil, invalid(perr)
+		}
+	} else if needDocker {
+		return nil, invalid(err)
+	}
+	if needDocker {
+		es.main, es.byTarget["docker"] = dock, dock
+		es.all = append(es.all, dock)
+	}
+	if needKube {
+		cfg := kubeConfig(l.cfg.Runner().Kubernetes, kubeconfig)
+		cfg.Images = images
+		k, err := kube.New(cfg)
+		if err != nil {
+			return nil, invalid(err)
+		}
+		if err := k.Ping(ctx); err != nil {
+			return nil, invalid(err)
+		}
+		es.byTarget["kubernetes"] = k
+		es.all = append(es.all, k)
+		if es.main == nil {
+			es.main = k
+		}
+	}
+	return es, nil
+}
+
+// collect removes what killed runs left, on every engine in use.
+func (es *engines) collect(ctx context.Context) {
+	for _, e := range es.all {
+		if n, err := e.Collect(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: collecting what earlier runs left: %v\n", err)
+		} else if n > 0 {
+			fmt.Fprintf(os.Stderr, "removed what %d earlier killed run(s) left behind\n", n)
+		}
+	}
+}
+
+// kubeConfig is the engine configuration of [runners.kubernetes];
+// --kubeconfig wins over the file's.
+func kubeConfig(k config.Kubernetes, kubeconfig string) kube.Config {
+	if kubeconfig == "" {
+		kubeconfig = k.Kubeconfig
+	}
+	c := kube.Config{
+		Kubeconfig: kubeconfig, Context: k.Context, Namespace: k.Namespace,
+		Requests: map[string]string{}, Limits: map[string]string{},
+		NodeSelector: k.NodeSelector, ServiceAccount: k.ServiceAccount,
+		ImagePullSecrets: k.ImagePullSecrets, HelperImage: k.HelperImage,
+		PollTimeout: time.Duration(k.PollTimeout) * time.Second,
+	}
+	for name, v := range map[string]string{"cpu": k.CPURequest, "memory": k.MemoryRequest} {
+		if v != "" {
+			c.Requests[name] = v
+		}
+	}
+	for name, v := range map[string]string{"cpu": k.CPULimit, "memory": k.MemoryLimit} {
+		if v != "" {
+			c.Limits[name] = v
+		}
+	}
+	return c
+}

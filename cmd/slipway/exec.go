@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/runner"
+)
+
+func execCmd() *cobra.Command {
+	var o options
+	var concurrency int
+	var serviceLogs bool
+	cmd := &cobra.Command{
+		Use:   "exec [job...]",
+		Short: "Run a pipeline now on the local Docker Engine",
+		Long: "Run the jobs of a .gitlab-ci.yml or .drone.yml on the local Docker Engine, stage by stage.\n" +
+			"Exit status: 0 all jobs passed, 1 a job failed, 2 invalid input or no engine, 130 canceled.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := o.load(args)
+			if err != nil {
+				return err
+			}
+			return run(l, &o, concurrency, serviceLogs)
+		},
+	}
+	o.register(cmd)
+	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "jobs of one stage run at once (default: concurrent from --config, else 1)")
+	cmd.Flags().BoolVar(&serviceLogs, "service-logs", false, "show the services' output too")
+	return cmd
+}
+
+// run executes the loaded pipeline, handling Ctrl-C: the first signal
+// cancels (steps get a grace period), the second kills at once; either
+// way everything the run created is removed.
+func run(l *loaded, o *options, concurrency int, serviceLogs bool) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	kill := make(chan struct{})
+	stopSignals := onSignals(cancel, kill)
+	defer stopSignals()
+	es, err := openEngines(ctx, l, o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	defer es.close()
+	es.collect(ctx)
+	r := newRunner(l, es, concurrency, serviceLogs, kill)
+	res := r.Run(ctx, l.pipeline)
+	switch {
+	case ctx.Err() != nil:
+		return &exitError{code: exitCanceled, err: fmt.Errorf("run canceled")}
+	case res.Failed():
+		return &exitError{code: exitFailed}
+	}
+	return nil
+}
+
+func newRunner(l *loaded, es *engines, concurrency int, serviceLogs bool, kill chan struct{}) *runner.Runner {
+	d := l.cfg.Runner().Docker
+	if concurrency <= 0 {
+		concurrency = max(l.cfg.Concurrent, 1)
+	}
+	return &runner.Runner{
+		Engine:         es.main,
+		Engines:        es.byTarget,
+		Out:            os.Stdout,
+		RunID:          newRunID(),
+		Owner:          engine.Owner(),
+		WorkspaceDir:   l.workspace,
+		Concurrency:    concurrency,
+		ServiceTimeout: d.ServiceTimeout(),
+		StopGrace:      10 * time.Second,
+		Secrets:        l.secrets,
+		RunnerEnv:      l.cfg.Runner().Environment,
+		ServiceLogs:    serviceLogs,
+		Terminal:       isTerminal(os.Stdout),
+		Kill:           kill,
+	}
+}
+
+// onSignals cancels on the first SIGINT/SIGTERM and closes kill on the
+// second.
+func onSignals(cancel context.CancelFunc, kill chan struct{}) func() {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			fmt.Fprintln(os.Stderr, "slipway: canceling (Ctrl-C again to kill at once)")
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sig:
+			fmt.Fprintln(os.Stderr, "slipway: killing")
+			close(kill)
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(sig); close(done) }
+}
+
+func newRunID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// isTerminal is true for a character device (a terminal), not a file or
+// a pipe.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,58 @@
+// Command slipway runs .gitlab-ci.yml and .drone.yml pipelines in
+// containers. This package holds flags and wiring only.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitInvalid  = 2
+	exitCanceled = 130
+)
+
+// exitError carries an exit status up to main; its message is printed as
+// one line on stderr (never a stack trace).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func invalid(err error) error { return &exitError{code: exitInvalid, err: err} }
+
+func main() {
+	root := &cobra.Command{
+		Use:           "slipway",
+		Short:         "Run .gitlab-ci.yml and .drone.yml pipelines in containers",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(execCmd(), lintCmd(), gcCmd())
+	err := root.Execute()
+	if err == nil {
+		return
+	}
+	code := exitInvalid
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(os.Stderr, "slipway: "+msg)
+	}
+	os.Exit(code)
+}
