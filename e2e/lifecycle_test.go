@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestCtrlCStopsCleansUpAndExits130(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+test:
+  image: busybox:1.35
+  services: [redis:7.0]
+  script:
+    - echo started
+    - sleep 300
+  after_script:
+    - echo after-script-ran
+`)
+	pr := p.start("exec")
+	pr.waitFor("started\n", 60*time.Second)
+	pr.signal(syscall.SIGINT)
+	r := pr.wait()
+	wantCode(t, r, 130)
+	mustContain(t, r, "after-script-ran\n")
+	assertNothingLeft(t, r.owner)
+}
+
+func TestSecondCtrlCKillsAndStillCleansUp(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+test:
+  image: busybox:1.35
+  script:
+    - trap 'echo ignoring TERM' TERM
+    - echo started
+    - while true; do sleep 0.2; done
+`)
+	pr := p.start("exec")
+	pr.waitFor("started\n", 60*time.Second)
+	pr.signal(syscall.SIGINT)
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	pr.signal(syscall.SIGINT)
+	r := pr.wait()
+	wantCode(t, r, 130)
+	if d := time.Since(start); d > 9*time.Second {
+		t.Errorf("second Ctrl-C took %s: the 10 s grace period was not skipped", d)
+	}
+	assertNothingLeft(t, r.owner)
+}
+
+func TestKilledRunIsCollectedByTheNextOne(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+test:
+  image: busybox:1.35
+  services: [redis:7.0]
+  script:
+    - echo started
+    - sleep 300
+`)
+	pr := p.start("exec")
+	pr.waitFor("started\n", 60*time.Second)
+	pr.signal(syscall.SIGKILL)
+	killed := pr.wait()
+	if c, n, v := labelled(t, "slipway.owner="+killed.owner); c == 0 || n == 0 || v == 0 {
+		t.Fatalf("the killed run left %d containers, %d networks, %d volumes; the test needs some", c, n, v)
+	}
+	q := newProject(t, ".gitlab-ci.yml", "next:\n  image: busybox:1.35\n  script: [echo next]\n")
+	r := q.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "removed what 1 earlier killed run(s) left behind")
+	assertNothingLeft(t, killed.owner)
+}
+
+func TestLargeOutputPassesThroughInOrder(t *testing.T) {
+	// 20 MB of numbered lines: every byte must arrive, in order.
+	p := newProject(t, ".gitlab-ci.yml", `
+big:
+  image: busybox:1.35
+  script:
+    - seq 1 2600000 > /tmp/out; wc -c < /tmp/out; cat /tmp/out
+`)
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	var want strings.Builder
+	for i := 1; i <= 2600000; i++ {
+		fmt.Fprintf(&want, "%d\n", i)
+	}
+	start := strings.Index(r.stdout, "\n1\n2\n3\n")
+	end := strings.Index(r.stdout, `Job "big" passed`)
+	if start < 0 || end < 0 {
+		t.Fatalf("output not found (len %d)", len(r.stdout))
+	}
+	got := r.stdout[start+1 : end]
+	if sha256.Sum256([]byte(got)) != sha256.Sum256([]byte(want.String())) {
+		t.Errorf("output differs: got %d bytes, want %d", len(got), want.Len())
+	}
+}
