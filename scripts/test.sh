@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls it).
+# Needs a running Docker Engine, the images of scripts/testimages.sh and
+# the registry of scripts/registry.sh (.ci/run sets all of them up).
+#
+#   scripts/test.sh            vet, every test, short fuzzing, benchmarks in short mode
+#   FUZZTIME=60s scripts/test.sh   fuzz longer
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# slipway is built static: its e2e tests build it the same way.
+export CGO_ENABLED=0
+
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+go vet ./...
+
+echo "== go test"
+go test -count=1 -timeout 25m ./...
+
+echo "== fuzzing (${FUZZTIME:=10s} per target)"
+for target in ./dialect/gitlab:FuzzParse ./dialect/drone:FuzzParse ./image:FuzzParse ./secret:FuzzMask; do
+	pkg=${target%%:*} fn=${target##*:}
+	go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg"
+done
+
+echo "== benchmarks, short mode (they still work; no figures are judged)"
+bash bench/run.sh --short
+
+echo "== leftovers"
+left=$(docker ps -aq --filter label=slipway.run | wc -l)
+nets=$(docker network ls -q --filter label=slipway.run | wc -l)
+vols=$(docker volume ls -q --filter label=slipway.run | wc -l)
+if [ "$left$nets$vols" != "000" ]; then
+	echo "the tests left $left containers, $nets networks, $vols volumes labelled slipway.run" >&2
+	exit 1
+fi
+echo "all tests passed"
