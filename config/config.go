@@ -66,11 +66,23 @@ type Docker struct {
 	Services               []Service  `toml:"services"`
 	PullPolicy             StringList `toml:"pull_policy"`
 	AllowedPullPolicies    StringList `toml:"allowed_pull_policies"`
-	Privileged             bool       `toml:"privileged"`
-	Volumes                []string   `toml:"volumes"`
 	AllowedImages          []string   `toml:"allowed_images"`
 	AllowedServices        []string   `toml:"allowed_services"`
 	WaitForServicesTimeout int        `toml:"wait_for_services_timeout"`
+	// Privileged, Volumes ("/path" for a volume of the job,
+	// "/host:/container[:ro]"), CapAdd and Devices
+	// ("/dev/host[:/dev/container[:rwm]]") apply to every container: the
+	// machine's administrator wrote them, so they need no --trusted.
+	Privileged bool     `toml:"privileged"`
+	Volumes    []string `toml:"volumes"`
+	CapAdd     []string `toml:"cap_add"`
+	Devices    []string `toml:"devices"`
+	// ForbidHostAccess refuses what a file asks of the host (host
+	// volumes, privileged, devices, cap_add, network_mode) even in a
+	// trusted run; AllowedHostPaths, when set, are the only host paths a
+	// trusted file may mount.
+	ForbidHostAccess bool     `toml:"forbid_host_access"`
+	AllowedHostPaths []string `toml:"allowed_host_paths"`
 }
 
 // Service is an entry of services: a string or a table with name/alias.

@@ -76,6 +76,14 @@ type Container struct {
 	Aliases    []string
 	Privileged bool
 	Mounts     []Mount
+	// Devices are host device files mapped into the container (Source is
+	// the host path; ReadOnly drops the write permission).
+	Devices []Mount
+	// CapAdd are Linux capabilities added to the default set (NET_ADMIN).
+	CapAdd []string
+	// HostNetwork puts the container in the host's network namespace
+	// instead of the job's.
+	HostNetwork bool
 	// StopGrace is how long a stop signal is given before a kill.
 	StopGrace time.Duration
 	// Pull is set only for engines that pull images themselves (see

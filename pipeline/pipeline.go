@@ -8,6 +8,8 @@ package pipeline
 
 import (
 	"fmt"
+	"path"
+	"strings"
 	"time"
 )
 
@@ -98,6 +100,7 @@ type Step struct {
 	Env        []EnvVar `json:"env,omitempty"`
 	Volumes    []Volume `json:"volumes,omitempty"`
 	Privileged Setting  `json:"privileged,omitempty"`
+	Host       Host     `json:"host,omitzero"`
 	// Always steps run whatever happened before them and never change the
 	// job's status (GitLab after_script).
 	Always bool `json:"always,omitempty"`
@@ -117,6 +120,62 @@ type Service struct {
 	Env        []EnvVar `json:"env,omitempty"`
 	Volumes    []Volume `json:"volumes,omitempty"`
 	Privileged Setting  `json:"privileged,omitempty"`
+	Host       Host     `json:"host,omitzero"`
+}
+
+// Host holds the other settings that reach the host, besides host volumes
+// and privileged (Drone's devices, cap_add, network_mode: host). Like
+// those, a file may use them only in a trusted run.
+type Host struct {
+	// Devices map host device files into the container; Source is the
+	// host path, Target the path inside, ReadOnly the "r" permission.
+	Devices []Volume `json:"devices,omitempty"`
+	// CapAdd are Linux capabilities added to the default set.
+	CapAdd []Capability `json:"cap_add,omitempty"`
+	// Network, when set, puts the container in the host's network
+	// namespace (network_mode: host).
+	Network *Setting `json:"network_host,omitempty"`
+}
+
+// With is h plus the settings of more (the runner configuration's).
+func (h Host) With(more Host) Host {
+	h.Devices = append(h.Devices[:len(h.Devices):len(h.Devices)], more.Devices...)
+	h.CapAdd = append(h.CapAdd[:len(h.CapAdd):len(h.CapAdd)], more.CapAdd...)
+	if h.Network == nil {
+		h.Network = more.Network
+	}
+	return h
+}
+
+// ParseDevice reads a device as docker run --device takes it:
+// "/dev/host[:/dev/container[:perms]]", perms a non-empty subset of rwm;
+// without w the device is ReadOnly.
+func ParseDevice(spec string) (Volume, bool) {
+	parts := strings.Split(spec, ":")
+	dev := Volume{Source: parts[0], Target: parts[0]}
+	ok := len(parts) <= 3 && path.IsAbs(dev.Source)
+	if ok && len(parts) >= 2 {
+		dev.Target = parts[1]
+		ok = path.IsAbs(dev.Target)
+	}
+	if ok && len(parts) == 3 {
+		perms := parts[2]
+		ok = perms != "" && strings.Trim(perms, "rwm") == ""
+		dev.ReadOnly = !strings.Contains(perms, "w")
+	}
+	dev.Source, dev.Target = path.Clean(dev.Source), path.Clean(dev.Target)
+	return dev, ok
+}
+
+// Capability is one Linux capability name (NET_ADMIN), where it was set.
+type Capability struct {
+	Name string `json:"name"`
+	Pos  Pos    `json:"pos"`
+}
+
+// Any reports whether h asks for anything.
+func (h Host) Any() bool {
+	return len(h.Devices) > 0 || len(h.CapAdd) > 0 || h.Network != nil && h.Network.Value
 }
 
 // Image is an image reference as written plus how to pull it.

@@ -244,7 +244,7 @@ func (jb *job) stepContainer(i int, st *pipeline.Step) (*engine.Container, error
 		return nil, fmt.Errorf("step %s: %w", st.Name, err)
 	}
 	ep, cmd, stdin := command(st)
-	return &engine.Container{
+	c := &engine.Container{
 		Name:       fmt.Sprintf("step-%d", i),
 		Image:      st.Image.Ref,
 		Entrypoint: ep,
@@ -255,7 +255,9 @@ func (jb *job) stepContainer(i int, st *pipeline.Step) (*engine.Container, error
 		Privileged: st.Privileged.Value,
 		Mounts:     mountsOf(st.Volumes),
 		StopGrace:  jb.r.StopGrace,
-	}, nil
+	}
+	withHost(c, st.Host)
+	return c, nil
 }
 
 // env renders variables as NAME=value, resolving from_secret.
@@ -282,6 +284,16 @@ func mountsOf(vols []pipeline.Volume) []engine.Mount {
 		out = append(out, engine.Mount{Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
 	}
 	return out
+}
+
+// withHost copies the host settings a trusted file asked for; Prepare has
+// already refused them for untrusted runs.
+func withHost(c *engine.Container, h pipeline.Host) {
+	c.Devices = mountsOf(h.Devices)
+	for _, cp := range h.CapAdd {
+		c.CapAdd = append(c.CapAdd, cp.Name)
+	}
+	c.HostNetwork = h.Network != nil && h.Network.Value
 }
 
 func describeImages(j *pipeline.Job) string {

@@ -22,6 +22,10 @@ type Policy struct {
 	// "/host:/container[:ro]".
 	Privileged bool
 	Volumes    []string
+	// CapAdd and Devices ("/dev/host[:/dev/container[:rwm]]") come from
+	// the runner configuration too, and apply to every container.
+	CapAdd  []string
+	Devices []string
 	// ForbidHostAccess refuses host volumes and privileged even for
 	// trusted runs; AllowedHostPaths (globs), when set, are the only host
 	// paths a trusted run may mount, and are the way to allow one of the
@@ -48,6 +52,14 @@ type Policy struct {
 // before anything starts, so that bad input is refused with nothing to
 // clean up. All problems are reported at once.
 func Prepare(p *pipeline.Pipeline, pol Policy) error {
+	cfgHost, err := pol.configHost()
+	if err != nil {
+		return err
+	}
+	cfgVols, err := configVolumes(pol.Volumes)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, j := range p.Jobs() {
 		for _, name := range j.PullSecrets {
@@ -57,6 +69,8 @@ func Prepare(p *pipeline.Pipeline, pol Policy) error {
 		}
 		for _, st := range j.Steps {
 			errs = append(errs, pol.prepareStep(j, st)...)
+			st.Volumes = append(st.Volumes[:len(st.Volumes):len(st.Volumes)], cfgVols...)
+			st.Host = st.Host.With(cfgHost)
 		}
 		for _, svc := range j.Services {
 			svc.Env = append(svc.Env, pol.Env...)
@@ -66,10 +80,12 @@ func Prepare(p *pipeline.Pipeline, pol Policy) error {
 			}
 			errs = append(errs, pol.checkImage(svc.Image, pol.AllowedServices, "service")...)
 			errs = append(errs, pol.pullPolicy(&svc.Image)...)
-			errs = append(errs, pol.checkHost(svc.Pos, svc.Volumes, svc.Privileged)...)
+			errs = append(errs, pol.checkHost(svc.Volumes, svc.Privileged, svc.Host)...)
+			errs = append(errs, checkTarget(j, svc.Host)...)
 			errs = append(errs, pol.checkSecrets(svc.Env)...)
-			svc.Volumes = append(svc.Volumes, configVolumes(pol.Volumes)...)
+			svc.Volumes = append(svc.Volumes[:len(svc.Volumes):len(svc.Volumes)], cfgVols...)
 			svc.Privileged.Value = svc.Privileged.Value || pol.Privileged
+			svc.Host = svc.Host.With(cfgHost)
 		}
 	}
 	return errors.Join(errs...)
@@ -93,29 +109,56 @@ func (pol Policy) prepareStep(j *pipeline.Job, st *pipeline.Step) []error {
 	}
 	errs = append(errs, pol.checkImage(st.Image, pol.AllowedImages, "image")...)
 	errs = append(errs, pol.pullPolicy(&st.Image)...)
-	errs = append(errs, pol.checkHost(st.Pos, st.Volumes, st.Privileged)...)
+	errs = append(errs, pol.checkHost(st.Volumes, st.Privileged, st.Host)...)
+	errs = append(errs, checkTarget(j, st.Host)...)
 	errs = append(errs, pol.checkSecrets(st.Env)...)
-	st.Volumes = append(st.Volumes, configVolumes(pol.Volumes)...)
 	st.Privileged.Value = st.Privileged.Value || pol.Privileged
 	return errs
 }
 
+// configHost parses the runner configuration's cap_add and devices, which
+// are added to every container after the file's own are checked.
+func (pol Policy) configHost() (pipeline.Host, error) {
+	var h pipeline.Host
+	for _, c := range pol.CapAdd {
+		h.CapAdd = append(h.CapAdd, pipeline.Capability{Name: strings.TrimPrefix(strings.ToUpper(c), "CAP_")})
+	}
+	for _, spec := range pol.Devices {
+		d, ok := pipeline.ParseDevice(spec)
+		if !ok {
+			return h, fmt.Errorf("runner configuration devices: %q: expected /dev/host, /dev/host:/dev/container or /dev/host:/dev/container:rwm", spec)
+		}
+		h.Devices = append(h.Devices, d)
+	}
+	return h, nil
+}
+
 // configVolumes parses the runner configuration's volumes: "/cache" is a
-// volume of the job at /cache, "/host:/ctr[:ro]" a host path.
-func configVolumes(specs []string) []pipeline.Volume {
+// volume of the job at /cache, "/host:/ctr[:ro|rw]" a host path.
+func configVolumes(specs []string) ([]pipeline.Volume, error) {
 	var out []pipeline.Volume
 	for _, spec := range specs {
 		parts := strings.Split(spec, ":")
-		switch {
-		case len(parts) == 1:
-			out = append(out, pipeline.Volume{Source: "config" + strings.ReplaceAll(spec, "/", "-"), Target: spec})
-		default:
-			v := pipeline.Volume{Source: parts[0], Target: parts[1]}
-			v.ReadOnly = len(parts) > 2 && parts[2] == "ro"
-			out = append(out, v)
+		v := pipeline.Volume{Source: parts[0], Target: parts[0]}
+		ok := path.IsAbs(v.Source) && len(parts) <= 3
+		if ok && len(parts) >= 2 {
+			v.Target = parts[1]
+			ok = path.IsAbs(v.Target)
 		}
+		if ok && len(parts) == 3 {
+			v.ReadOnly = parts[2] == "ro"
+			ok = parts[2] == "ro" || parts[2] == "rw"
+		}
+		if !ok {
+			return nil, fmt.Errorf("runner configuration volumes: %q: expected /container/path or /host/path:/container/path[:ro]", spec)
+		}
+		if len(parts) == 1 {
+			// A volume of the job, named for its path.
+			v.Source = "config" + strings.ReplaceAll(path.Clean(spec), "/", "-")
+		}
+		out = append(out, v)
 	}
-	return out
+	return out, nil
 }
 
 func (pol Policy) checkSecrets(env []pipeline.EnvVar) []error {

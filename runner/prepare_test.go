@@ -41,6 +41,50 @@ func TestPrepareRefusesHostSettingsUnlessTrusted(t *testing.T) {
 	}
 }
 
+func TestPrepareRefusesDevicesCapabilitiesAndHostNetwork(t *testing.T) {
+	at := func(line int) pipeline.Pos { return pipeline.Pos{File: ".drone.yml", Line: line, Column: 3} }
+	host := pipeline.Host{
+		Devices: []pipeline.Volume{{Source: "/dev/fuse", Target: "/dev/fuse", Pos: at(4)}},
+		CapAdd:  []pipeline.Capability{{Name: "NET_ADMIN", Pos: at(5)}},
+		Network: &pipeline.Setting{Value: true, Pos: at(6)},
+	}
+	build := func(target string) (*pipeline.Pipeline, *pipeline.Job) {
+		j := gitlabJob("j", "true")
+		j.Target = target
+		j.Steps[0].Host = host
+		j.Services = []*pipeline.Service{{Name: "vpn", Image: img("busybox"), Host: pipeline.Host{CapAdd: []pipeline.Capability{{Name: "SYS_PTRACE", Pos: at(9)}}}}}
+		return pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}), j
+	}
+	p, _ := build("docker")
+	err := Prepare(p, Policy{})
+	for _, want := range []string{
+		".drone.yml:4:3: devices: the host device /dev/fuse needs a trusted run",
+		".drone.yml:5:3: cap_add: NET_ADMIN needs a trusted run",
+		".drone.yml:6:3: network_mode: host needs a trusted run",
+		".drone.yml:9:3: cap_add: SYS_PTRACE needs a trusted run",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("untrusted: error %v lacks %q", err, want)
+		}
+	}
+	p, _ = build("docker")
+	err = Prepare(p, Policy{Trusted: true, ForbidHostAccess: true})
+	if err == nil || strings.Count(err.Error(), "the runner configuration forbids it (forbid_host_access)") != 4 {
+		t.Errorf("forbid_host_access: %v", err)
+	}
+	p, _ = build("docker")
+	if err := Prepare(p, Policy{Trusted: true}); err != nil {
+		t.Errorf("trusted: %v", err)
+	}
+	p, _ = build("kubernetes")
+	err = Prepare(p, Policy{Trusted: true})
+	if err == nil || !strings.Contains(err.Error(), ".drone.yml:4:3: devices: not supported on Kubernetes") ||
+		!strings.Contains(err.Error(), ".drone.yml:6:3: network_mode: host is not supported on Kubernetes") ||
+		strings.Contains(err.Error(), "cap_add") {
+		t.Errorf("kubernetes: %v", err)
+	}
+}
+
 func TestPrepareAllowLists(t *testing.T) {
 	j := gitlabJob("j", "true")
 	j.Services = []*pipeline.Service{{Name: "db", Image: img("mysql:8")}}

@@ -61,7 +61,7 @@ func (r *Runner) serviceContainer(svc *pipeline.Service) (*engine.Container, err
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 	}
-	return &engine.Container{
+	c := &engine.Container{
 		Name:       serviceName(svc),
 		Image:      svc.Image.Ref,
 		Entrypoint: svc.Entrypoint,
@@ -70,7 +70,9 @@ func (r *Runner) serviceContainer(svc *pipeline.Service) (*engine.Container, err
 		Aliases:    svc.Aliases,
 		Privileged: svc.Privileged.Value,
 		Mounts:     mountsOf(svc.Volumes),
-	}, nil
+	}
+	withHost(c, svc.Host)
+	return c, nil
 }
 
 func (jb *job) startService(ctx context.Context, i int, svc *pipeline.Service) error {

@@ -16,7 +16,7 @@ const trustHint = "needs a trusted run (slipway exec --trusted)"
 // configuration forbids them, otherwise unless the run is trusted, and
 // for the most dangerous host paths even then, unless the configuration
 // allows them by name.
-func (pol Policy) checkHost(pos pipeline.Pos, vols []pipeline.Volume, priv pipeline.Setting) []error {
+func (pol Policy) checkHost(vols []pipeline.Volume, priv pipeline.Setting, host pipeline.Host) []error {
 	var errs []error
 	for _, v := range vols {
 		if !strings.HasPrefix(v.Source, "/") {
@@ -26,13 +26,25 @@ func (pol Policy) checkHost(pos pipeline.Pos, vols []pipeline.Volume, priv pipel
 			errs = append(errs, err)
 		}
 	}
-	if priv.Value {
+	refuse := func(pos pipeline.Pos, what string) {
 		switch {
 		case pol.ForbidHostAccess:
-			errs = append(errs, pipeline.Errorf(priv.Pos, "privileged: the runner configuration forbids it (forbid_host_access)"))
+			errs = append(errs, pipeline.Errorf(pos, "%s: the runner configuration forbids it (forbid_host_access)", what))
 		case !pol.Trusted:
-			errs = append(errs, pipeline.Errorf(priv.Pos, "privileged: true %s", trustHint))
+			errs = append(errs, pipeline.Errorf(pos, "%s %s", what, trustHint))
 		}
+	}
+	if priv.Value {
+		refuse(priv.Pos, "privileged: true")
+	}
+	for _, d := range host.Devices {
+		refuse(d.Pos, "devices: the host device "+d.Source)
+	}
+	for _, c := range host.CapAdd {
+		refuse(c.Pos, "cap_add: "+c.Name)
+	}
+	if host.Network != nil && host.Network.Value {
+		refuse(host.Network.Pos, "network_mode: host")
 	}
 	return errs
 }
@@ -116,4 +128,21 @@ func dangerous(p string) string {
 		}
 	}
 	return ""
+}
+
+// checkTarget refuses host settings the job's engine cannot apply: a
+// Kubernetes pod shares one network namespace (host networking would be
+// the whole pod's) and maps no devices without privileged.
+func checkTarget(j *pipeline.Job, host pipeline.Host) []error {
+	if j.Target != "kubernetes" {
+		return nil
+	}
+	var errs []error
+	for _, d := range host.Devices {
+		errs = append(errs, pipeline.Errorf(d.Pos, "devices: not supported on Kubernetes (%s); run this pipeline with type: docker", d.Source))
+	}
+	if host.Network != nil && host.Network.Value {
+		errs = append(errs, pipeline.Errorf(host.Network.Pos, "network_mode: host is not supported on Kubernetes; run this pipeline with type: docker"))
+	}
+	return errs
 }

@@ -147,6 +147,12 @@ func (o *options) prepare(l *loaded) error {
 		DefaultImage:        d.Image,
 		AllowedImages:       d.AllowedImages,
 		AllowedServices:     d.AllowedServices,
+		Privileged:          d.Privileged,
+		Volumes:             d.Volumes,
+		CapAdd:              d.CapAdd,
+		Devices:             d.Devices,
+		ForbidHostAccess:    d.ForbidHostAccess,
+		AllowedHostPaths:    d.AllowedHostPaths,
 		Env:                 l.env,
 		Secrets:             l.secrets,
 	})

@@ -25,6 +25,7 @@ type container struct {
 	settings      []pipeline.EnvVar
 	volumes       []pipeline.Volume
 	privileged    pipeline.Setting
+	host          pipeline.Host
 	ignoreFailure bool
 	deps          stepDeps
 	// extra are unknown keys of a Drone 0.x step, which are plugin
@@ -41,26 +42,29 @@ type containerKey struct {
 
 var (
 	containerKeys = map[string]containerKey{
-		"image":       {(*parser).setImage, true},
-		"pull":        {(*parser).setPull, true},
-		"auth_config": {(*parser).setAuth, true},
-		"entrypoint":  {(*parser).setEntrypoint, true},
-		"command":     {(*parser).setCommand, true},
-		"environment": {(*parser).setEnv, true},
-		"secrets":     {(*parser).setSecrets, true},
-		"volumes":     {(*parser).setVolumes, true},
-		"privileged":  {(*parser).setPrivileged, true},
-		"commands":    {(*parser).setCommands, false},
-		"settings":    {(*parser).setSettings, false},
-		"failure":     {(*parser).setFailure, false},
-		"depends_on":  {(*parser).setDeps, false},
+		"image":        {(*parser).setImage, true},
+		"pull":         {(*parser).setPull, true},
+		"auth_config":  {(*parser).setAuth, true},
+		"entrypoint":   {(*parser).setEntrypoint, true},
+		"command":      {(*parser).setCommand, true},
+		"environment":  {(*parser).setEnv, true},
+		"secrets":      {(*parser).setSecrets, true},
+		"volumes":      {(*parser).setVolumes, true},
+		"privileged":   {(*parser).setPrivileged, true},
+		"devices":      {(*parser).setDevices, true},
+		"cap_add":      {(*parser).setCapAdd, true},
+		"network_mode": {(*parser).setNetworkMode, true},
+		"commands":     {(*parser).setCommands, false},
+		"settings":     {(*parser).setSettings, false},
+		"failure":      {(*parser).setFailure, false},
+		"depends_on":   {(*parser).setDeps, false},
 	}
 	// unsupportedContainerKeys are real Drone keys with no place in the
 	// model.
-	unsupportedContainerKeys = set("detach", "when", "resources", "user", "network_mode", "networks",
-		"devices", "shm_size", "working_dir", "dns", "dns_search", "extra_hosts", "mem_limit",
+	unsupportedContainerKeys = set("detach", "when", "resources", "user", "networks",
+		"shm_size", "working_dir", "dns", "dns_search", "extra_hosts", "mem_limit",
 		"memswap_limit", "cpu_quota", "cpu_shares", "cpu_set", "cpuset", "oom_kill_disable", "group",
-		"labels", "tmpfs", "ulimits", "sysctls", "cap_add", "cap_drop", "isolation", "logging",
+		"labels", "tmpfs", "ulimits", "sysctls", "cap_drop", "isolation", "logging",
 		"stop_grace_period", "ports", "security_context")
 )
 
@@ -197,7 +201,7 @@ func (p *parser) addStep(d *jobDoc, c *container, img pipeline.Image) {
 	s := &pipeline.Step{
 		Name: c.name, Pos: p.pos(c.at), Image: img, Commands: c.commands,
 		Entrypoint: c.entrypoint, Command: c.command, Env: mergeEnv(d.env, c.env, c.settings),
-		Volumes: c.volumes, Privileged: c.privileged, IgnoreFailure: c.ignoreFailure,
+		Volumes: c.volumes, Privileged: c.privileged, Host: c.host, IgnoreFailure: c.ignoreFailure,
 	}
 	if len(c.commands) > 0 {
 		s.Shell = pipeline.ShellDrone
@@ -209,7 +213,7 @@ func (p *parser) addStep(d *jobDoc, c *container, img pipeline.Image) {
 func (p *parser) addService(d *jobDoc, c *container, img pipeline.Image) {
 	s := &pipeline.Service{
 		Name: c.name, Pos: p.pos(c.at), Image: img, Entrypoint: c.entrypoint, Command: c.command,
-		Env: mergeEnv(d.env, c.env), Volumes: c.volumes, Privileged: c.privileged,
+		Env: mergeEnv(d.env, c.env), Volumes: c.volumes, Privileged: c.privileged, Host: c.host,
 	}
 	// Services answer on localhost (shared namespace); their name is an
 	// extra host name when it is a valid one.

@@ -21,6 +21,10 @@
 //     path); a temp volume's Source is its name, never absolute, for the
 //     engine to create per job. 0.x "/host:/container[:ro]" strings are host
 //     mounts. Trust is checked later, from the recorded positions.
+//   - Host settings: devices (1.x {name, path} naming a host volume, 0.x
+//     "/dev/host[:/dev/ctr[:rwm]]"), cap_add, and network_mode: host (the
+//     only mode accepted: others would leave the pipeline's network) are
+//     read with their positions for the runner's trust check.
 //   - Keys Drone has and the model cannot express (when, detach, trigger,
 //     platform, ...) are warned about and ignored; unknown keys are warned
 //     about, except on a 0.x plugin step, where Drone took them as settings.

@@ -131,16 +131,8 @@ func (p *parser) tempVolume(temp *yaml.Node) bool {
 // {name, path} items naming a pipeline volume, or Drone 0.x
 // "/host:/container[:ro]" strings.
 func (p *parser) containerVolumes(d *jobDoc, v *yaml.Node) []pipeline.Volume {
-	if isNull(v) {
-		return nil
-	}
-	if v.Kind != yaml.SequenceNode {
-		p.errorf(v, "volumes: expected a list of volumes, got %s", describe(v))
-		return nil
-	}
 	var out []pipeline.Volume
-	for _, item := range v.Content {
-		item = yamlutil.Resolve(item)
+	p.mountItems(v, "volumes", func(item *yaml.Node) {
 		var vol pipeline.Volume
 		var ok bool
 		if item.Kind == yaml.ScalarNode && !isNull(item) {
@@ -151,8 +143,24 @@ func (p *parser) containerVolumes(d *jobDoc, v *yaml.Node) []pipeline.Volume {
 		if ok {
 			out = append(out, vol)
 		}
-	}
+	})
 	return out
+}
+
+// mountItems calls read with each item of a list of volumes or devices,
+// aliases resolved.
+func (p *parser) mountItems(v *yaml.Node, what string, read func(item *yaml.Node)) {
+	if isNull(v) {
+		return
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v, "%s: expected a list of %s, got %s", what, what, describe(v))
+		return
+	}
+	for _, item := range v.Content {
+		item = yamlutil.Resolve(item)
+		read(item)
+	}
 }
 
 // bindVolume reads a Drone 0.x "/host:/container[:ro|rw]" mount. Docker's

@@ -135,7 +135,9 @@ func (e *Engine) create(ctx context.Context, s *engine.Spec, c *engine.Container
 		NetworkMode: memberMode(s),
 		Mounts:      append(workspaceMount(s), ms...),
 		Privileged:  c.Privileged,
+		CapAdd:      c.CapAdd,
 	}
+	host.Devices = devices(c.Devices)
 	if role == "step" {
 		// Output is read from the attach stream; the engine's log store
 		// would only double the cost of every byte.
@@ -149,6 +151,12 @@ func (e *Engine) create(ctx context.Context, s *engine.Spec, c *engine.Container
 	if s.Network == engine.NetworkShared {
 		netCfg = nil
 	}
+	if c.HostNetwork {
+		// A trusted file asked for the host's namespace: no job network,
+		// and a health check finds the service on the host's loopback.
+		host.NetworkMode, netCfg = container.NetworkMode("host"), nil
+		e.ips.Store(name(s, c.Name), netip.AddrFrom4([4]byte{127, 0, 0, 1}))
+	}
 	_, err = e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name(s, c.Name), Config: cfg, HostConfig: host, NetworkingConfig: netCfg,
 	})
@@ -156,6 +164,19 @@ func (e *Engine) create(ctx context.Context, s *engine.Spec, c *engine.Container
 		return fmt.Errorf("create %s from %s: %w", c.Name, c.Image, err)
 	}
 	return nil
+}
+
+// devices maps host device files; read-only devices get "rm" (no write).
+func devices(ds []engine.Mount) []container.DeviceMapping {
+	var out []container.DeviceMapping
+	for _, d := range ds {
+		perms := "rwm"
+		if d.ReadOnly {
+			perms = "rm"
+		}
+		out = append(out, container.DeviceMapping{PathOnHost: d.Source, PathInContainer: d.Target, CgroupPermissions: perms})
+	}
+	return out
 }
 
 // mounts binds host paths as they are; a name that is not a path (Drone's
@@ -199,33 +220,47 @@ const dialTimeout = 500 * time.Millisecond
 // from this host: the engine is local, so its bridge addresses are
 // reachable, and no probe container has to be created.
 func (e *Engine) Dial(ctx context.Context, s *engine.Spec, n string, port int) (io.Closer, error) {
-	target := name(s, n)
-	if s.Network == engine.NetworkShared {
-		target = name(s, "sandbox")
-	}
-	// A container keeps its address while it runs: inspected once, not at
-	// every probe (Destroy forgets it).
-	ip, ok := e.ips.Load(target)
-	if !ok {
-		res, err := e.cli.ContainerInspect(ctx, target, client.ContainerInspectOptions{})
-		if err != nil {
-			return nil, err
-		}
-		addr := containerIP(res.Container, name(s, ""))
-		if !addr.IsValid() {
-			return nil, fmt.Errorf("%s has no address on the job network", n)
-		}
-		ip, _ = e.ips.LoadOrStore(target, addr)
+	ip, target, err := e.address(ctx, s, n)
+	if err != nil {
+		return nil, err
 	}
 	// On a local bridge a listening port answers in well under a
 	// millisecond; the timeout only matters when the container is gone
 	// (no answer at all). Anything but a refusal forgets the address.
 	d := net.Dialer{Timeout: dialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip.(netip.Addr).String(), strconv.Itoa(port)))
-	if err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+	if err != nil && !errors.Is(err, syscall.ECONNREFUSED) && !ip.IsLoopback() {
 		e.ips.Delete(target)
 	}
 	return conn, err
+}
+
+// address is where container n listens, seen from this host, and the
+// container that owns that address.
+func (e *Engine) address(ctx context.Context, s *engine.Spec, n string) (netip.Addr, string, error) {
+	target := name(s, n)
+	if s.Network == engine.NetworkShared {
+		target = name(s, "sandbox")
+	}
+	// A container keeps its address while it runs: inspected once, not at
+	// every probe (Destroy forgets it). Host-network containers were
+	// stored as loopback when they were created.
+	if ip, ok := e.ips.Load(name(s, n)); ok {
+		return ip.(netip.Addr), name(s, n), nil
+	}
+	if ip, ok := e.ips.Load(target); ok {
+		return ip.(netip.Addr), target, nil
+	}
+	res, err := e.cli.ContainerInspect(ctx, target, client.ContainerInspectOptions{})
+	if err != nil {
+		return netip.Addr{}, target, err
+	}
+	addr := containerIP(res.Container, name(s, ""))
+	if !addr.IsValid() {
+		return netip.Addr{}, target, fmt.Errorf("%s has no address on the job network", n)
+	}
+	ip, _ := e.ips.LoadOrStore(target, addr)
+	return ip.(netip.Addr), target, nil
 }
 
 func containerIP(c container.InspectResponse, network string) netip.Addr {

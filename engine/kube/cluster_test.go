@@ -698,6 +698,8 @@ steps:
 	mustContain(t, r.out, "+ cat /cache/x\nkept\n")
 }
 
+// TestClusterPrivilegedStep: privileged and cap_add reach the pod's
+// security context (the bits of CapEff show it; NET_ADMIN is bit 12).
 func TestClusterPrivilegedStep(t *testing.T) {
 	e := clusterEngine(t)
 	steps := `
@@ -710,6 +712,12 @@ steps:
   commands:
   - grep CapEff /proc/self/status
   - mkdir -p /mnt/t && mount -t tmpfs none /mnt/t 2>/dev/null && echo plain can || echo plain cannot
+  - c=$(grep CapEff /proc/self/status | cut -f2); [ $(( 0x$c & 0x1000 )) -eq 0 ] && echo plain has no NET_ADMIN
+- name: net-admin
+  image: busybox:1.35
+  cap_add: [NET_ADMIN]
+  commands:
+  - c=$(grep CapEff /proc/self/status | cut -f2); [ $(( 0x$c & 0x1000 )) -ne 0 ] && echo cap_add gave NET_ADMIN
 - name: privileged
   image: busybox:1.35
   privileged: true
@@ -721,7 +729,7 @@ steps:
 	if j := r.job(t, "default"); j.Status != runner.Passed {
 		t.Errorf("job %+v", j)
 	}
-	mustContain(t, r.out, "plain cannot\n", "privileged can\n")
+	mustContain(t, r.out, "plain cannot\n", "plain has no NET_ADMIN\n", "cap_add gave NET_ADMIN\n", "privileged can\n")
 }
 
 func TestClusterUnschedulablePodSaysWhy(t *testing.T) {

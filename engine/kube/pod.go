@@ -266,11 +266,24 @@ func envVars(secret, keyPrefix string, env []string) ([]corev1.EnvVar, map[strin
 	return out, data
 }
 
+// securityContext carries privileged and cap_add; the runner has already
+// refused them for untrusted runs, and refused devices and host networking,
+// which a pod cannot give one container.
 func securityContext(c *engine.Container) *corev1.SecurityContext {
-	if !c.Privileged {
+	if !c.Privileged && len(c.CapAdd) == 0 {
 		return nil
 	}
-	return &corev1.SecurityContext{Privileged: ptr(true)}
+	sc := &corev1.SecurityContext{}
+	if c.Privileged {
+		sc.Privileged = ptr(true)
+	}
+	if len(c.CapAdd) > 0 {
+		sc.Capabilities = &corev1.Capabilities{}
+		for _, name := range c.CapAdd {
+			sc.Capabilities.Add = append(sc.Capabilities.Add, corev1.Capability(name))
+		}
+	}
+	return sc
 }
 
 // pullPolicy maps slipway's pull policy onto imagePullPolicy. Images

@@ -339,13 +339,14 @@ func TestStepContainer(t *testing.T) {
 	j.uid = "uid-1"
 	c := &engine.Container{Name: "step-0", Image: "docker.io/library/busybox:1.35", Cmd: []string{"sh", "-c", "detect"},
 		Stdin: []byte("echo hi\n"), Env: []string{"CI=true", "SECRET=hunter22"}, WorkingDir: "/drone/src", Privileged: true,
+		CapAdd: []string{"NET_ADMIN"},
 		Mounts: []engine.Mount{{Source: "cache-vol", Target: "/cache"}}}
 	ec, sec, err := j.stepParts(s, c, j.containerName(c.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ec.TargetContainerName != holderName || !ec.Stdin || !ec.StdinOnce || ec.Command != nil || ec.WorkingDir != "/drone/src" ||
-		!*ec.SecurityContext.Privileged || ec.ImagePullPolicy != corev1.PullIfNotPresent {
+		!*ec.SecurityContext.Privileged || ec.SecurityContext.Capabilities.Add[0] != "NET_ADMIN" || ec.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("ephemeral container %+v", ec)
 	}
 	if len(ec.VolumeMounts) != 2 || ec.VolumeMounts[1].Name != "vol-cache-vol" {

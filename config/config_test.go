@@ -1,0 +1,79 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, text string) *Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestLoadDockerSection(t *testing.T) {
+	c := load(t, `concurrent = 3
+[[runners]]
+  environment = ["A=1", "DOCKER_AUTH_CONFIG={}"]
+  [runners.docker]
+    image = "busybox:1.35"
+    services = ["redis:7.0", {name = "postgres:15", alias = "db"}]
+    pull_policy = "if-not-present"
+    privileged = true
+    volumes = ["/cache"]
+    cap_add = ["NET_ADMIN"]
+    devices = ["/dev/fuse"]
+    forbid_host_access = true
+    allowed_host_paths = ["/srv/*"]
+    wait_for_services_timeout = 5
+    shm_size = 0
+`)
+	d := c.Runner().Docker
+	want := Docker{
+		Image:                  "busybox:1.35",
+		Services:               []Service{{Name: "redis:7.0"}, {Name: "postgres:15", Alias: "db"}},
+		PullPolicy:             StringList{"if-not-present"},
+		WaitForServicesTimeout: 5,
+		Privileged:             true,
+		Volumes:                []string{"/cache"},
+		CapAdd:                 []string{"NET_ADMIN"},
+		Devices:                []string{"/dev/fuse"},
+		ForbidHostAccess:       true,
+		AllowedHostPaths:       []string{"/srv/*"},
+	}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("docker section\n got %+v\nwant %+v", d, want)
+	}
+	if c.Concurrent != 3 || d.ServiceTimeout() != 5*time.Second {
+		t.Errorf("concurrent %d, timeout %s", c.Concurrent, d.ServiceTimeout())
+	}
+	if v, ok := c.Runner().EnvValue("DOCKER_AUTH_CONFIG"); !ok || v != "{}" {
+		t.Errorf("EnvValue = %q, %v", v, ok)
+	}
+	if u := c.Unknown(); len(u) != 1 || u[0] != "runners.docker.shm_size" {
+		t.Errorf("unknown keys %v", u)
+	}
+}
+
+func TestLoadErrorsNameTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.toml")
+	_ = os.WriteFile(path, []byte("[[runners]]\n  [runners.docker]\n    pull_policy = 3\n"), 0o644)
+	_, err := Load(path)
+	if err == nil || !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("err = %v", err)
+	}
+	if (Runner{Executor: "shell"}).Validate() == nil {
+		t.Error("executor shell accepted")
+	}
+}

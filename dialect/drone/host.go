@@ -1,0 +1,75 @@
+package drone
+
+import (
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/slipway-ci/slipway/pipeline"
+	"go.yaml.in/yaml/v3"
+)
+
+// Settings that reach the host besides volumes and privileged. They are
+// only read here, with their positions; the runner refuses them unless
+// the run is trusted.
+
+// capabilityRE is a Linux capability as Docker accepts it: NET_ADMIN,
+// CAP_NET_ADMIN, or ALL.
+var capabilityRE = regexp.MustCompile(`^(?i:CAP_)?[A-Za-z_]+$`)
+
+// setCapAdd reads "cap_add: [NET_ADMIN, SYS_PTRACE]".
+func (p *parser) setCapAdd(_ *jobDoc, c *container, _, v *yaml.Node) {
+	items, _ := p.strList(v, "cap_add", true)
+	for _, n := range items {
+		if !capabilityRE.MatchString(n.Value) {
+			p.errorf(n, "cap_add: %s is not a capability name (like NET_ADMIN)", quote(n.Value))
+			continue
+		}
+		name := strings.TrimPrefix(strings.ToUpper(n.Value), "CAP_")
+		c.host.CapAdd = append(c.host.CapAdd, pipeline.Capability{Name: name, Pos: p.pos(n)})
+	}
+}
+
+// setNetworkMode reads "network_mode: host". Other modes (bridge, none,
+// container:x) would take the container out of the job's network, which
+// services rely on, so they are refused.
+func (p *parser) setNetworkMode(_ *jobDoc, c *container, k, v *yaml.Node) {
+	mode, ok := p.str(v, "network_mode")
+	if !ok {
+		return
+	}
+	if mode != "host" {
+		p.errorf(v, "network_mode: only host is supported, got %s (the default joins the pipeline's network)", quote(mode))
+		return
+	}
+	c.host.Network = &pipeline.Setting{Value: true, Pos: p.pos(k)}
+}
+
+// setDevices reads Drone 1.x "devices: [{name: xvda, path: /dev/xvda}]",
+// each naming a host volume of the pipeline, or Drone 0.x
+// "devices: [/dev/fuse, /dev/sda:/dev/xvda:r]".
+func (p *parser) setDevices(d *jobDoc, c *container, _, v *yaml.Node) {
+	p.mountItems(v, "devices", func(item *yaml.Node) {
+		var dev pipeline.Volume
+		var ok bool
+		if item.Kind == yaml.ScalarNode && !isNull(item) {
+			dev, ok = p.deviceString(item)
+		} else if dev, ok = p.volumeRef(d, item); ok && !path.IsAbs(dev.Source) {
+			p.errorf(item, "devices: volume %s is a temp volume; a device must name a host volume (host: {path: /dev/...})", quote(dev.Source))
+			ok = false
+		}
+		if ok {
+			c.host.Devices = append(c.host.Devices, dev)
+		}
+	})
+}
+
+// deviceString reads "/host[:/container[:perms]]" as docker run --device.
+func (p *parser) deviceString(n *yaml.Node) (pipeline.Volume, bool) {
+	dev, ok := pipeline.ParseDevice(n.Value)
+	if !ok {
+		p.errorf(n, "devices: expected /dev/host, /dev/host:/dev/container or /dev/host:/dev/container:rwm")
+	}
+	dev.Pos = p.pos(n)
+	return dev, ok
+}
