@@ -100,10 +100,16 @@ func (e *Engine) stop(ctx context.Context, id string, grace time.Duration) {
 // StartService creates and starts c in the background; its output goes to
 // the engine's log store so that Logs can show it when it fails.
 func (e *Engine) StartService(ctx context.Context, s *engine.Spec, c *engine.Container) error {
-	if err := e.create(ctx, s, c, "service"); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := e.cli.ContainerStart(ctx, name(s, c.Name), client.ContainerStartOptions{}); err != nil {
+	// As in Run: a creation cut off by a cancel could complete in the
+	// engine after Destroy looked, so it runs to the end.
+	api := context.WithoutCancel(ctx)
+	if err := e.create(api, s, c, "service"); err != nil {
+		return err
+	}
+	if _, err := e.cli.ContainerStart(api, name(s, c.Name), client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start %s: %w", c.Name, err)
 	}
 	return nil

@@ -23,14 +23,21 @@ import (
 // first container, after that is created and before it starts
 // (fillWorkspace), which saves a container create and remove per job.
 func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
+	// An object-creating call cut off by a Ctrl-C may still complete in
+	// the engine after Destroy has listed the job's objects, and be left
+	// behind: creations run to the end, and ctx is checked between them.
+	api := context.WithoutCancel(ctx)
 	if s.Network != engine.NetworkNone {
-		if _, err := e.cli.NetworkCreate(ctx, name(s, ""), client.NetworkCreateOptions{
+		if _, err := e.cli.NetworkCreate(api, name(s, ""), client.NetworkCreateOptions{
 			Driver: "bridge", Labels: labels(s, "network"),
 		}); err != nil {
 			return fmt.Errorf("create job network: %w", err)
 		}
 	}
-	if _, err := e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := e.cli.VolumeCreate(api, client.VolumeCreateOptions{
 		Name: name(s, "ws"), Labels: labels(s, "workspace"),
 	}); err != nil {
 		return fmt.Errorf("create workspace volume: %w", err)
@@ -45,7 +52,10 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 		return err
 	}
 	sandbox := name(s, "sandbox")
-	if _, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := e.cli.ContainerCreate(api, client.ContainerCreateOptions{
 		Name:             sandbox,
 		Config:           &container.Config{Image: pauseRef, Labels: labels(s, "sandbox")},
 		HostConfig:       &container.HostConfig{Mounts: workspaceMount(s), NetworkMode: networkMode(s)},
@@ -59,7 +69,10 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 		}
 	}
 	if s.Network == engine.NetworkShared {
-		if _, err := e.cli.ContainerStart(ctx, sandbox, client.ContainerStartOptions{}); err != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := e.cli.ContainerStart(api, sandbox, client.ContainerStartOptions{}); err != nil {
 			return fmt.Errorf("start sandbox: %w", err)
 		}
 	}

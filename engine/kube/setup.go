@@ -36,13 +36,23 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	if err != nil {
 		return err
 	}
+	// A creation cut off by a cancel may still complete in the API server
+	// after Destroy has listed the job's objects: creations run to the
+	// end, and ctx is checked between them.
+	api := context.WithoutCancel(ctx)
 	secrets := e.cs.CoreV1().Secrets(e.ns)
 	for _, sec := range []*corev1.Secret{pp.env, pp.pull} {
-		if _, err := secrets.Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := secrets.Create(api, sec, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create secret %s in namespace %s: %w", sec.Name, e.ns, err)
 		}
 	}
-	created, err := e.cs.CoreV1().Pods(e.ns).Create(ctx, pp.pod, metav1.CreateOptions{})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	created, err := e.cs.CoreV1().Pods(e.ns).Create(api, pp.pod, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("create pod %s in namespace %s: %w", pp.pod.Name, e.ns, err)
 	}
