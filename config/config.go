@@ -49,6 +49,20 @@ type Kubernetes struct {
 	ImagePullSecrets []string          `toml:"image_pull_secrets"`
 	HelperImage      string            `toml:"helper_image"`
 	PollTimeout      int               `toml:"poll_timeout"` // seconds
+
+	EphemeralStorageRequest string `toml:"ephemeral_storage_request"`
+	EphemeralStorageLimit   string `toml:"ephemeral_storage_limit"`
+
+	// The keys gitlab-runner's Kubernetes executor shares with the Docker
+	// one; see Runner.Settings.
+	Image               string     `toml:"image"`
+	Services            []Service  `toml:"services"`
+	PullPolicy          StringList `toml:"pull_policy"`
+	AllowedPullPolicies StringList `toml:"allowed_pull_policies"`
+	AllowedImages       []string   `toml:"allowed_images"`
+	AllowedServices     []string   `toml:"allowed_services"`
+	Privileged          *bool      `toml:"privileged"`
+	CapAdd              []string   `toml:"cap_add"`
 }
 
 // Validate refuses an executor slipway does not have.
@@ -183,6 +197,37 @@ func (r Runner) EnvValue(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Settings are the executor's settings in [runners.docker]'s shape. With
+// executor = "kubernetes", the keys gitlab-runner also has in
+// [runners.kubernetes] (image, services, pull_policy,
+// allowed_pull_policies, allowed_images, allowed_services, privileged,
+// cap_add) are taken from there where set, else from [runners.docker].
+func (r Runner) Settings() Docker {
+	d := r.Docker
+	if r.Executor != "kubernetes" {
+		return d
+	}
+	k := r.Kubernetes
+	setIf(&d.Image, k.Image, k.Image != "")
+	setIf(&d.Services, k.Services, k.Services != nil)
+	setIf(&d.PullPolicy, k.PullPolicy, k.PullPolicy != nil)
+	setIf(&d.AllowedPullPolicies, k.AllowedPullPolicies, k.AllowedPullPolicies != nil)
+	setIf(&d.AllowedImages, k.AllowedImages, k.AllowedImages != nil)
+	setIf(&d.AllowedServices, k.AllowedServices, k.AllowedServices != nil)
+	setIf(&d.CapAdd, k.CapAdd, k.CapAdd != nil)
+	if k.Privileged != nil {
+		d.Privileged = *k.Privileged
+	}
+	return d
+}
+
+// setIf sets *dst to v when the key was set.
+func setIf[T any](dst *T, v T, set bool) {
+	if set {
+		*dst = v
+	}
 }
 
 // ServiceTimeout is wait_for_services_timeout, default 30 s.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -75,5 +76,33 @@ func TestLoadErrorsNameTheFile(t *testing.T) {
 	}
 	if (Runner{Executor: "shell"}).Validate() == nil {
 		t.Error("executor shell accepted")
+	}
+}
+
+func TestSettingsOfTheKubernetesExecutor(t *testing.T) {
+	text := `[[runners]]
+  executor = "%s"
+  [runners.docker]
+    image = "busybox:1.35"
+    pull_policy = "if-not-present"
+    allowed_images = ["busybox:*"]
+    privileged = true
+  [runners.kubernetes]
+    pull_policy = ["always"]
+    allowed_pull_policies = ["always"]
+    privileged = false
+    cap_add = ["NET_ADMIN"]
+    ephemeral_storage_request = "1Gi"
+`
+	k := load(t, fmt.Sprintf(text, "kubernetes")).Runner()
+	s := k.Settings()
+	if s.Image != "busybox:1.35" || !reflect.DeepEqual(s.PullPolicy, StringList{"always"}) ||
+		!reflect.DeepEqual(s.AllowedPullPolicies, StringList{"always"}) || !reflect.DeepEqual(s.AllowedImages, []string{"busybox:*"}) ||
+		s.Privileged || !reflect.DeepEqual(s.CapAdd, []string{"NET_ADMIN"}) || k.Kubernetes.EphemeralStorageRequest != "1Gi" {
+		t.Errorf("kubernetes settings %+v", s)
+	}
+	d := load(t, fmt.Sprintf(text, "docker")).Runner().Settings()
+	if !reflect.DeepEqual(d.PullPolicy, StringList{"if-not-present"}) || !d.Privileged || d.CapAdd != nil {
+		t.Errorf("docker settings %+v", d)
 	}
 }

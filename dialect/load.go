@@ -36,6 +36,9 @@ type Options struct {
 	ProjectPath string
 	// GitLab holds what the runner configuration adds to GitLab jobs.
 	GitLab gitlab.Options
+	// Drone is what Drone's when: and trigger: conditions are matched
+	// against.
+	Drone drone.Context
 }
 
 // Load reads and parses path, choosing the dialect by file name: names
@@ -53,7 +56,7 @@ func Load(path string, opts Options) (*pipeline.Pipeline, []*pipeline.Warning, e
 		return nil, nil, err
 	}
 	if IsDrone(path) {
-		return drone.Parse(path, data)
+		return drone.Parse(path, data, opts.Drone)
 	}
 	gopts := opts.GitLab
 	gopts.ProjectPath = opts.ProjectPath

@@ -71,7 +71,8 @@ steps:
 }
 
 // TestRunnerConfigurationHostSettings: what the runner configuration sets
-// (volumes, cap_add, devices) reaches every container without --trusted;
+// (volumes, cap_add, devices, environment) reaches every container without
+// --trusted;
 // forbid_host_access refuses a file's host settings even with --trusted;
 // allowed_host_paths limits the host paths a trusted file may mount.
 func TestRunnerConfigurationHostSettings(t *testing.T) {
@@ -80,6 +81,8 @@ func TestRunnerConfigurationHostSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newProject(t, ".gitlab-ci.yml", `
+variables:
+  OVERRIDDEN: by-the-file
 test:
   image: busybox:1.35
   services:
@@ -93,7 +96,9 @@ test:
   - test -c /dev/slipway-null && echo device mapped
   - c=$(grep CapEff /proc/self/status | cut -f2); [ $(( 0x$c & 0x1000 )) -ne 0 ] && echo cap_add gave NET_ADMIN
   - for i in $(seq 100); do test -f /cache/svc && break; sleep 0.1; done; cat /cache/svc
+  - echo "runner env $FROM_RUNNER $OVERRIDDEN"
 `, "config.toml", fmt.Sprintf(`[[runners]]
+environment = ["FROM_RUNNER=from-the-configuration", "OVERRIDDEN=by-the-configuration"]
 [runners.docker]
 volumes = ["/cache", "%s:/shared:ro"]
 cap_add = ["NET_ADMIN"]
@@ -101,7 +106,8 @@ devices = ["/dev/null:/dev/slipway-null"]
 `, shared))
 	r := p.run("exec", "--config", "config.toml")
 	wantCode(t, r, 0)
-	mustContain(t, r, "from the configuration\n", "shared is read-only\n", "cache volume\n", "device mapped\n", "cap_add gave NET_ADMIN\n", "service-has-both\n")
+	mustContain(t, r, "from the configuration\n", "shared is read-only\n", "cache volume\n", "device mapped\n", "cap_add gave NET_ADMIN\n", "service-has-both\n",
+		"runner env from-the-configuration by-the-file\n")
 	if _, err := os.Stat(filepath.Join(shared, "x")); err == nil {
 		t.Error("the job wrote to a read-only volume of the configuration")
 	}

@@ -71,6 +71,37 @@ type Job struct {
 	// AllowFailure: the job's failure is reported but does not fail the
 	// pipeline (GitLab allow_failure).
 	AllowFailure bool `json:"allow_failure,omitempty"`
+	// When says after what the job runs: GitLab's when:, Drone's
+	// trigger: status.
+	When When `json:"when,omitempty"`
+}
+
+// When says what must have happened before a job or step for it to run.
+type When string
+
+const (
+	// OnSuccess (the default): everything before passed.
+	OnSuccess When = ""
+	// OnFailure: something before failed.
+	OnFailure When = "on_failure"
+	// Always: whatever happened before.
+	Always When = "always"
+	// Manual: only when the job is named on the command line (GitLab).
+	Manual When = "manual"
+)
+
+// Runs reports whether a job or step with w runs when something before it
+// has (failed) or has not failed. Manual jobs never run by themselves.
+func (w When) Runs(failed bool) bool {
+	switch w {
+	case Always:
+		return true
+	case OnFailure:
+		return failed
+	case Manual:
+		return false
+	}
+	return !failed
 }
 
 // Shell says how a step's Commands become a script.
@@ -106,6 +137,9 @@ type Step struct {
 	Always bool `json:"always,omitempty"`
 	// IgnoreFailure: a failure is reported but does not fail the job.
 	IgnoreFailure bool `json:"ignore_failure,omitempty"`
+	// When says after what the step runs (Drone's when: status); unlike
+	// an Always step, its own failure fails the job.
+	When When `json:"when,omitempty"`
 }
 
 // Service is a container started before a job's steps and removed after.

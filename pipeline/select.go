@@ -20,6 +20,10 @@ func (p *Pipeline) Select(names []string) error {
 		var jobs []*Job
 		for _, j := range s.Jobs {
 			if want[j.Name] {
+				if j.When == Manual {
+					// Naming a manual job is how it is started.
+					j.When = OnSuccess
+				}
 				jobs = append(jobs, j)
 				delete(want, j.Name)
 			}

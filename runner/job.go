@@ -150,12 +150,13 @@ func (jb *job) run(ctx context.Context) error {
 	return jb.runSteps(ctx)
 }
 
-// runSteps runs every step; after a failure only Always steps run, and
-// their own failures never change the job's status.
+// runSteps runs every step; after a failure only Always steps (whose own
+// failures never change the job's status) and steps that ask to run on
+// failure run.
 func (jb *job) runSteps(ctx context.Context) error {
 	var failure error
 	for i, st := range jb.j.Steps {
-		if failure != nil && !st.Always {
+		if !st.Always && !st.When.Runs(failure != nil) {
 			continue
 		}
 		sctx := ctx
@@ -174,8 +175,10 @@ func (jb *job) runSteps(ctx context.Context) error {
 			}
 		case st.IgnoreFailure:
 			jb.r.con.printf("Job %q: step %s failed (ignored): %v", jb.j.Name, st.Name, err)
-		default:
+		case failure == nil:
 			failure = err
+		default:
+			jb.r.con.printf("Job %q: step %s failed too: %v", jb.j.Name, st.Name, err)
 		}
 	}
 	if failure == nil {

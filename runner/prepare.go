@@ -14,7 +14,8 @@ import (
 // Policy is what the runner configuration and the command line add to,
 // or forbid in, a pipeline before it runs.
 type Policy struct {
-	// Trusted allows settings that reach the host (volumes, privileged).
+	// Trusted allows what a file asks of the host (host volumes,
+	// privileged, devices, cap_add, network_mode: host).
 	Trusted bool
 	// Privileged and Volumes come from the runner configuration, which
 	// the machine's administrator wrote: they apply to every container
@@ -26,7 +27,7 @@ type Policy struct {
 	// the runner configuration too, and apply to every container.
 	CapAdd  []string
 	Devices []string
-	// ForbidHostAccess refuses host volumes and privileged even for
+	// ForbidHostAccess refuses what a file asks of the host even for
 	// trusted runs; AllowedHostPaths (globs), when set, are the only host
 	// paths a trusted run may mount, and are the way to allow one of the
 	// paths refused by default (/, /proc, /sys, /dev, sockets).
@@ -37,8 +38,10 @@ type Policy struct {
 	// AllowedImages and AllowedServices are glob patterns; empty allows all.
 	AllowedImages   []string
 	AllowedServices []string
-	// Env is added to every step and service (--env), after the file's.
-	Env []pipeline.EnvVar
+	// Env is added to every step and service (--env), after the file's;
+	// BaseEnv ([[runners]] environment) before it, so the file wins.
+	Env     []pipeline.EnvVar
+	BaseEnv []pipeline.EnvVar
 	// Secrets are the names of the secrets that were given.
 	Secrets map[string]string
 	// PullPolicy is used for images whose file sets none (the runner
@@ -71,9 +74,10 @@ func Prepare(p *pipeline.Pipeline, pol Policy) error {
 			errs = append(errs, pol.prepareStep(j, st)...)
 			st.Volumes = append(st.Volumes[:len(st.Volumes):len(st.Volumes)], cfgVols...)
 			st.Host = st.Host.With(cfgHost)
+			errs = append(errs, checkTarget(j, st.Host)...)
 		}
 		for _, svc := range j.Services {
-			svc.Env = append(svc.Env, pol.Env...)
+			svc.Env = pol.env(svc.Env)
 			if err := expandImage(&svc.Image, svc.Env); err != nil {
 				errs = append(errs, err)
 				continue
@@ -81,14 +85,29 @@ func Prepare(p *pipeline.Pipeline, pol Policy) error {
 			errs = append(errs, pol.checkImage(svc.Image, pol.AllowedServices, "service")...)
 			errs = append(errs, pol.pullPolicy(&svc.Image)...)
 			errs = append(errs, pol.checkHost(svc.Volumes, svc.Privileged, svc.Host)...)
-			errs = append(errs, checkTarget(j, svc.Host)...)
 			errs = append(errs, pol.checkSecrets(svc.Env)...)
 			svc.Volumes = append(svc.Volumes[:len(svc.Volumes):len(svc.Volumes)], cfgVols...)
 			svc.Privileged.Value = svc.Privileged.Value || pol.Privileged
 			svc.Host = svc.Host.With(cfgHost)
+			errs = append(errs, checkTarget(j, svc.Host)...)
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(uniqueErrors(errs)...)
+}
+
+// uniqueErrors drops repeated messages: a setting of the runner
+// configuration that a job cannot have is reported once, not once per
+// container.
+func uniqueErrors(errs []error) []error {
+	seen := map[string]bool{}
+	var out []error
+	for _, err := range errs {
+		if !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	return out
 }
 
 func (pol Policy) prepareStep(j *pipeline.Job, st *pipeline.Step) []error {
@@ -103,17 +122,25 @@ func (pol Policy) prepareStep(j *pipeline.Job, st *pipeline.Step) []error {
 		}
 		st.Image = pipeline.Image{Name: pol.DefaultImage, Ref: ref.String(), Pull: st.Image.Pull, Pos: st.Image.Pos}
 	}
-	st.Env = append(st.Env, pol.Env...)
+	st.Env = pol.env(st.Env)
 	if err := expandImage(&st.Image, st.Env); err != nil {
 		return []error{err}
 	}
 	errs = append(errs, pol.checkImage(st.Image, pol.AllowedImages, "image")...)
 	errs = append(errs, pol.pullPolicy(&st.Image)...)
 	errs = append(errs, pol.checkHost(st.Volumes, st.Privileged, st.Host)...)
-	errs = append(errs, checkTarget(j, st.Host)...)
 	errs = append(errs, pol.checkSecrets(st.Env)...)
 	st.Privileged.Value = st.Privileged.Value || pol.Privileged
 	return errs
+}
+
+// env is a container's environment: the runner configuration's, the
+// file's, then the command line's; the last value of a name wins.
+func (pol Policy) env(file []pipeline.EnvVar) []pipeline.EnvVar {
+	out := make([]pipeline.EnvVar, 0, len(pol.BaseEnv)+len(file)+len(pol.Env))
+	out = append(out, pol.BaseEnv...)
+	out = append(out, file...)
+	return append(out, pol.Env...)
 }
 
 // configHost parses the runner configuration's cap_add and devices, which
@@ -128,6 +155,7 @@ func (pol Policy) configHost() (pipeline.Host, error) {
 		if !ok {
 			return h, fmt.Errorf("runner configuration devices: %q: expected /dev/host, /dev/host:/dev/container or /dev/host:/dev/container:rwm", spec)
 		}
+		d.Pos = pipeline.Pos{File: "runner configuration devices"}
 		h.Devices = append(h.Devices, d)
 	}
 	return h, nil

@@ -85,6 +85,45 @@ func TestPrepareRefusesDevicesCapabilitiesAndHostNetwork(t *testing.T) {
 	}
 }
 
+func TestPrepareAppliesRunnerConfigurationHostSettings(t *testing.T) {
+	build := func(target string) (*pipeline.Pipeline, *pipeline.Job) {
+		j := gitlabJob("j", "true")
+		j.Target = target
+		j.Steps = append(j.Steps, &pipeline.Step{Name: "after", Image: img("busybox:1.35"), Commands: []string{"true"}})
+		j.Services = []*pipeline.Service{{Name: "db", Image: img("redis:7.0")}}
+		return pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}), j
+	}
+	pol := Policy{Privileged: true, CapAdd: []string{"cap_net_admin"}, Devices: []string{"/dev/fuse"}, Volumes: []string{"/cache", "/srv/x:/x:ro"}}
+	p, j := build("docker")
+	// No --trusted: the machine's administrator wrote these.
+	if err := Prepare(p, pol); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		priv pipeline.Setting
+		host pipeline.Host
+		vols []pipeline.Volume
+	}{{"step", j.Steps[0].Privileged, j.Steps[0].Host, j.Steps[0].Volumes}, {"service", j.Services[0].Privileged, j.Services[0].Host, j.Services[0].Volumes}} {
+		if !c.priv.Value || len(c.host.CapAdd) != 1 || c.host.CapAdd[0].Name != "NET_ADMIN" ||
+			len(c.host.Devices) != 1 || c.host.Devices[0].Target != "/dev/fuse" ||
+			len(c.vols) != 2 || c.vols[0].Source != "config-cache" || c.vols[1].Source != "/srv/x" || !c.vols[1].ReadOnly {
+			t.Errorf("%s: privileged %v, host %+v, volumes %+v", c.name, c.priv, c.host, c.vols)
+		}
+	}
+	p, _ = build("kubernetes")
+	err := Prepare(p, pol)
+	if err == nil || strings.Count(err.Error(), "runner configuration devices: devices: not supported on Kubernetes (/dev/fuse)") != 1 {
+		t.Errorf("kubernetes: %v", err)
+	}
+	for _, bad := range []Policy{{Devices: []string{"fuse"}}, {Volumes: []string{"cache"}}, {Volumes: []string{"/a:/b:rx"}}} {
+		p, _ = build("docker")
+		if err := Prepare(p, bad); err == nil || !strings.HasPrefix(err.Error(), "runner configuration ") {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}
+
 func TestPrepareAllowLists(t *testing.T) {
 	j := gitlabJob("j", "true")
 	j.Services = []*pipeline.Service{{Name: "db", Image: img("mysql:8")}}

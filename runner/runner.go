@@ -85,7 +85,8 @@ func (r Result) Failed() bool {
 	return false
 }
 
-// Run executes p stage by stage; a failed stage skips the later ones.
+// Run executes p stage by stage. After a failed stage only the jobs that
+// ask to run on failure (or always) run.
 func (r *Runner) Run(ctx context.Context, p *pipeline.Pipeline) Result {
 	r.masker = secret.NewMasker(r.Secrets)
 	r.con = &console{out: r.Out, mask: r.masker.String}
@@ -95,13 +96,12 @@ func (r *Runner) Run(ctx context.Context, p *pipeline.Pipeline) Result {
 	var res Result
 	failed := false
 	for si, st := range p.Stages {
-		if failed || ctx.Err() != nil {
-			for _, j := range st.Jobs {
-				res.Jobs = append(res.Jobs, JobResult{Name: j.Name, Status: Skipped})
-			}
+		run, skipped := r.selectJobs(ctx, st, failed)
+		res.Jobs = append(res.Jobs, skipped...)
+		if len(run.Jobs) == 0 {
 			continue
 		}
-		jobs := r.runStage(ctx, si, st)
+		jobs := r.runStage(ctx, si, run)
 		for _, j := range jobs {
 			if j.Status == Failed || j.Status == Canceled {
 				failed = true
@@ -110,6 +110,32 @@ func (r *Runner) Run(ctx context.Context, p *pipeline.Pipeline) Result {
 		res.Jobs = append(res.Jobs, jobs...)
 	}
 	return res
+}
+
+// selectJobs splits a stage into the jobs that run, given whether an
+// earlier stage failed, and those skipped, with the reason.
+func (r *Runner) selectJobs(ctx context.Context, st pipeline.Stage, failed bool) (pipeline.Stage, []JobResult) {
+	run := pipeline.Stage{Name: st.Name}
+	var skipped []JobResult
+	for _, j := range st.Jobs {
+		reason := ""
+		switch {
+		case ctx.Err() != nil:
+		case j.When == pipeline.Manual:
+			reason = "manual job: run it by naming it (slipway exec " + j.Name + ")"
+		case j.When == pipeline.OnFailure && !failed:
+			reason = "when: on_failure, and no earlier job failed"
+		case !j.When.Runs(failed):
+		default:
+			run.Jobs = append(run.Jobs, j)
+			continue
+		}
+		if reason != "" {
+			r.con.printf("Skipping job %q: %s", j.Name, reason)
+		}
+		skipped = append(skipped, JobResult{Name: j.Name, Status: Skipped, Reason: reason})
+	}
+	return run, skipped
 }
 
 // runStage runs a stage's jobs, at most Concurrency at a time.

@@ -282,3 +282,74 @@ func TestSecretsAreMaskedInJobOutputAndMessages(t *testing.T) {
 		t.Errorf("job output after its status line:\n%s", o)
 	}
 }
+
+func TestWhenDecidesWhichJobsRunAfterAFailure(t *testing.T) {
+	with := func(j *pipeline.Job, w pipeline.When) *pipeline.Job { j.When = w; return j }
+	run := func(first string) (Result, string) {
+		f := newFake()
+		f.exit["exit 1"] = 1
+		r, out := newTestRunner(f)
+		res := r.Run(context.Background(), pipelineOf(
+			pipeline.Stage{Name: "build", Jobs: []*pipeline.Job{gitlabJob("build", first)}},
+			pipeline.Stage{Name: "test", Jobs: []*pipeline.Job{
+				gitlabJob("later", "true"),
+				with(gitlabJob("report", "true"), pipeline.OnFailure),
+				with(gitlabJob("cleanup", "true"), pipeline.Always),
+				with(gitlabJob("deploy", "true"), pipeline.Manual),
+			}},
+		))
+		return res, out.String()
+	}
+	// want: build, later (on_success), report (on_failure), cleanup
+	// (always), deploy (manual).
+	names := []string{"build", "later", "report", "cleanup", "deploy"}
+	for _, tc := range []struct {
+		first string
+		want  []Status
+	}{
+		{"exit 1", []Status{Failed, Skipped, Passed, Passed, Skipped}},
+		{"true", []Status{Passed, Passed, Skipped, Passed, Skipped}},
+	} {
+		res, out := run(tc.first)
+		got := map[string]Status{}
+		for _, j := range res.Jobs {
+			got[j.Name] = j.Status
+		}
+		for i, n := range names {
+			if got[n] != tc.want[i] {
+				t.Errorf("first %q: job %s %s, want %s", tc.first, n, got[n], tc.want[i])
+			}
+		}
+		if !strings.Contains(out, `Skipping job "deploy": manual job: run it by naming it (slipway exec deploy)`) {
+			t.Errorf("first %q: output lacks the manual job's line:\n%s", tc.first, out)
+		}
+		if tc.first == "true" && !strings.Contains(out, `Skipping job "report": when: on_failure, and no earlier job failed`) {
+			t.Errorf("output lacks the on_failure line:\n%s", out)
+		}
+	}
+}
+
+func TestStepWhenStatus(t *testing.T) {
+	f := newFake()
+	f.exit["exit 1"] = 1
+	f.exit["exit 3"] = 3
+	r, out := newTestRunner(f)
+	j := gitlabJob("j", "exit 1")
+	step := func(name, cmd string, w pipeline.When) *pipeline.Step {
+		return &pipeline.Step{Name: name, Image: j.Steps[0].Image, Commands: []string{cmd}, Shell: pipeline.ShellDrone, When: w}
+	}
+	j.Steps = append(j.Steps,
+		step("next", "true", pipeline.OnSuccess),
+		step("notify", "true", pipeline.OnFailure),
+		step("cleanup", "exit 3", pipeline.Always))
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	if res.Jobs[0].Status != Failed || !strings.Contains(res.Jobs[0].Reason, "code 1") {
+		t.Errorf("job %+v", res.Jobs[0])
+	}
+	if f.has("run j0-0 step-1") || !f.has("run j0-0 step-2") || !f.has("run j0-0 step-3") {
+		t.Errorf("calls %v", f.calls)
+	}
+	if !strings.Contains(out.String(), "step cleanup failed too") {
+		t.Errorf("output:\n%s", out)
+	}
+}

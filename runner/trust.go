@@ -111,7 +111,7 @@ func dangerous(p string) string {
 	if p == "/" {
 		return "the host's root"
 	}
-	for _, d := range []string{"/proc", "/sys", "/dev", "/boot", "/etc", "/var/lib/docker", "/run/containerd"} {
+	for _, d := range []string{"/proc", "/sys", "/dev", "/boot", "/etc", "/var/lib/docker", "/var/lib/containerd", "/run/containerd", "/run/docker"} {
 		if p == d || strings.HasPrefix(p, d+"/") {
 			return "a host system directory"
 		}

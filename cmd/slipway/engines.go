@@ -93,12 +93,12 @@ func kubeConfig(k config.Kubernetes, kubeconfig string) kube.Config {
 		ImagePullSecrets: k.ImagePullSecrets, HelperImage: k.HelperImage,
 		PollTimeout: time.Duration(k.PollTimeout) * time.Second,
 	}
-	for name, v := range map[string]string{"cpu": k.CPURequest, "memory": k.MemoryRequest} {
+	for name, v := range map[string]string{"cpu": k.CPURequest, "memory": k.MemoryRequest, "ephemeral-storage": k.EphemeralStorageRequest} {
 		if v != "" {
 			c.Requests[name] = v
 		}
 	}
-	for name, v := range map[string]string{"cpu": k.CPULimit, "memory": k.MemoryLimit} {
+	for name, v := range map[string]string{"cpu": k.CPULimit, "memory": k.MemoryLimit, "ephemeral-storage": k.EphemeralStorageLimit} {
 		if v != "" {
 			c.Limits[name] = v
 		}

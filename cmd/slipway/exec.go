@@ -66,7 +66,7 @@ func run(l *loaded, o *options, concurrency int, serviceLogs bool) error {
 }
 
 func newRunner(l *loaded, es *engines, concurrency int, serviceLogs bool, kill chan struct{}) *runner.Runner {
-	d := l.cfg.Runner().Docker
+	d := l.cfg.Runner().Settings()
 	if concurrency <= 0 {
 		concurrency = max(l.cfg.Concurrent, 1)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-ci/slipway/config"
 	"github.com/slipway-ci/slipway/dialect"
+	"github.com/slipway-ci/slipway/dialect/drone"
 	"github.com/slipway-ci/slipway/dialect/gitlab"
 	"github.com/slipway-ci/slipway/image"
 	"github.com/slipway-ci/slipway/pipeline"
@@ -27,6 +28,8 @@ type options struct {
 	workspace  string
 	project    string
 	kubeconfig string
+	branch     string
+	event      string
 }
 
 func (o *options) register(cmd *cobra.Command) {
@@ -34,11 +37,41 @@ func (o *options) register(cmd *cobra.Command) {
 	f.StringVarP(&o.file, "file", "f", "", "pipeline file (default: .gitlab-ci.yml or .drone.yml in the current directory)")
 	f.StringArrayVar(&o.env, "env", nil, "NAME=VALUE added to every job and service (repeatable)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "NAME=VALUE or NAME=@file, a secret the pipeline may use (repeatable)")
-	f.BoolVar(&o.trusted, "trusted", false, "allow settings that reach the host: volumes, privileged")
+	f.BoolVar(&o.trusted, "trusted", false, "allow settings that reach the host: volumes, privileged, devices, cap_add, network_mode: host")
 	f.StringVar(&o.config, "config", "", "runner configuration (TOML, gitlab-runner's config.toml shape)")
 	f.StringVar(&o.workspace, "workspace", "", "directory copied into the jobs (default: the pipeline file's directory)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for Kubernetes jobs (default: [runners.kubernetes] kubeconfig, in-cluster, $KUBECONFIG, ~/.kube/config)")
 	f.StringVar(&o.project, "project", "", "GitLab project path group/project under /builds (default: from the workspace directory)")
+	f.StringVar(&o.branch, "branch", "", "branch Drone's when:/trigger: conditions see (default: the workspace's checked-out git branch)")
+	f.StringVar(&o.event, "event", "push", "event Drone's when:/trigger: conditions see (push, pull_request, tag, promote, cron, custom)")
+}
+
+// droneContext is what Drone's conditions are matched against: a push of
+// the workspace's current branch unless the flags say otherwise.
+func (o *options) droneContext(ws, project string) drone.Context {
+	branch := o.branch
+	if branch == "" {
+		branch = gitBranch(ws)
+	}
+	ctx := drone.Context{Branch: branch, Event: o.event, Repo: project}
+	if branch != "" {
+		ctx.Ref = "refs/heads/" + branch
+	}
+	return ctx
+}
+
+// gitBranch reads the branch checked out in dir from .git/HEAD ("" when
+// dir is no git checkout or HEAD is detached).
+func gitBranch(dir string) string {
+	head, err := os.ReadFile(filepath.Join(dir, ".git", "HEAD"))
+	if err != nil {
+		return ""
+	}
+	ref, ok := strings.CutPrefix(strings.TrimSpace(string(head)), "ref: refs/heads/")
+	if !ok {
+		return ""
+	}
+	return ref
 }
 
 // loaded is a parsed, prepared pipeline with what is needed to run it.
@@ -48,6 +81,7 @@ type loaded struct {
 	workspace string
 	secrets   map[string]string
 	env       []pipeline.EnvVar
+	baseEnv   []pipeline.EnvVar
 }
 
 // load parses the file and applies configuration and flags; every error
@@ -78,7 +112,9 @@ func (o *options) load(jobs []string) (*loaded, error) {
 	for _, k := range cfg.Unknown() {
 		fmt.Fprintf(os.Stderr, "warning: %s: key %s is not used by slipway\n", o.config, k)
 	}
-	p, warns, err := dialect.Load(file, dialect.Options{ProjectPath: project, GitLab: gitlabOptions(o.config, cfg)})
+	p, warns, err := dialect.Load(file, dialect.Options{
+		ProjectPath: project, GitLab: gitlabOptions(o.config, cfg), Drone: o.droneContext(ws, project),
+	})
 	for _, w := range warns {
 		fmt.Fprintln(os.Stderr, "warning: "+w.Error())
 	}
@@ -115,6 +151,18 @@ func (o *options) pipelineFile() (string, error) {
 // applies them with the runner's checks.
 func (o *options) prepare(l *loaded) error {
 	var err error
+	// As gitlab-runner, [[runners]] environment goes into every job,
+	// below the file's variables and --env. DOCKER_AUTH_CONFIG there is only for
+	// pulling images, and is kept out of the containers.
+	for _, kv := range l.cfg.Runner().Environment {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("%s: environment entry %q: expected NAME=VALUE", o.config, kv)
+		}
+		if name != "DOCKER_AUTH_CONFIG" {
+			l.baseEnv = append(l.baseEnv, pipeline.EnvVar{Name: name, Value: value})
+		}
+	}
 	for _, kv := range o.env {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
@@ -125,7 +173,7 @@ func (o *options) prepare(l *loaded) error {
 	if l.secrets, err = parseSecrets(o.secrets); err != nil {
 		return err
 	}
-	d := l.cfg.Runner().Docker
+	d := l.cfg.Runner().Settings()
 	pull, err := policies(d.PullPolicy, "pull_policy")
 	if err != nil {
 		return err
@@ -154,6 +202,7 @@ func (o *options) prepare(l *loaded) error {
 		ForbidHostAccess:    d.ForbidHostAccess,
 		AllowedHostPaths:    d.AllowedHostPaths,
 		Env:                 l.env,
+		BaseEnv:             l.baseEnv,
 		Secrets:             l.secrets,
 	})
 }
@@ -187,7 +236,7 @@ func policies(names []string, key string) ([]pipeline.PullPolicy, error) {
 // dialect, which gives them aliases and variables like the file's own.
 func gitlabOptions(path string, cfg *config.Config) gitlab.Options {
 	o := gitlab.Options{RunnerFile: path}
-	for _, s := range cfg.Runner().Docker.Services {
+	for _, s := range cfg.Runner().Settings().Services {
 		o.RunnerServices = append(o.RunnerServices, gitlab.RunnerService{
 			Name: s.Name, Alias: s.Alias, Entrypoint: s.Entrypoint, Command: s.Command})
 	}

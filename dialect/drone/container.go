@@ -26,6 +26,8 @@ type container struct {
 	volumes       []pipeline.Volume
 	privileged    pipeline.Setting
 	host          pipeline.Host
+	when          pipeline.When
+	skip          string // why when: leaves the step out, or ""
 	ignoreFailure bool
 	deps          stepDeps
 	// extra are unknown keys of a Drone 0.x step, which are plugin
@@ -58,10 +60,11 @@ var (
 		"settings":     {(*parser).setSettings, false},
 		"failure":      {(*parser).setFailure, false},
 		"depends_on":   {(*parser).setDeps, false},
+		"when":         {(*parser).setWhen, false},
 	}
 	// unsupportedContainerKeys are real Drone keys with no place in the
 	// model.
-	unsupportedContainerKeys = set("detach", "when", "resources", "user", "networks",
+	unsupportedContainerKeys = set("detach", "resources", "user", "networks",
 		"shm_size", "working_dir", "dns", "dns_search", "extra_hosts", "mem_limit",
 		"memswap_limit", "cpu_quota", "cpu_shares", "cpu_set", "cpuset", "oom_kill_disable", "group",
 		"labels", "tmpfs", "ulimits", "sysctls", "cap_drop", "isolation", "logging",
@@ -122,6 +125,11 @@ func (p *parser) container(d *jobDoc, body, nameKey *yaml.Node, isStep bool) {
 	}
 	img, ok := p.image(c, what)
 	if !ok {
+		return
+	}
+	if c.skip != "" {
+		// Its name stays known: depends_on on it counts as done.
+		p.warnf(c.at, "step %s is skipped: %s", quote(c.name), c.skip)
 		return
 	}
 	if isStep {
@@ -202,6 +210,7 @@ func (p *parser) addStep(d *jobDoc, c *container, img pipeline.Image) {
 		Name: c.name, Pos: p.pos(c.at), Image: img, Commands: c.commands,
 		Entrypoint: c.entrypoint, Command: c.command, Env: mergeEnv(d.env, c.env, c.settings),
 		Volumes: c.volumes, Privileged: c.privileged, Host: c.host, IgnoreFailure: c.ignoreFailure,
+		When: c.when,
 	}
 	if len(c.commands) > 0 {
 		s.Shell = pipeline.ShellDrone
@@ -379,6 +388,10 @@ func (p *parser) setFailure(_ *jobDoc, c *container, _, v *yaml.Node) {
 	default:
 		p.errorf(v, "failure: expected ignore or fail, got %s", quote(s))
 	}
+}
+
+func (p *parser) setWhen(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.when, c.skip = p.conditions(v, "when")
 }
 
 func (p *parser) setDeps(_ *jobDoc, c *container, k, v *yaml.Node) {

@@ -35,6 +35,9 @@ type jobDoc struct {
 	names map[string]*yaml.Node
 	// stepDeps are the depends_on of the job's steps, by step.
 	stepDeps map[*pipeline.Step]stepDeps
+	// skip is why trigger: leaves the pipeline out in this context, or "".
+	skip   string
+	skipAt *yaml.Node
 }
 
 // stepDeps is a step's depends_on: the key (for errors) and the names.
@@ -110,6 +113,7 @@ var (
 		"depends_on":         (*parser).pipelineDeps,
 		"image_pull_secrets": (*parser).pullSecrets,
 		"timeout":            (*parser).timeout,
+		"trigger":            (*parser).trigger,
 	}
 	// legacyKeys are the Drone 0.x top-level keys slipway understands.
 	legacyKeys = map[string]docKey{
@@ -117,7 +121,7 @@ var (
 		"workspace": (*parser).workspace,
 	}
 	// unsupportedDocKeys are real Drone keys with no place in the model.
-	unsupportedDocKeys = set("platform", "clone", "node", "trigger", "concurrency", "node_selector",
+	unsupportedDocKeys = set("platform", "clone", "node", "concurrency", "node_selector",
 		"tolerations", "service_account_name", "metadata", "host_aliases", "dns_config",
 		"branches", "matrix", "labels", "version", "cache")
 )
@@ -220,6 +224,14 @@ func (d *jobDoc) nameAt() *yaml.Node {
 func (p *parser) pipelineDeps(d *jobDoc, k, v *yaml.Node) {
 	d.depsKey = k
 	d.deps, _ = p.strList(v, "depends_on", true)
+}
+
+// trigger reads the pipeline's conditions: status: says after what it
+// runs (relative to the pipelines before it); the other keys may leave it
+// out in this context.
+func (p *parser) trigger(d *jobDoc, k, v *yaml.Node) {
+	d.job.When, d.skip = p.conditions(v, "trigger")
+	d.skipAt = k
 }
 
 func (p *parser) pullSecrets(d *jobDoc, _, v *yaml.Node) {

@@ -25,8 +25,14 @@
 //     "/dev/host[:/dev/ctr[:rwm]]"), cap_add, and network_mode: host (the
 //     only mode accepted: others would leave the pipeline's network) are
 //     read with their positions for the runner's trust check.
-//   - Keys Drone has and the model cannot express (when, detach, trigger,
-//     platform, ...) are warned about and ignored; unknown keys are warned
+//   - Conditions (a step's when:, a pipeline's trigger:): status becomes
+//     the model's When (run on success, on failure, or always); branch,
+//     event, ref, repo, instance, target, cron and action are matched
+//     against the Context (Drone's globs, include/exclude), and what does
+//     not match is left out with a warning. A skipped dependency counts as
+//     done for depends_on.
+//   - Keys Drone has and the model cannot express (detach, platform, ...)
+//     are warned about and ignored; unknown keys are warned
 //     about, except on a 0.x plugin step, where Drone took them as settings.
 //   - Extensions: timeout (a duration or minutes) on a pipeline; a document
 //     with steps but no kind is taken as a pipeline, with a warning.
@@ -50,11 +56,13 @@ import (
 // maxErrors keeps a garbage file from producing a wall of errors.
 const maxErrors = 50
 
-// Parse reads a .drone.yml. file names it in errors and warnings. On error
-// the pipeline is nil and the error is an errors.Join of *pipeline.Error,
-// sorted by position.
-func Parse(file string, data []byte) (*pipeline.Pipeline, []*pipeline.Warning, error) {
-	p := &parser{file: file}
+// Parse reads a .drone.yml. file names it in errors and warnings; ctx is
+// what when: and trigger: conditions are matched against (steps and
+// pipelines that do not match are left out, with a warning saying why).
+// On error the pipeline is nil and the error is an errors.Join of
+// *pipeline.Error, sorted by position.
+func Parse(file string, data []byte, ctx Context) (*pipeline.Pipeline, []*pipeline.Warning, error) {
+	p := &parser{file: file, ctx: ctx}
 	// On a syntax error (which ends the file) or a limit passed, the
 	// documents before it are still checked, so their errors show too.
 	docs, err := words.Load(file, data)
@@ -80,6 +88,7 @@ func Parse(file string, data []byte) (*pipeline.Pipeline, []*pipeline.Warning, e
 // parser collects errors and warnings while walking one file.
 type parser struct {
 	file  string
+	ctx   Context
 	errs  []*pipeline.Error
 	warns []*pipeline.Warning
 }

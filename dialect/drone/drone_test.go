@@ -12,6 +12,10 @@ import (
 	"github.com/slipway-ci/slipway/pipeline"
 )
 
+// goldenContext is a push to main, the context the golden files' when:
+// and trigger: conditions are matched against.
+var goldenContext = Context{Branch: "main", Event: "push", Ref: "refs/heads/main", Repo: "group/project"}
+
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json")
 
 // golden is what a golden file holds: the parsed pipeline (or the error)
@@ -24,7 +28,7 @@ type golden struct {
 
 func render(t *testing.T, name string, data []byte) []byte {
 	t.Helper()
-	pl, warns, err := Parse(name, data)
+	pl, warns, err := Parse(name, data, goldenContext)
 	g := golden{Pipeline: pl}
 	if err != nil {
 		g.Error = strings.Split(err.Error(), "\n")
@@ -81,7 +85,7 @@ func TestGoldenHasNoErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := Parse(filepath.Base(file), data); err != nil {
+		if _, _, err := Parse(filepath.Base(file), data, goldenContext); err != nil {
 			t.Errorf("%s: %v", file, err)
 		}
 	}

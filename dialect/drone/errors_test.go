@@ -149,6 +149,12 @@ var errorTests = []struct {
 			`t.yml:8:33: devices: volume "t" is a temp volume; a device must name a host volume (host: {path: /dev/...})`,
 			`t.yml:8:65: unknown volume "nope" (volumes are declared in the pipeline's volumes: section)`,
 		}},
+	{"conditions", "kind: pipeline\ntrigger: {status: [done]}\nsteps:\n- name: a\n  image: alpine\n  when: {branch: {only: [main]}, status: {exclude: [success, failure]}}\n",
+		[]string{
+			`t.yml:2:19: trigger.status: expected success or failure, got "done"`,
+			`t.yml:6:19: when.branch: expected include or exclude, got "only"`,
+			"t.yml:6:42: when.status: matches neither success nor failure; the step could never run",
+		}},
 	{"bad merge", "kind: pipeline\nsteps:\n- name: a\n  image: alpine\n  <<: [x]\n",
 		[]string{"t.yml:5:8: <<: expected a mapping to merge, got a string"}},
 	{"errors in several documents", "kind: pipeline\nname: a\nsteps: [{name: s}]\n---\nkind: pipeline\nname: b\nsteps: [{image: alpine}]\n",
@@ -160,7 +166,7 @@ var errorTests = []struct {
 func TestErrors(t *testing.T) {
 	for _, tt := range errorTests {
 		t.Run(tt.name, func(t *testing.T) {
-			pl, _, err := Parse("t.yml", []byte(tt.in))
+			pl, _, err := Parse("t.yml", []byte(tt.in), Context{})
 			if err == nil {
 				t.Fatalf("no error; want %q", tt.want)
 			}
@@ -194,7 +200,7 @@ func assertPipelineErrors(t *testing.T, err error) {
 
 func TestTooLarge(t *testing.T) {
 	data := []byte("kind: pipeline\n# " + strings.Repeat("x", yamlutil.MaxFileSize) + "\n")
-	_, _, err := Parse("big.yml", data)
+	_, _, err := Parse("big.yml", data, Context{})
 	want := "big.yml: file is 4194322 bytes; a pipeline file may be at most 4 MiB"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %s", err, want)
@@ -207,7 +213,7 @@ func TestTooManyErrors(t *testing.T) {
 	for range maxErrors + 10 {
 		b.WriteString("- image: alpine\n")
 	}
-	_, _, err := Parse("t.yml", []byte(b.String()))
+	_, _, err := Parse("t.yml", []byte(b.String()), Context{})
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != maxErrors+1 || lines[maxErrors] != "t.yml: too many errors (10 more not shown)" {
 		t.Errorf("got %d lines ending %q", len(lines), lines[len(lines)-1])
@@ -224,7 +230,7 @@ func TestCredentialsNeverShown(t *testing.T) {
 		"pipeline:\n  a:\n    image: alpine\n    environment: [pa55word]\n",
 	}
 	for _, in := range inputs {
-		pl, warns, err := Parse("t.yml", []byte(in))
+		pl, warns, err := Parse("t.yml", []byte(in), Context{})
 		out := string(render(t, "t.yml", []byte(in)))
 		for _, w := range warns {
 			out += w.Error()
@@ -256,7 +262,7 @@ name: p`
 	for i := range 12 {
 		fmt.Fprintf(&in, "%s%d\n---\n", doc, i)
 	}
-	_, _, err := Parse("t.yml", []byte(in.String()))
+	_, _, err := Parse("t.yml", []byte(in.String()), Context{})
 	want := "t.yml:68:14: document too complex: more than 1000000 YAML nodes in the file once aliases are expanded"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %s", err, want)

@@ -27,7 +27,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(tt.in))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pl, warns, err := Parse("f.yml", data)
+		pl, warns, err := Parse("f.yml", data, Context{})
 		if (pl == nil) == (err == nil) {
 			t.Fatalf("pipeline %v with error %v", pl, err)
 		}

@@ -141,7 +141,19 @@ func names(idx []int, name func(int) string) string {
 // stages orders the pipeline documents into stages named stage-1,
 // stage-2, ...: each pipeline goes into the first stage after all the
 // pipelines its depends_on names.
-func (p *parser) stages(jobs []*jobDoc) []pipeline.Stage {
+func (p *parser) stages(all []*jobDoc) []pipeline.Stage {
+	// Pipelines trigger: leaves out are not run; depending on one is
+	// not an error (it counts as done).
+	skipped := map[string]bool{}
+	var jobs []*jobDoc
+	for _, j := range all {
+		if j.skip != "" {
+			p.warnf(j.skipAt, "pipeline %s is skipped: %s", quote(j.job.Name), j.skip)
+			skipped[j.job.Name] = true
+			continue
+		}
+		jobs = append(jobs, j)
+	}
 	index := map[string]int{}
 	for i, j := range jobs {
 		if prev, dup := index[j.job.Name]; dup {
@@ -153,7 +165,7 @@ func (p *parser) stages(jobs []*jobDoc) []pipeline.Stage {
 	}
 	deps := make([][]int, len(jobs))
 	for i, j := range jobs {
-		deps[i] = p.depIndexes(j.deps, index, func(string) bool { return false }, "pipeline")
+		deps[i] = p.depIndexes(j.deps, index, func(name string) bool { return skipped[name] }, "pipeline")
 	}
 	ls, stuck := layers(deps)
 	if len(stuck) > 0 {

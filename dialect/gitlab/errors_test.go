@@ -112,6 +112,8 @@ var errorCases = []struct {
 		[]string{"ci.yml:4:8: variable A: expected a string, a number, a boolean or a map with value, got a sequence"}},
 	{"variable null", "variables:\n  A:\ntest:\n  script: x\n",
 		[]string{"ci.yml:2:5: variable A: expected a string, a number, a boolean or a map with value, got null"}},
+	{"when unknown", "x:\n  script: x\n  when: sometimes\n",
+		[]string{`ci.yml:3:9: when: expected on_success, on_failure, always, manual, delayed or never, got "sometimes"`}},
 	{"allow_failure string", "x:\n  script: x\n  allow_failure: maybe\n",
 		[]string{"ci.yml:3:18: allow_failure: expected true or false, got a string"}},
 	{"default not a map", "default: 5\nx:\n  script: y\n",

@@ -19,7 +19,9 @@ type jobSpec struct {
 	stage        string
 	stageNode    *yaml.Node
 	vars         []variable
-	allowFailure bool
+	allowFailure *bool
+	when         pipeline.When
+	never        *yaml.Node // when: never
 	inherit      inheritance
 	skip         *yaml.Node // trigger: or run:, which slipway cannot run
 }
@@ -58,6 +60,10 @@ func (p *parser) job(e yamlutil.Pair, g *globals) (*pipeline.Job, string) {
 		p.warnf(s.skip, "job %s uses %s:, which slipway does not support; the job is skipped", name, s.skip.Value)
 		return nil, ""
 	}
+	if s.never != nil {
+		p.warnf(s.never, "job %s has when: never; the job is skipped", name)
+		return nil, ""
+	}
 	stage := p.jobStage(name, e.Key, s, g)
 	if s.scriptKey == nil {
 		p.errorf(e.Key, "job %s: script is required", name)
@@ -90,7 +96,10 @@ func (p *parser) jobSpec(name string, n *yaml.Node) *jobSpec {
 		case k == "extends":
 			// already applied by expand
 		case k == "allow_failure":
-			s.allowFailure = p.allowFailure(e.Value)
+			b := p.allowFailure(e.Value)
+			s.allowFailure = &b
+		case k == "when":
+			p.when(e, s)
 		case k == "inherit":
 			s.inherit = p.inherit(e.Value)
 		case skipJobKeys[k]:
@@ -126,6 +135,32 @@ func (p *parser) jobStage(name string, key *yaml.Node, s *jobSpec, g *globals) s
 		p.errorf(at, "job %s: stage %q is not defined in stages (%s)", name, stage, strings.Join(g.stages, ", "))
 	}
 	return stage
+}
+
+// when reads the job's when: on_success (the default), on_failure,
+// always, manual (run only when named), never, or delayed (start_in is
+// not honoured: it runs as on_success).
+func (p *parser) when(e yamlutil.Pair, s *jobSpec) {
+	w, ok := p.str("when", e.Value)
+	if !ok {
+		return
+	}
+	switch w {
+	case "on_success":
+		s.when = pipeline.OnSuccess
+	case "on_failure":
+		s.when = pipeline.OnFailure
+	case "always":
+		s.when = pipeline.Always
+	case "manual":
+		s.when = pipeline.Manual
+	case "never":
+		s.never = e.Key
+	case "delayed":
+		p.warnf(e.Value, "when: delayed: start_in is not supported by slipway; the job runs as on_success")
+	default:
+		p.errorf(p.value(e.Value), "when: expected on_success, on_failure, always, manual, delayed or never, got %q", w)
+	}
 }
 
 // allowFailure reads true/false; the {exit_codes: ...} form cannot be
@@ -197,7 +232,8 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals) *pip
 		Services:     p.jobServices(append(slices.Clone(c.services), p.runnerServices()...), vars),
 		Timeout:      c.timeout,
 		Target:       "docker",
-		AllowFailure: s.allowFailure,
+		AllowFailure: s.allowFailure != nil && *s.allowFailure || s.allowFailure == nil && s.when == pipeline.Manual,
+		When:         s.when,
 	}
 }
 

@@ -20,7 +20,7 @@ func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
 var ignoredJobKeys = keySet(`artifacts cache coverage dast_configuration dependencies
 	environment except hooks id_tokens identity interruptible manual_confirmation
 	needs only pages parallel publish release resource_group retry rules secrets
-	start_in tags when`)
+	start_in tags`)
 
 // skipJobKeys mark jobs that do not run a script in a container at all;
 // such a job is skipped with a warning instead of failing for want of a

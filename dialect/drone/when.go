@@ -1,0 +1,158 @@
+package drone
+
+import (
+	"path"
+	"strings"
+
+	"github.com/slipway-ci/slipway/pipeline"
+	"go.yaml.in/yaml/v3"
+)
+
+// Context is what Drone's conditions (a step's when:, a pipeline's
+// trigger:) are matched against; the server would know it from the
+// webhook, a local run gets it from the command line and the checkout.
+type Context struct {
+	Branch, Event, Ref, Repo, Instance, Target, Cron, Action string
+}
+
+func (c Context) value(key string) (string, bool) {
+	v, ok := map[string]string{
+		"branch": c.Branch, "event": c.Event, "ref": c.Ref, "repo": c.Repo,
+		"instance": c.Instance, "target": c.Target, "cron": c.Cron, "action": c.Action,
+	}[key]
+	return v, ok
+}
+
+// condition is one key of when: or trigger: — a list of glob patterns,
+// or {include, exclude}.
+type condition struct {
+	include, exclude []string
+}
+
+// match is Drone's rule: an excluded value never matches, an included one
+// does, and with no include list everything else does.
+func (c condition) match(v string) bool {
+	for _, pat := range c.exclude {
+		if globMatch(pat, v) {
+			return false
+		}
+	}
+	for _, pat := range c.include {
+		if globMatch(pat, v) {
+			return true
+		}
+	}
+	return len(c.include) == 0
+}
+
+// globMatch: Drone's patterns are globs; "**" also crosses slashes
+// (refs/heads/**).
+func globMatch(pat, v string) bool {
+	if ok, _ := path.Match(pat, v); ok {
+		return true
+	}
+	if prefix, ok := strings.CutSuffix(pat, "**"); ok {
+		return strings.HasPrefix(v, prefix)
+	}
+	return false
+}
+
+// unsupportedConditions are real Drone condition keys that slipway does
+// not evaluate: they are warned about and do not skip anything.
+var unsupportedConditions = set("paths", "platform", "matrix", "environment", "local")
+
+// conditions reads a when: or trigger: mapping. It returns the status
+// part as a pipeline.When, and why the step or pipeline does not run in
+// this context ("" when it does).
+func (p *parser) conditions(v *yaml.Node, what string) (pipeline.When, string) {
+	pairs, ok := p.mappingOf(v, what)
+	if !ok {
+		return pipeline.OnSuccess, ""
+	}
+	when, skip := pipeline.OnSuccess, ""
+	for _, pr := range pairs {
+		key := pr.Key.Value
+		if unsupportedConditions[key] {
+			p.warnf(pr.Key, "%s: condition %s is not supported by slipway and is ignored", what, quote(key))
+			continue
+		}
+		c, ok := p.condition(pr.Value, what+"."+key)
+		if !ok {
+			continue
+		}
+		if key == "status" {
+			when = p.statusWhen(pr.Value, c, what)
+			continue
+		}
+		val, known := p.ctx.value(key)
+		if !known {
+			p.warnf(pr.Key, "unknown key %s", quote(key))
+			continue
+		}
+		if !c.match(val) && skip == "" {
+			skip = what + "." + key + " does not match " + key + " " + quoteValue(val)
+		}
+	}
+	return when, skip
+}
+
+func quoteValue(v string) string {
+	if v == "" {
+		return "(none given)"
+	}
+	return quote(v)
+}
+
+// condition reads a string, a list of strings, or {include, exclude}.
+func (p *parser) condition(v *yaml.Node, what string) (condition, bool) {
+	var c condition
+	if v.Kind != yaml.MappingNode {
+		items, ok := p.strList(v, what, true)
+		for _, n := range items {
+			c.include = append(c.include, n.Value)
+		}
+		return c, ok
+	}
+	pairs, _ := p.mappingOf(v, what)
+	ok := true
+	for _, pr := range pairs {
+		items, good := p.strList(pr.Value, what+"."+pr.Key.Value, true)
+		ok = ok && good
+		var list []string
+		for _, n := range items {
+			list = append(list, n.Value)
+		}
+		switch pr.Key.Value {
+		case "include":
+			c.include = list
+		case "exclude":
+			c.exclude = list
+		default:
+			p.errorf(pr.Key, "%s: expected include or exclude, got %s", what, quote(pr.Key.Value))
+			ok = false
+		}
+	}
+	return c, ok
+}
+
+// statusWhen turns status: [success, failure] into a pipeline.When.
+func (p *parser) statusWhen(v *yaml.Node, c condition, what string) pipeline.When {
+	for _, s := range append(c.include, c.exclude...) {
+		if s != "success" && s != "failure" {
+			p.errorf(v, "%s.status: expected success or failure, got %s", what, quote(s))
+			return pipeline.OnSuccess
+		}
+	}
+	onSuccess, onFailure := c.match("success"), c.match("failure")
+	switch {
+	case len(c.include) == 0 && len(c.exclude) == 0:
+		return pipeline.OnSuccess
+	case onSuccess && onFailure:
+		return pipeline.Always
+	case onFailure:
+		return pipeline.OnFailure
+	case !onSuccess:
+		p.errorf(v, "%s.status: matches neither success nor failure; the step could never run", what)
+	}
+	return pipeline.OnSuccess
+}
