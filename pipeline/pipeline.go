@@ -258,6 +258,9 @@ type EnvVar struct {
 	Name       string `json:"name"`
 	Value      string `json:"value,omitempty"`
 	FromSecret string `json:"from_secret,omitempty"`
+	// File: the variable holds the path of a file with the value
+	// (GitLab's file variables and secrets), written by the step's script.
+	File bool `json:"file,omitempty"`
 }
 
 // Volume is a host path (or named volume) mounted into a container.

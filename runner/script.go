@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/slipway-ci/slipway/pipeline"
@@ -24,6 +25,13 @@ func scriptFor(st *pipeline.Step) []byte {
 	b.WriteString("set -e\n")
 	// pipefail where the shell has it (bash, busybox ash; not every sh).
 	b.WriteString("(set -o pipefail) 2>/dev/null && set -o pipefail\n")
+	for _, v := range st.Env {
+		if v.File {
+			// A file variable holds the path of a file with its value,
+			// readable only by the step's user.
+			fmt.Fprintf(&b, "%[1]s=$(f=$(mktemp) && chmod 600 \"$f\" && printf '%%s' \"$%[1]s\" > \"$f\" && echo \"$f\") && export %[1]s\n", v.Name)
+		}
+	}
 	echo := "$ "
 	if st.Shell == pipeline.ShellDrone {
 		echo = "+ "

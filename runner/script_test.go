@@ -60,3 +60,19 @@ func TestPluginStepKeepsImageCommand(t *testing.T) {
 		t.Errorf("%v %v %q", ep, cmd, stdin)
 	}
 }
+
+func TestFileVariableHoldsThePathOfItsValue(t *testing.T) {
+	for _, shell := range []string{"sh", "bash"} {
+		st := &pipeline.Step{Shell: pipeline.ShellGitLab, Env: []pipeline.EnvVar{{Name: "DB_PASSWORD", FromSecret: "db", File: true}},
+			Commands: []string{`test -f "$DB_PASSWORD" && stat -c %a "$DB_PASSWORD" && cat "$DB_PASSWORD"; echo`}}
+		_, _, stdin := command(st)
+		cmd := exec.Command(shell)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + t.TempDir(), "DB_PASSWORD=it's a \"secret\"\nline two"}
+		cmd.Stdin = bytes.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		want := "600\nit's a \"secret\"\nline two\n"
+		if err != nil || !bytes.HasSuffix(out, []byte(want)) {
+			t.Errorf("%s: %v, output %q, want it to end with %q", shell, err, out, want)
+		}
+	}
+}

@@ -112,6 +112,12 @@ var errorCases = []struct {
 		[]string{"ci.yml:4:8: variable A: expected a string, a number, a boolean or a map with value, got a sequence"}},
 	{"variable null", "variables:\n  A:\ntest:\n  script: x\n",
 		[]string{"ci.yml:2:5: variable A: expected a string, a number, a boolean or a map with value, got null"}},
+	{"secrets", "x:\n  script: x\n  secrets:\n    bad-name: {vault: a}\n    NOPROVIDER: {file: true}\n    F: {vault: a, file: maybe}\n",
+		[]string{
+			`ci.yml:4:5: secrets: "bad-name" is not a variable name (letters, digits and _)`,
+			"ci.yml:5:5: secrets: NOPROVIDER names no provider (vault:, gcp_secret_manager:, azure_key_vault:, aws_secrets_manager:, akeyless:, gitlab_secrets_manager:)",
+			"ci.yml:6:25: file: expected true or false, got a string",
+		}},
 	{"when unknown", "x:\n  script: x\n  when: sometimes\n",
 		[]string{`ci.yml:3:9: when: expected on_success, on_failure, always, manual, delayed or never, got "sometimes"`}},
 	{"allow_failure string", "x:\n  script: x\n  allow_failure: maybe\n",

@@ -23,6 +23,7 @@ type jobSpec struct {
 	when         pipeline.When
 	never        *yaml.Node // when: never
 	inherit      inheritance
+	secrets      []pipeline.EnvVar
 	skip         *yaml.Node // trigger: or run:, which slipway cannot run
 }
 
@@ -100,6 +101,8 @@ func (p *parser) jobSpec(name string, n *yaml.Node) *jobSpec {
 			s.allowFailure = &b
 		case k == "when":
 			p.when(e, s)
+		case k == "secrets":
+			s.secrets = p.secrets(e.Value)
 		case k == "inherit":
 			s.inherit = p.inherit(e.Value)
 		case skipJobKeys[k]:
@@ -228,7 +231,7 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals) *pip
 		Pos:          p.pos(key),
 		Network:      pipeline.NetworkPerJob,
 		Workspace:    p.workspace(),
-		Steps:        p.steps(&c, s.script, s.scriptKey, vars),
+		Steps:        p.steps(&c, s.script, s.scriptKey, vars, s.secrets),
 		Services:     p.jobServices(append(slices.Clone(c.services), p.runnerServices()...), vars),
 		Timeout:      c.timeout,
 		Target:       "docker",
@@ -252,7 +255,7 @@ func jobCost(c *common, s *jobSpec, globalVars int) int {
 
 // steps are the job's containers: before_script + script in one shell,
 // then after_script, if any, in a new shell that runs whatever happened.
-func (p *parser) steps(c *common, script []string, scriptKey *yaml.Node, vars []variable) []*pipeline.Step {
+func (p *parser) steps(c *common, script []string, scriptKey *yaml.Node, vars []variable, secrets []pipeline.EnvVar) []*pipeline.Step {
 	var img pipeline.Image
 	var ep []string
 	if c.image != nil {
@@ -266,7 +269,8 @@ func (p *parser) steps(c *common, script []string, scriptKey *yaml.Node, vars []
 			Commands:   cmds,
 			Shell:      pipeline.ShellGitLab,
 			Entrypoint: slices.Clone(ep),
-			Env:        env(vars),
+			// The job's secrets go to its own steps, never to services.
+			Env: append(env(vars), secrets...),
 		}
 	}
 	out := []*pipeline.Step{step("script", append(slices.Clone(c.before), script...), scriptKey)}

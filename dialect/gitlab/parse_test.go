@@ -125,7 +125,7 @@ func TestDeterministic(t *testing.T) {
 			t.Fatalf("run %d: %s, first %s", i, got, first)
 		}
 	}
-	if first != "[{Name:A Value:5 FromSecret:} {Name:B Value:4 FromSecret:} {Name:M Value:3 FromSecret:} {Name:Z Value:1 FromSecret:}]" {
+	if first != "[{Name:A Value:5 FromSecret: File:false} {Name:B Value:4 FromSecret: File:false} {Name:M Value:3 FromSecret: File:false} {Name:Z Value:1 FromSecret: File:false}]" {
 		t.Errorf("env %s", first)
 	}
 }
