@@ -51,6 +51,16 @@ func newSpec(t *testing.T, e *Engine, network engine.Network) *engine.Spec {
 	return s
 }
 
+// setUp is newSpec with the job's sandbox set up.
+func setUp(t *testing.T, e *Engine, network engine.Network) *engine.Spec {
+	t.Helper()
+	s := newSpec(t, e, network)
+	if err := e.Setup(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // assertNothingLeft counts the engine's objects labelled with the run.
 func assertNothingLeft(t *testing.T, e *Engine, run string) {
 	t.Helper()
@@ -66,11 +76,8 @@ func assertNothingLeft(t *testing.T, e *Engine, run string) {
 
 func TestRunStreamsOutputAndExitCode(t *testing.T) {
 	e := newEngine(t)
-	s := newSpec(t, e, engine.NetworkNone)
+	s := setUp(t, e, engine.NetworkNone)
 	ctx := context.Background()
-	if err := e.Setup(ctx, s); err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
 	code, err := e.Run(ctx, s, &engine.Container{
 		Name: "step-0", Image: busybox, Cmd: []string{"sh"},
@@ -92,11 +99,8 @@ func TestRunStreamsOutputAndExitCode(t *testing.T) {
 
 func TestEntrypointCleared(t *testing.T) {
 	e := newEngine(t)
-	s := newSpec(t, e, engine.NetworkNone)
+	s := setUp(t, e, engine.NetworkNone)
 	ctx := context.Background()
-	if err := e.Setup(ctx, s); err != nil {
-		t.Fatal(err)
-	}
 	// The sandbox image has an entrypoint (/pause): clearing it must make
 	// the command run on its own. busybox has none, so use a step whose
 	// entrypoint would break the command if it were kept.
@@ -162,11 +166,8 @@ func TestWorkspaceIsACopy(t *testing.T) {
 
 func TestBridgeServiceByAliasAndDial(t *testing.T) {
 	e := newEngine(t)
-	s := newSpec(t, e, engine.NetworkBridge)
+	s := setUp(t, e, engine.NetworkBridge)
 	ctx := context.Background()
-	if err := e.Setup(ctx, s); err != nil {
-		t.Fatal(err)
-	}
 	svc := &engine.Container{Name: "svc-web", Image: busybox, Aliases: []string{"web", "web-2"},
 		Cmd: []string{"sh", "-c", "echo hi > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"}}
 	if err := e.StartService(ctx, s, svc); err != nil {
@@ -287,11 +288,8 @@ func (w *notifyWriter) Write(p []byte) (int, error) {
 
 func TestNamedVolumeIsPerJobAndRemoved(t *testing.T) {
 	e := newEngine(t)
-	s := newSpec(t, e, engine.NetworkNone)
+	s := setUp(t, e, engine.NetworkNone)
 	ctx := context.Background()
-	if err := e.Setup(ctx, s); err != nil {
-		t.Fatal(err)
-	}
 	vol := []engine.Mount{{Source: "cache", Target: "/cache"}}
 	var out bytes.Buffer
 	for i, cmd := range []string{"echo kept > /cache/f", "cat /cache/f"} {
@@ -316,11 +314,8 @@ func TestNamedVolumeIsPerJobAndRemoved(t *testing.T) {
 // capability there), so this checks that the setting reaches the engine.
 func TestPrivilegedReachesTheEngine(t *testing.T) {
 	e := newEngine(t)
-	s := newSpec(t, e, engine.NetworkNone)
+	s := setUp(t, e, engine.NetworkNone)
 	ctx := context.Background()
-	if err := e.Setup(ctx, s); err != nil {
-		t.Fatal(err)
-	}
 	if err := e.create(ctx, s, &engine.Container{Name: "step-0", Image: busybox, Privileged: true}, "step"); err != nil {
 		t.Fatal(err)
 	}

@@ -244,15 +244,13 @@ func (e *Engine) Dial(ctx context.Context, s *engine.Spec, n string, port int) (
 // address is where container n listens, seen from this host, and the
 // container that owns that address.
 func (e *Engine) address(ctx context.Context, s *engine.Spec, n string) (netip.Addr, string, error) {
-	target := name(s, n)
-	if s.Network == engine.NetworkShared {
-		target = name(s, "sandbox")
-	}
 	// A container keeps its address while it runs: inspected once, not at
 	// every probe (Destroy forgets it). Host-network containers were
-	// stored as loopback when they were created.
-	if ip, ok := e.ips.Load(name(s, n)); ok {
-		return ip.(netip.Addr), name(s, n), nil
+	// stored as loopback when they were created; in a shared namespace
+	// the others listen at the sandbox's address.
+	target := name(s, n)
+	if _, own := e.ips.Load(target); !own && s.Network == engine.NetworkShared {
+		target = name(s, "sandbox")
 	}
 	if ip, ok := e.ips.Load(target); ok {
 		return ip.(netip.Addr), target, nil
