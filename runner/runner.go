@@ -93,6 +93,11 @@ func (r *Runner) Run(ctx context.Context, p *pipeline.Pipeline) Result {
 	for _, name := range r.masker.Skipped() {
 		r.con.printf("Secret %s is shorter than %d characters and is not masked in the output", name, secret.MinLen)
 	}
+	if len(p.Jobs()) == 0 {
+		// Conditions (Drone's trigger:/when:) can leave a file nothing to
+		// run; say so rather than end in silence.
+		r.con.printf("Nothing to run: every job was left out (the warnings above say why)")
+	}
 	var res Result
 	failed := false
 	for si, st := range p.Stages {

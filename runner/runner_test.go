@@ -353,3 +353,12 @@ func TestStepWhenStatus(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 }
+
+func TestNothingToRunIsSaid(t *testing.T) {
+	f := newFake()
+	r, out := newTestRunner(f)
+	res := r.Run(context.Background(), pipelineOf())
+	if res.Failed() || len(res.Jobs) != 0 || !strings.Contains(out.String(), "Nothing to run: every job was left out") {
+		t.Errorf("result %+v, output %q", res, out)
+	}
+}

@@ -130,6 +130,7 @@ func (p *parser) container(d *jobDoc, body, nameKey *yaml.Node, isStep bool) {
 	if c.skip != "" {
 		// Its name stays known: depends_on on it counts as done.
 		p.warnf(c.at, "step %s is skipped: %s", quote(c.name), c.skip)
+		d.skippedSteps++
 		return
 	}
 	if isStep {

@@ -35,9 +35,11 @@ type jobDoc struct {
 	names map[string]*yaml.Node
 	// stepDeps are the depends_on of the job's steps, by step.
 	stepDeps map[*pipeline.Step]stepDeps
-	// skip is why trigger: leaves the pipeline out in this context, or "".
-	skip   string
-	skipAt *yaml.Node
+	// skip is why trigger: (or the steps' when:) leaves the pipeline out
+	// in this context, or ""; skippedSteps counts the steps when: left out.
+	skip         string
+	skipAt       *yaml.Node
+	skippedSteps int
 }
 
 // stepDeps is a step's depends_on: the key (for errors) and the names.
@@ -191,6 +193,11 @@ func (p *parser) docContainers(d *jobDoc, pairs []yamlutil.Pair) {
 	// file gives none.
 	if steps == nil || isNull(steps.Value) || len(steps.Value.Content) == 0 {
 		p.warnf(d.root, "pipeline %s has no steps", quote(d.job.Name))
+	}
+	// A pipeline whose every step when: leaves out has nothing to run: it
+	// is skipped as a whole, like one its trigger: leaves out.
+	if d.skippedSteps > 0 && len(d.job.Steps) == 0 && d.skip == "" {
+		d.skip, d.skipAt = "when: leaves out every step", d.root
 	}
 }
 

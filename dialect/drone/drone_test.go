@@ -90,3 +90,34 @@ func TestGoldenHasNoErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestConditionsCanLeaveNothingToRun: when trigger: or every step's when:
+// leaves a pipeline out, it is not run, and a file may then have nothing
+// to run in this context; that is not an error.
+func TestConditionsCanLeaveNothingToRun(t *testing.T) {
+	in := `kind: pipeline
+name: by-trigger
+trigger: {branch: prod}
+steps: [{name: s, image: alpine, commands: [x]}]
+---
+kind: pipeline
+name: by-steps
+steps: [{name: s, image: alpine, commands: [x], when: {event: tag}}]
+`
+	pl, warns, err := Parse("t.yml", []byte(in), goldenContext)
+	if err != nil || len(pl.Jobs()) != 0 {
+		t.Fatalf("jobs %v, err %v", pl, err)
+	}
+	var got []string
+	for _, w := range warns {
+		got = append(got, w.Error())
+	}
+	want := []string{
+		`t.yml:3:1: pipeline "by-trigger" is skipped: trigger.branch does not match branch "main"`,
+		`t.yml:6:1: pipeline "by-steps" is skipped: when: leaves out every step`,
+		`t.yml:8:9: step "s" is skipped: when.event does not match event "push"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
