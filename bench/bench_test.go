@@ -31,9 +31,11 @@ import (
 	"time"
 
 	"github.com/slipway-ci/slipway/bench/internal/apitrace"
+	"github.com/slipway-ci/slipway/config"
 	"github.com/slipway-ci/slipway/dialect"
 	"github.com/slipway-ci/slipway/engine"
 	"github.com/slipway-ci/slipway/engine/docker"
+	"github.com/slipway-ci/slipway/plan"
 	"github.com/slipway-ci/slipway/runner"
 )
 
@@ -93,22 +95,22 @@ func setup(b *testing.B, yaml string, out io.Writer) (*runner.Runner, func() err
 		b.Fatal(err)
 	}
 	r := &runner.Runner{
-		Engine: eng, Out: out, Owner: engine.Owner(), WorkspaceDir: dir,
-		Concurrency: 1, StopGrace: 10 * time.Second,
+		Engine: eng, Owner: engine.Owner(), Concurrency: 1, StopGrace: 10 * time.Second,
 	}
 	run := func() error {
 		p, _, err := dialect.Load(file, dialect.Options{ProjectPath: "bench/project"})
 		if err != nil {
 			return err
 		}
-		if err := runner.Prepare(p, runner.Policy{}); err != nil {
+		pl, _, err := plan.Prepare(p, config.Runner{}, plan.Options{})
+		if err != nil {
 			return err
 		}
-		r.RunID = runID()
 		if tr != nil {
 			tr.Reset()
 		}
-		if res := r.Run(ctx, p); res.Failed() {
+		o := runner.Options{ID: runID(), Workspace: dir, Events: runner.NewPrinter(out)}
+		if res := r.Run(ctx, pl, o); res.Failed() {
 			return fmt.Errorf("run failed: %+v", res.Jobs)
 		}
 		return nil

@@ -1,6 +1,7 @@
 // Package engine defines the one interface through which the runner drives
-// a container platform. The runner never sees a Docker or Kubernetes type;
-// engine/docker (and later engine/kube) implement it.
+// a container platform. The runner never sees a Docker or Kubernetes type,
+// and an engine sees only the types of this package: engine/docker
+// implements it on the Docker Engine API, engine/kube on Kubernetes.
 package engine
 
 import (
@@ -101,19 +102,30 @@ type SelfPulling interface {
 
 // Pull is how one container's image is pulled by a SelfPulling engine.
 type Pull struct {
-	// Policy is "always", "if-not-exists", "never", or "" for the
-	// default (pull when missing or tagged latest).
-	Policy string
+	// Policy is decided by the caller, defaults applied.
+	Policy PullPolicy
 	// Auth is nil when no credentials apply.
 	Auth *RegistryAuth
 }
 
+// PullPolicy says when a SelfPulling engine pulls an image.
+type PullPolicy string
+
+const (
+	PullAlways       PullPolicy = "always"
+	PullIfNotPresent PullPolicy = "if-not-present"
+	PullNever        PullPolicy = "never"
+)
+
 // RegistryAuth is credentials for one registry. Never print it.
 type RegistryAuth struct {
+	// Registry is the registry's key as Docker names it: host[:port], or
+	// https://index.docker.io/v1/ for Docker Hub.
 	Registry      string
 	Username      string
 	Password      string
-	IdentityToken string
+	IdentityToken string // an OAuth refresh token (docker login with a token)
+	RegistryToken string // a bearer token sent to the registry as-is
 }
 
 // String never reveals the credentials.
@@ -156,8 +168,8 @@ type Engine interface {
 	Ping(ctx context.Context) error
 	// ImageInfo inspects a local image; ErrImageNotFound when absent.
 	ImageInfo(ctx context.Context, ref string) (ImageInfo, error)
-	// PullImage pulls ref with the encoded registry auth (may be "").
-	PullImage(ctx context.Context, ref, auth string, progress func(PullEvent)) error
+	// PullImage pulls ref, with credentials unless auth is nil.
+	PullImage(ctx context.Context, ref string, auth *RegistryAuth, progress func(PullEvent)) error
 
 	// Setup creates the job's network and workspace volume.
 	Setup(ctx context.Context, s *Spec) error

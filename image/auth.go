@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/moby/moby/api/pkg/authconfig"
-	"github.com/moby/moby/api/types/registry"
 
 	"github.com/slipway-ci/slipway/pipeline"
 )
@@ -62,25 +60,6 @@ func (a Auth) MarshalJSON() ([]byte, error) { return json.Marshal(a.String()) }
 // LogValue keeps credentials out of slog output.
 func (a Auth) LogValue() slog.Value { return slog.StringValue(a.String()) }
 
-// Encode is the value of the Engine API's X-Registry-Auth header: base64url
-// JSON of moby's registry.AuthConfig. It is "" when there are no
-// credentials, which the engine takes as an anonymous pull.
-func (a Auth) Encode() string {
-	if a.IsZero() {
-		return ""
-	}
-	s, err := authconfig.Encode(registry.AuthConfig{
-		Username:      a.Username,
-		Password:      a.Password,
-		ServerAddress: a.ServerAddress,
-		IdentityToken: a.IdentityToken,
-		RegistryToken: a.RegistryToken,
-	})
-	if err != nil { // json.Marshal of plain strings cannot fail
-		return ""
-	}
-	return s
-}
 
 // Source is one place credentials may come from. Set exactly one of Config,
 // Path and Inline.

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moby/moby/api/pkg/authconfig"
 
 	"github.com/slipway-ci/slipway/pipeline"
 )
@@ -459,26 +458,3 @@ func TestSourcesNeverPrintSecrets(t *testing.T) {
 	}
 }
 
-func TestAuthEncode(t *testing.T) {
-	a := Auth{Username: "my_username", Password: "my/pass+word?", ServerAddress: "registry.example.com:5000", IdentityToken: "tok", Source: "x"}
-	enc := a.Encode()
-	if strings.ContainsAny(enc, "+/") {
-		t.Errorf("Encode() = %q is not base64url", enc)
-	}
-	got, err := authconfig.Decode(enc) // the engine's own decoder
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Username != a.Username || got.Password != a.Password || got.ServerAddress != a.ServerAddress || got.IdentityToken != a.IdentityToken {
-		t.Errorf("decoded %+v, want the fields of %s", got, a)
-	}
-	raw, _ := base64.URLEncoding.DecodeString(enc)
-	for _, key := range []string{`"username"`, `"password"`, `"serveraddress"`, `"identitytoken"`} {
-		if !bytes.Contains(raw, []byte(key)) {
-			t.Errorf("header JSON %s lacks %s", raw, key)
-		}
-	}
-	if (Auth{Source: "x"}).Encode() != "" {
-		t.Error("no credentials should encode as the empty header")
-	}
-}

@@ -14,7 +14,8 @@ import (
 // cache, and pull one. ref is the normalised reference (Reference.String).
 type Store interface {
 	Exists(ctx context.Context, ref string) (bool, error)
-	Pull(ctx context.Context, ref string, auth Auth) error
+	// Pull pulls ref; the store knows the credentials for it.
+	Pull(ctx context.Context, ref string) error
 }
 
 // NotPresentError is the refusal of the "never" policy: the image is not in
@@ -125,8 +126,14 @@ func decideOne(p pipeline.PullPolicy, ref Reference, present bool) (bool, error)
 // A digest pins the content even next to `latest` (the engine ignores the
 // tag then), so a present digest is never re-pulled.
 func defaultPull(ref Reference, present bool) bool {
-	floating := ref.Digest() == "" && (ref.Tag() == "" || ref.Tag() == "latest")
-	return !present || floating
+	return !present || Floating(ref)
+}
+
+// Floating reports whether ref names whatever `latest` is now: no tag or
+// the tag latest, and no digest. With no policy, such an image is pulled
+// every time (Drone's rule, and GitLab's default of always).
+func Floating(ref Reference) bool {
+	return ref.Digest() == "" && (ref.Tag() == "" || ref.Tag() == "latest")
 }
 
 // Result is what Ensure did.
@@ -143,7 +150,7 @@ type Result struct {
 // cache once, then pulls and falls back along the list as Decide directs.
 // A failed pull is final unless a later policy in the list allows running
 // without it; a cancelled context never falls back.
-func Ensure(ctx context.Context, s Store, ref Reference, policies []pipeline.PullPolicy, auth Auth) (Result, error) {
+func Ensure(ctx context.Context, s Store, ref Reference, policies []pipeline.PullPolicy) (Result, error) {
 	if ref.named == nil {
 		return Result{}, errors.New("no image reference")
 	}
@@ -160,7 +167,7 @@ func Ensure(ctx context.Context, s Store, ref Reference, policies []pipeline.Pul
 		if !pull {
 			return Result{Recovered: pullErr}, nil
 		}
-		err = s.Pull(ctx, ref.String(), auth)
+		err = s.Pull(ctx, ref.String())
 		if err == nil {
 			return Result{Pulled: true}, nil
 		}

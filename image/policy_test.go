@@ -161,7 +161,6 @@ type fakeStore struct {
 	exists    int
 	pulls     int
 	refs      []string
-	auth      Auth
 	cancel    context.CancelFunc // called on the first Pull, to simulate Ctrl-C mid-pull
 }
 
@@ -171,10 +170,9 @@ func (f *fakeStore) Exists(ctx context.Context, ref string) (bool, error) {
 	return f.present, f.existsErr
 }
 
-func (f *fakeStore) Pull(ctx context.Context, ref string, auth Auth) error {
+func (f *fakeStore) Pull(ctx context.Context, ref string) error {
 	f.pulls++
 	f.refs = append(f.refs, "pull "+ref)
-	f.auth = auth
 	if f.cancel != nil {
 		f.cancel()
 	}
@@ -226,8 +224,7 @@ func TestEnsure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &fakeStore{present: tt.present, pullErrs: tt.pullErrs, existsErr: tt.existsErr}
-			auth := Auth{Username: "u", Password: "p", ServerAddress: "x", Source: "test"}
-			res, err := Ensure(context.Background(), s, mustParse(t, tt.image), tt.policies, auth)
+			res, err := Ensure(context.Background(), s, mustParse(t, tt.image), tt.policies)
 			if !errMatches(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
@@ -236,9 +233,6 @@ func TestEnsure(t *testing.T) {
 			}
 			if !errMatches(res.Recovered, tt.wantRecovered) {
 				t.Errorf("Recovered = %v, want %q", res.Recovered, tt.wantRecovered)
-			}
-			if s.pulls > 0 && s.auth != auth {
-				t.Errorf("Pull got %v, want the auth passed in", s.auth)
 			}
 			for _, r := range s.refs {
 				if !strings.HasSuffix(r, mustParse(t, tt.image).String()) {
@@ -253,7 +247,7 @@ func TestEnsureCancelledPullDoesNotFallBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := &fakeStore{present: true, pullErrs: []error{context.Canceled}, cancel: cancel}
-	res, err := Ensure(ctx, s, mustParse(t, "golang:1.12"), list(always, ifNot), Auth{})
+	res, err := Ensure(ctx, s, mustParse(t, "golang:1.12"), list(always, ifNot))
 	if !errors.Is(err, context.Canceled) || res.Pulled || s.pulls != 1 {
 		t.Fatalf("res=%+v err=%v pulls=%d; want a context.Canceled error after one pull", res, err, s.pulls)
 	}
@@ -261,7 +255,7 @@ func TestEnsureCancelledPullDoesNotFallBack(t *testing.T) {
 
 func TestEnsureZeroReference(t *testing.T) {
 	s := &fakeStore{}
-	if _, err := Ensure(context.Background(), s, Reference{}, nil, Auth{}); err == nil || s.exists != 0 {
+	if _, err := Ensure(context.Background(), s, Reference{}, nil); err == nil || s.exists != 0 {
 		t.Fatalf("err=%v exists=%d; want an error before touching the store", err, s.exists)
 	}
 }

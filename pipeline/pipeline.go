@@ -61,19 +61,45 @@ type Job struct {
 	// steps marked Always.
 	Steps    []*Step    `json:"steps"`
 	Services []*Service `json:"services,omitempty"`
+	// Variables are the job's own variables (GitLab: global and job
+	// variables:), which every service of the job receives; the steps
+	// have them in their Env already.
+	Variables []EnvVar `json:"variables,omitempty"`
 	// Timeout bounds the whole job; zero means the runner's default.
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// PullSecrets names secrets holding Docker config.json documents used
 	// to pull this job's images (Drone image_pull_secrets).
 	PullSecrets []string `json:"pull_secrets,omitempty"`
-	// Target is the engine the job asks for ("docker" or "kubernetes").
-	Target string `json:"target,omitempty"`
+	// Target is the engine the job asks for.
+	Target Target `json:"target,omitempty"`
 	// AllowFailure: the job's failure is reported but does not fail the
 	// pipeline (GitLab allow_failure).
 	AllowFailure bool `json:"allow_failure,omitempty"`
 	// When says after what the job runs: GitLab's when:, Drone's
 	// trigger: status.
 	When When `json:"when,omitempty"`
+}
+
+// Target names the kind of engine a job runs on.
+type Target string
+
+const (
+	// TargetDocker: a Docker Engine (the default).
+	TargetDocker Target = "docker"
+	// TargetKubernetes: one pod on a Kubernetes cluster.
+	TargetKubernetes Target = "kubernetes"
+)
+
+// ParseTarget reads a target as the files and the runner configuration
+// spell it; "" is Docker.
+func ParseTarget(s string) (Target, bool) {
+	switch Target(s) {
+	case "", TargetDocker:
+		return TargetDocker, true
+	case TargetKubernetes:
+		return TargetKubernetes, true
+	}
+	return "", false
 }
 
 // When says what must have happened before a job or step for it to run.
@@ -115,15 +141,13 @@ const (
 	ShellDrone Shell = "drone"
 )
 
-// Step is one container run to completion.
-type Step struct {
+// Container is what a step and a service have in common: one container
+// of a job, from an image, with its environment and what it may ask of the
+// host.
+type Container struct {
 	Name  string `json:"name"`
 	Pos   Pos    `json:"pos"`
 	Image Image  `json:"image"`
-	// Commands are shell commands; when empty the container runs its
-	// entrypoint and command (a Drone plugin-style step).
-	Commands []string `json:"commands,omitempty"`
-	Shell    Shell    `json:"shell,omitempty"`
 	// Entrypoint overrides the image's: nil keeps it, an empty non-nil
 	// slice clears it (GitLab's entrypoint: [""]).
 	Entrypoint []string `json:"entrypoint"`
@@ -132,6 +156,15 @@ type Step struct {
 	Volumes    []Volume `json:"volumes,omitempty"`
 	Privileged Setting  `json:"privileged,omitempty"`
 	Host       Host     `json:"host,omitzero"`
+}
+
+// Step is one container run to completion.
+type Step struct {
+	Container
+	// Commands are shell commands; when empty the container runs its
+	// entrypoint and command (a Drone plugin-style step).
+	Commands []string `json:"commands,omitempty"`
+	Shell    Shell    `json:"shell,omitempty"`
 	// Always steps run whatever happened before them and never change the
 	// job's status (GitLab after_script).
 	Always bool `json:"always,omitempty"`
@@ -144,17 +177,9 @@ type Step struct {
 
 // Service is a container started before a job's steps and removed after.
 type Service struct {
-	Name  string `json:"name"`
-	Pos   Pos    `json:"pos"`
-	Image Image  `json:"image"`
+	Container
 	// Aliases are the host names the service answers to.
-	Aliases    []string `json:"aliases,omitempty"`
-	Entrypoint []string `json:"entrypoint"`
-	Command    []string `json:"command,omitempty"`
-	Env        []EnvVar `json:"env,omitempty"`
-	Volumes    []Volume `json:"volumes,omitempty"`
-	Privileged Setting  `json:"privileged,omitempty"`
-	Host       Host     `json:"host,omitzero"`
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // Host holds the other settings that reach the host, besides host volumes
@@ -207,11 +232,6 @@ type Capability struct {
 	Pos  Pos    `json:"pos"`
 }
 
-// Any reports whether h asks for anything.
-func (h Host) Any() bool {
-	return len(h.Devices) > 0 || len(h.CapAdd) > 0 || h.Network != nil && h.Network.Value
-}
-
 // Image is an image reference as written plus how to pull it.
 type Image struct {
 	// Name is the reference as the user wrote it.
@@ -239,18 +259,19 @@ const (
 	PullNever       PullPolicy = "never"
 )
 
-// Credentials are a username and password for one registry.
+// Credentials are a username and password for one registry (Drone 0.x
+// auth_config). Name says which they are, for people and for the wire
+// form: JSON carries only the name, and Document carries the values in a
+// field of their own (see wire.go).
 type Credentials struct {
+	Name     string `json:"name"`
 	Username string `json:"-"`
 	Password string `json:"-"`
 	Email    string `json:"-"`
 }
 
 // String never reveals the secret parts.
-func (c *Credentials) String() string { return "<credentials>" }
-
-// MarshalJSON keeps credentials out of plans and golden files.
-func (c *Credentials) MarshalJSON() ([]byte, error) { return []byte(`"<redacted>"`), nil }
+func (c *Credentials) String() string { return "<credentials " + c.Name + ">" }
 
 // EnvVar is one environment variable; FromSecret names a secret whose value
 // is used instead of Value.
@@ -277,9 +298,11 @@ type Setting struct {
 	Pos   Pos  `json:"pos"`
 }
 
-// Pos is a place in a pipeline file.
+// Pos is a place in a pipeline file. File is kept in JSON so that a job
+// document read back on another machine still names where each value came
+// from.
 type Pos struct {
-	File   string `json:"-"`
+	File   string `json:"file,omitempty"`
 	Line   int    `json:"line"`
 	Column int    `json:"column"`
 }

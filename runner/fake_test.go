@@ -60,7 +60,7 @@ func (f *fakeEngine) ImageInfo(_ context.Context, ref string) (engine.ImageInfo,
 	return info, nil
 }
 
-func (f *fakeEngine) PullImage(ctx context.Context, ref, auth string, _ func(engine.PullEvent)) error {
+func (f *fakeEngine) PullImage(ctx context.Context, ref string, _ *engine.RegistryAuth, _ func(engine.PullEvent)) error {
 	time.Sleep(f.pullDelay)
 	f.mu.Lock()
 	defer f.mu.Unlock()

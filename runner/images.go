@@ -10,6 +10,7 @@ import (
 	"github.com/slipway-ci/slipway/engine"
 	"github.com/slipway-ci/slipway/image"
 	"github.com/slipway-ci/slipway/pipeline"
+	"github.com/slipway-ci/slipway/plan"
 )
 
 // imageCache makes sure each image is pulled at most once per run, even
@@ -25,14 +26,14 @@ type imageCache struct {
 // failed.
 type imageEntry struct {
 	done   chan struct{}
-	job    *pipeline.Job
+	job    *plan.Job
 	policy string
 	pulled bool
 	err    error
 }
 
 // pullAll ensures every image of the job, different images in parallel.
-func (r *Runner) pullAll(ctx context.Context, j *pipeline.Job) error {
+func (r *run) pullAll(ctx context.Context, j *plan.Job) error {
 	var imgs []pipeline.Image
 	for _, st := range j.Steps {
 		imgs = append(imgs, st.Image)
@@ -60,7 +61,7 @@ func (r *Runner) pullAll(ctx context.Context, j *pipeline.Job) error {
 // final for the job it happened in. Otherwise (a stricter policy, or
 // another job, whose credentials may differ, after a failure) it decides
 // again; a second pull happens only when the first did not.
-func (r *Runner) ensure(ctx context.Context, j *pipeline.Job, img pipeline.Image) error {
+func (r *run) ensure(ctx context.Context, j *plan.Job, img pipeline.Image) error {
 	policy := fmt.Sprint(img.Pull)
 	for {
 		r.images.mu.Lock()
@@ -96,27 +97,32 @@ func (r *Runner) ensure(ctx context.Context, j *pipeline.Job, img pipeline.Image
 // ensureOnce applies the image's pull policies (image.Ensure); credentials
 // are looked up only when a pull actually happens. pulled reports that a
 // pull succeeded.
-func (r *Runner) ensureOnce(ctx context.Context, j *pipeline.Job, img pipeline.Image) (pulled bool, err error) {
+func (r *run) ensureOnce(ctx context.Context, j *plan.Job, img pipeline.Image) (pulled bool, err error) {
 	ref, err := image.Parse(img.Ref)
 	if err != nil {
 		return false, err
 	}
-	res, err := image.Ensure(ctx, &store{r: r, j: j, img: img, ref: ref}, ref, img.Pull, image.Auth{})
+	res, err := image.Ensure(ctx, &store{r: r, j: j, img: img, ref: ref}, ref, img.Pull)
 	if err != nil {
 		return false, err
 	}
 	if res.Recovered != nil {
-		r.con.printf("Using the local %s: %v", img.Name, res.Recovered)
+		r.say(j.Name, "Using the local %s: %v", img.Name, res.Recovered)
 	}
 	return res.Pulled, nil
 }
 
 // store adapts the engine to image.Store for one image of one job.
 type store struct {
-	r   *Runner
-	j   *pipeline.Job
+	r   *run
+	j   *plan.Job
 	img pipeline.Image
 	ref image.Reference
+	// The credentials, found at the first pull (a local image needs
+	// none), then reused by a retry of a policy list.
+	auth     *engine.RegistryAuth
+	source   string
+	resolved bool
 }
 
 func (s *store) Exists(ctx context.Context, ref string) (bool, error) {
@@ -127,53 +133,63 @@ func (s *store) Exists(ctx context.Context, ref string) (bool, error) {
 	return err == nil, err
 }
 
-// Pull resolves credentials, says where they came from (never what they
+// Pull finds the credentials, says where they came from (never what they
 // are), pulls with progress (per layer on a terminal, a line at the start
 // and the end otherwise), and says how long it took. A failure names the
 // registry and which credentials it refused.
-func (s *store) Pull(ctx context.Context, ref string, _ image.Auth) error {
-	auth, found, err := s.r.credentials(ctx, s.j, s.img, s.ref)
-	if err != nil {
-		return fmt.Errorf("registry %s: %w", s.ref.Domain(), err)
+func (s *store) Pull(ctx context.Context, ref string) error {
+	if !s.resolved {
+		var err error
+		if s.auth, s.source, err = s.r.registryAuth(ctx, s.j, s.img, s.ref); err != nil {
+			return fmt.Errorf("registry %s: %w", s.ref.Domain(), err)
+		}
+		s.resolved = true
 	}
+	auth, source := s.auth, s.source
 	from := ""
-	if found {
-		from = " with credentials from " + auth.Source
+	if auth != nil {
+		from = " with credentials from " + source
 	}
-	s.r.con.printf("Pulling %s%s", s.img.Name, from)
-	pp := s.r.newPullProgress(s.img.Name)
+	s.r.say(s.j.Name, "Pulling %s%s", s.img.Name, from)
+	pp := s.r.newPullProgress(s.j.Name, s.img.Name)
 	defer pp.done()
 	start := time.Now()
-	if err := s.r.Engine.PullImage(ctx, ref, auth.Encode(), pp.event); err != nil {
+	if err := s.r.Engine.PullImage(ctx, ref, auth, pp.event); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if found {
-			return fmt.Errorf("registry %s (credentials from %s): %w", s.ref.Domain(), auth.Source, err)
+		if auth != nil {
+			return fmt.Errorf("registry %s (credentials from %s): %w", s.ref.Domain(), source, err)
 		}
 		return fmt.Errorf("registry %s (no credentials found for it): %w", s.ref.Domain(), err)
 	}
-	s.r.con.printf("Pulled %s in %s%s", s.img.Name, roundDuration(time.Since(start)), pp.summary())
+	s.r.say(s.j.Name, "Pulled %s in %s%s", s.img.Name, roundDuration(time.Since(start)), pp.summary())
 	return nil
 }
 
-// credentials finds the registry credentials for img in the order of the
-// GitLab documentation (see image.Origins).
-func (r *Runner) credentials(ctx context.Context, j *pipeline.Job, img pipeline.Image, ref image.Reference) (image.Auth, bool, error) {
-	o := image.Origins{Inline: img.Auth, RunnerEnv: r.RunnerEnv, JobEnv: jobEnv(j)}
+// registryAuth finds the registry credentials for img in the order of the
+// GitLab documentation (see image.Origins), in the one shape the engines
+// take: nil when there are none. source says where they came from.
+func (r *run) registryAuth(ctx context.Context, j *plan.Job, img pipeline.Image, ref image.Reference) (*engine.RegistryAuth, string, error) {
+	o := image.Origins{Inline: img.Auth, RunnerEnv: r.plan.RunnerEnv, JobEnv: jobEnv(j)}
 	for _, name := range j.PullSecrets {
-		v, ok := r.Secrets[name]
+		v, ok := r.plan.Secrets[name]
 		if !ok {
-			return image.Auth{}, false, fmt.Errorf("image_pull_secrets: secret %q was not given (use --secret %s=@config.json)", name, name)
+			return nil, "", fmt.Errorf("image_pull_secrets: secret %q was not given (use --secret %s=@config.json)", name, name)
 		}
 		o.PullSecrets = append(o.PullSecrets, image.PullSecret{Name: name, Value: v})
 	}
-	return image.Resolve(ctx, ref, o.Sources())
+	a, found, err := image.Resolve(ctx, ref, o.Sources())
+	if err != nil || !found {
+		return nil, "", err
+	}
+	return &engine.RegistryAuth{Registry: a.ServerAddress, Username: a.Username, Password: a.Password,
+		IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken}, a.Source, nil
 }
 
 // jobEnv is the job's variables as KEY=VALUE: those of its first step,
 // where the dialects put the YAML variables and --env adds its own.
-func jobEnv(j *pipeline.Job) []string {
+func jobEnv(j *plan.Job) []string {
 	if len(j.Steps) == 0 {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-ci/slipway/engine"
 	"github.com/slipway-ci/slipway/pipeline"
+	"github.com/slipway-ci/slipway/plan"
 )
 
 // cleanupTimeout bounds Destroy, which runs even after a second Ctrl-C.
@@ -17,20 +18,20 @@ const cleanupTimeout = 2 * time.Minute
 
 // job is the state of one running job.
 type job struct {
-	r    *Runner
+	r    *run
 	eng  engine.Engine // the engine the job's target selects
-	j    *pipeline.Job
+	j    *plan.Job
 	spec *engine.Spec
-	out  io.Writer
+	out  io.Writer // the job's output, masked, as events
 }
 
 // runJob runs one job in its own sandbox and always destroys the sandbox.
-func (r *Runner) runJob(ctx context.Context, key string, j *pipeline.Job, prefixed bool) JobResult {
+func (r *run) runJob(ctx context.Context, key string, j *plan.Job, concurrent bool) JobResult {
 	start := time.Now()
 	jb := &job{r: r, j: j, spec: r.spec(key, j), eng: r.engineFor(j)}
-	out, closeOut := r.jobOutput(j, prefixed)
+	out := r.masker.Writer(eventWriter{events: r.events, job: j.Name})
 	jb.out = out
-	r.con.printf("Running job %q in %s", j.Name, describeImages(j))
+	r.events.JobStarted(JobStart{Name: j.Name, Images: r.masker.String(describeImages(j)), Concurrent: concurrent})
 	if j.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, j.Timeout)
@@ -40,36 +41,20 @@ func (r *Runner) runJob(ctx context.Context, key string, j *pipeline.Job, prefix
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if derr := jb.eng.Destroy(cctx, jb.spec); derr != nil {
-		r.con.printf("Job %q: cleanup failed: %v", j.Name, derr)
+		r.say(j.Name, "Job %q: cleanup failed: %v", j.Name, derr)
 	}
-	closeOut() // the job's last bytes come before its status line
+	// The masker holds back at most the longest secret's length; the
+	// job's last bytes come before its status.
+	_ = out.Close()
 	res := JobResult{Name: j.Name, Duration: time.Since(start), Status: Passed}
 	r.classify(ctx, j, err, &res)
-	r.report(res)
+	res.Reason = r.masker.String(res.Reason)
+	r.events.JobFinished(res)
 	return res
 }
 
-// jobOutput is where a job's containers write: through the secret masker
-// (which holds back at most the longest secret's length) and, when jobs
-// run concurrently, a per-line prefix. The returned func flushes both.
-func (r *Runner) jobOutput(j *pipeline.Job, prefixed bool) (io.Writer, func()) {
-	var w io.Writer = r.con
-	var pw *prefixWriter
-	if prefixed {
-		pw = newPrefixWriter(r.con, j.Name)
-		w = pw
-	}
-	masked := r.masker.Writer(w)
-	return masked, func() {
-		_ = masked.Close()
-		if pw != nil {
-			_ = pw.Close()
-		}
-	}
-}
-
 // classify turns the job's error into its status and a reason.
-func (r *Runner) classify(ctx context.Context, j *pipeline.Job, err error, res *JobResult) {
+func (r *run) classify(ctx context.Context, j *plan.Job, err error, res *JobResult) {
 	switch {
 	case err == nil:
 		return
@@ -85,19 +70,10 @@ func (r *Runner) classify(ctx context.Context, j *pipeline.Job, err error, res *
 	}
 }
 
-func (r *Runner) report(res JobResult) {
-	d := res.Duration.Round(10 * time.Millisecond)
-	if res.Status == Passed {
-		r.con.printf("Job %q passed in %s", res.Name, d)
-		return
-	}
-	r.con.printf("Job %q %s in %s: %s", res.Name, res.Status, d, res.Reason)
-}
-
-func (r *Runner) spec(key string, j *pipeline.Job) *engine.Spec {
+func (r *run) spec(key string, j *plan.Job) *engine.Spec {
 	s := &engine.Spec{
-		RunID: r.RunID, Key: key, Owner: r.Owner,
-		WorkspaceDir: r.WorkspaceDir, WorkspacePath: j.Workspace,
+		RunID: r.id, Key: key, Owner: r.Owner,
+		WorkspaceDir: r.workspace, WorkspacePath: j.Workspace,
 	}
 	switch {
 	case j.Network == pipeline.NetworkSharedLocalhost && len(j.Services) > 0:
@@ -171,14 +147,14 @@ func (jb *job) runSteps(ctx context.Context) error {
 		switch {
 		case err == nil || st.Always:
 			if err != nil {
-				jb.r.con.printf("Job %q: %s failed (ignored): %v", jb.j.Name, st.Name, err)
+				jb.r.say(jb.j.Name, "Job %q: %s failed (ignored): %v", jb.j.Name, st.Name, err)
 			}
 		case st.IgnoreFailure:
-			jb.r.con.printf("Job %q: step %s failed (ignored): %v", jb.j.Name, st.Name, err)
+			jb.r.say(jb.j.Name, "Job %q: step %s failed (ignored): %v", jb.j.Name, st.Name, err)
 		case failure == nil:
 			failure = err
 		default:
-			jb.r.con.printf("Job %q: step %s failed too: %v", jb.j.Name, st.Name, err)
+			jb.r.say(jb.j.Name, "Job %q: step %s failed too: %v", jb.j.Name, st.Name, err)
 		}
 	}
 	if failure == nil {
@@ -192,7 +168,7 @@ func (jb *job) runSteps(ctx context.Context) error {
 // a context of its own, which only a second Ctrl-C (Kill) or its own
 // bound ends. Otherwise it shares the job's, so a Ctrl-C during
 // after_script stops it like any step.
-func (r *Runner) alwaysContext(ctx context.Context) (context.Context, context.CancelFunc) {
+func (r *run) alwaysContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if ctx.Err() == nil {
 		return context.WithCancel(ctx)
 	}
@@ -213,6 +189,7 @@ func (r *Runner) alwaysContext(ctx context.Context) (context.Context, context.Ca
 func (jb *job) runStep(ctx context.Context, c *engine.Container, st *pipeline.Step) error {
 	stop := jb.killOnSecondSignal(ctx, c.Name)
 	defer stop()
+	jb.r.events.StepStarted(jb.j.Name, st.Name)
 	code, err := jb.eng.Run(ctx, jb.spec, c, jb.out)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -264,13 +241,13 @@ func (jb *job) stepContainer(i int, st *pipeline.Step) (*engine.Container, error
 }
 
 // env renders variables as NAME=value, resolving from_secret.
-func (r *Runner) env(vars []pipeline.EnvVar) ([]string, error) {
+func (r *run) env(vars []pipeline.EnvVar) ([]string, error) {
 	out := make([]string, 0, len(vars)+1)
 	out = append(out, "CI=true")
 	for _, v := range vars {
 		val := v.Value
 		if v.FromSecret != "" {
-			s, ok := r.Secrets[v.FromSecret]
+			s, ok := r.plan.Secrets[v.FromSecret]
 			if !ok {
 				return nil, fmt.Errorf("%s: secret %q is not set (give it with --secret %s=VALUE)", v.Name, v.FromSecret, v.FromSecret)
 			}
@@ -299,7 +276,7 @@ func withHost(c *engine.Container, h pipeline.Host) {
 	c.HostNetwork = h.Network != nil && h.Network.Value
 }
 
-func describeImages(j *pipeline.Job) string {
+func describeImages(j *plan.Job) string {
 	seen := map[string]bool{}
 	var imgs []string
 	for _, st := range j.Steps {
@@ -329,7 +306,7 @@ func (jb *job) pullSpec(ctx context.Context, img pipeline.Image) (*engine.Pull, 
 
 // engineFor picks the engine of a job's target: Kubernetes for Drone's
 // type: kubernetes (when one is configured), Docker otherwise.
-func (r *Runner) engineFor(j *pipeline.Job) engine.Engine {
+func (r *run) engineFor(j *plan.Job) engine.Engine {
 	if e, ok := r.Engines[j.Target]; ok {
 		return e
 	}

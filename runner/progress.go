@@ -19,7 +19,8 @@ const progressEvery = time.Second
 // movement: output of concurrent jobs and pulls interleaves safely, and a
 // log captured from a terminal stays readable.
 type pullProgress struct {
-	r        *Runner
+	r        *run
+	job      string
 	image    string
 	terminal bool
 	layers   map[string]*layerProgress
@@ -33,11 +34,11 @@ type layerProgress struct {
 
 // newPullProgress starts the report of a pull of image; call done when
 // the pull ends.
-func (r *Runner) newPullProgress(image string) *pullProgress {
+func (r *run) newPullProgress(job, image string) *pullProgress {
 	r.images.mu.Lock()
 	r.images.pulling++
 	r.images.mu.Unlock()
-	return &pullProgress{r: r, image: image, terminal: r.Terminal, layers: map[string]*layerProgress{}}
+	return &pullProgress{r: r, job: job, image: image, terminal: r.Terminal, layers: map[string]*layerProgress{}}
 }
 
 func (p *pullProgress) done() {
@@ -91,7 +92,7 @@ func (p *pullProgress) line(s string) {
 	if several {
 		s = p.image + " " + s
 	}
-	p.r.con.printf("  %s", s)
+	p.r.say(p.job, "  %s", s)
 }
 
 // summary is added to the "Pulled" line.

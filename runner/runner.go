@@ -1,106 +1,85 @@
-// Package runner executes a pipeline on an engine: it pulls images, sets
-// up each job's sandbox, starts services and waits for them, runs the
-// steps, streams their output, and always tears down what it created.
+// Package runner executes a plan on engines: it pulls images, sets up
+// each job's sandbox, starts services and waits for them, runs the steps,
+// reports what happens through Events, and always tears down what it
+// created.
 package runner
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/slipway-ci/slipway/engine"
 	"github.com/slipway-ci/slipway/pipeline"
+	"github.com/slipway-ci/slipway/plan"
 	"github.com/slipway-ci/slipway/secret"
 )
 
-// Runner runs pipelines on one engine. Set the fields, then call Run.
+// Runner runs plans on its engines. Set the fields, then call Run; one
+// Runner may run several plans at once, each Run has its own state.
 type Runner struct {
-	// Engine runs jobs; Engines overrides it per job target
-	// ("kubernetes" → the Kubernetes engine).
+	// Engine runs jobs; Engines overrides it per job target.
 	Engine  engine.Engine
-	Engines map[string]engine.Engine
-	Out     io.Writer
-	RunID   string
-	Owner   string
-	// WorkspaceDir is the checkout copied into every job.
-	WorkspaceDir string
+	Engines map[pipeline.Target]engine.Engine
+	// Owner marks what this process creates (see engine.Owner).
+	Owner string
 	// Concurrency is how many jobs of a stage run at once (default 1).
 	Concurrency int
 	// ServiceTimeout bounds the wait for services to listen (default 30s).
 	ServiceTimeout time.Duration
 	// StopGrace is what a cancelled step gets between stop and kill.
 	StopGrace time.Duration
-	// Secrets are the values Drone's from_secret names; every one of them
-	// is masked in everything the run prints.
-	Secrets map[string]string
-	// RunnerEnv is the runner configuration's environment list; it may
-	// hold DOCKER_AUTH_CONFIG.
-	RunnerEnv []string
-	// Terminal is true when Out is a terminal: pulls then show progress
-	// per layer rather than a line per image.
+	// Terminal: pulls report progress per layer rather than a line per
+	// image.
 	Terminal bool
 	// ServiceLogs shows services' output as it happens.
 	ServiceLogs bool
 	// Kill, when closed, skips grace periods (a second Ctrl-C).
 	Kill <-chan struct{}
-
-	con    *console
-	images imageCache
-	masker *secret.Masker
 }
 
-// Result is how a run ended.
-type Result struct {
-	Jobs []JobResult
+// Options are what one run adds: who it is, what it copies, whom it tells.
+type Options struct {
+	// ID labels every object of the run.
+	ID string
+	// Workspace is the checkout copied into every job.
+	Workspace string
+	// Events receives what the run reports, masked.
+	Events Events
 }
 
-// JobResult is how one job ended.
-type JobResult struct {
-	Name     string
-	Status   Status
-	Duration time.Duration
-	Reason   string
-}
-
-// Status of a job.
-type Status string
-
-const (
-	Passed   Status = "passed"
-	Failed   Status = "failed"
-	Allowed  Status = "failed (allowed)"
-	Skipped  Status = "skipped"
-	Canceled Status = "canceled"
-)
-
-// Failed reports whether any job failed or was cancelled.
-func (r Result) Failed() bool {
-	for _, j := range r.Jobs {
-		if j.Status == Failed || j.Status == Canceled {
-			return true
-		}
-	}
-	return false
+// run is the state of one Run.
+type run struct {
+	*Runner
+	plan      *plan.Plan
+	id        string
+	workspace string
+	events    Events
+	masker    *secret.Masker
+	images    imageCache
 }
 
 // Run executes p stage by stage. After a failed stage only the jobs that
 // ask to run on failure (or always) run.
-func (r *Runner) Run(ctx context.Context, p *pipeline.Pipeline) Result {
-	r.masker = secret.NewMasker(r.Secrets)
-	r.con = &console{out: r.Out, mask: r.masker.String}
+func (r *Runner) Run(ctx context.Context, p *plan.Plan, o Options) Result {
+	rn := &run{Runner: r, plan: p, id: o.ID, workspace: o.Workspace, events: o.Events,
+		masker: secret.NewMasker(p.Secrets)}
+	return rn.run(ctx)
+}
+
+func (r *run) run(ctx context.Context) Result {
 	for _, name := range r.masker.Skipped() {
-		r.con.printf("Secret %s is shorter than %d characters and is not masked in the output", name, secret.MinLen)
+		r.say("", "Secret %s is shorter than %d characters and is not masked in the output", name, secret.MinLen)
 	}
-	if len(p.Jobs()) == 0 {
+	if len(r.plan.Jobs()) == 0 {
 		// Conditions (Drone's trigger:/when:) can leave a file nothing to
 		// run; say so rather than end in silence.
-		r.con.printf("Nothing to run: every job was left out (the warnings above say why)")
+		r.say("", "Nothing to run: every job was left out (the warnings above say why)")
 	}
 	var res Result
 	failed := false
-	for si, st := range p.Stages {
+	for si, st := range r.plan.Stages {
 		run, skipped := r.selectJobs(ctx, st, failed)
 		res.Jobs = append(res.Jobs, skipped...)
 		if len(run.Jobs) == 0 {
@@ -117,10 +96,15 @@ func (r *Runner) Run(ctx context.Context, p *pipeline.Pipeline) Result {
 	return res
 }
 
+// say reports a line of the runner's own, secrets masked.
+func (r *run) say(job, format string, args ...any) {
+	r.events.Message(job, r.masker.String(fmt.Sprintf(format, args...)))
+}
+
 // selectJobs splits a stage into the jobs that run, given whether an
 // earlier stage failed, and those skipped, with the reason.
-func (r *Runner) selectJobs(ctx context.Context, st pipeline.Stage, failed bool) (pipeline.Stage, []JobResult) {
-	run := pipeline.Stage{Name: st.Name}
+func (r *run) selectJobs(ctx context.Context, st plan.Stage, failed bool) (plan.Stage, []JobResult) {
+	run := plan.Stage{Name: st.Name}
 	var skipped []JobResult
 	for _, j := range st.Jobs {
 		reason := ""
@@ -136,7 +120,7 @@ func (r *Runner) selectJobs(ctx context.Context, st pipeline.Stage, failed bool)
 			continue
 		}
 		if reason != "" {
-			r.con.printf("Skipping job %q: %s", j.Name, reason)
+			r.say(j.Name, "Skipping job %q: %s", j.Name, reason)
 		}
 		skipped = append(skipped, JobResult{Name: j.Name, Status: Skipped, Reason: reason})
 	}
@@ -144,7 +128,7 @@ func (r *Runner) selectJobs(ctx context.Context, st pipeline.Stage, failed bool)
 }
 
 // runStage runs a stage's jobs, at most Concurrency at a time.
-func (r *Runner) runStage(ctx context.Context, si int, st pipeline.Stage) []JobResult {
+func (r *run) runStage(ctx context.Context, si int, st plan.Stage) []JobResult {
 	n := max(r.Concurrency, 1)
 	out := make([]JobResult, len(st.Jobs))
 	sem := make(chan struct{}, n)

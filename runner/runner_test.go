@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-ci/slipway/engine"
 	"github.com/slipway-ci/slipway/pipeline"
+	"github.com/slipway-ci/slipway/plan"
 )
 
 func img(name string) pipeline.Image {
@@ -19,19 +20,38 @@ func img(name string) pipeline.Image {
 func gitlabJob(name string, script ...string) *pipeline.Job {
 	return &pipeline.Job{
 		Name: name, Network: pipeline.NetworkPerJob, Workspace: "/builds/g/p",
-		Steps: []*pipeline.Step{{Name: "script", Image: img("busybox:1.35"), Commands: script, Shell: pipeline.ShellGitLab}},
+		Steps: []*pipeline.Step{{Container: pipeline.Container{Name: "script", Image: img("busybox:1.35")}, Commands: script, Shell: pipeline.ShellGitLab}},
 	}
 }
 
 func withAfter(j *pipeline.Job, after ...string) *pipeline.Job {
-	j.Steps = append(j.Steps, &pipeline.Step{Name: "after_script", Image: j.Steps[0].Image, Commands: after, Shell: pipeline.ShellGitLab, Always: true})
+	j.Steps = append(j.Steps, &pipeline.Step{Container: pipeline.Container{Name: "after_script", Image: j.Steps[0].Image}, Commands: after, Shell: pipeline.ShellGitLab, Always: true})
 	return j
 }
 
-func newTestRunner(f *fakeEngine) (*Runner, *bytes.Buffer) {
+// testRunner runs a pipeline as a plan, printing to a buffer.
+type testRunner struct {
+	*Runner
+	Secrets map[string]string
+	out     *bytes.Buffer
+}
+
+func (r *testRunner) Run(ctx context.Context, p *pipeline.Pipeline) Result {
+	pl := &plan.Plan{File: p.File, Dialect: p.Dialect, Secrets: r.Secrets}
+	for _, s := range p.Stages {
+		st := plan.Stage{Name: s.Name}
+		for _, j := range s.Jobs {
+			st.Jobs = append(st.Jobs, &plan.Job{Job: j})
+		}
+		pl.Stages = append(pl.Stages, st)
+	}
+	return r.Runner.Run(ctx, pl, Options{ID: "r", Events: NewPrinter(r.out)})
+}
+
+func newTestRunner(f *fakeEngine) (*testRunner, *bytes.Buffer) {
 	var out bytes.Buffer
 	f.images["docker.io/library/busybox:1.35"] = engine.ImageInfo{}
-	return &Runner{Engine: f, Out: &out, RunID: "r", Owner: "h:1"}, &out
+	return &testRunner{Runner: &Runner{Engine: f, Owner: "h:1"}, out: &out}, &out
 }
 
 func pipelineOf(stages ...pipeline.Stage) *pipeline.Pipeline {
@@ -90,7 +110,7 @@ func TestFailedStepSkipsLaterSteps(t *testing.T) {
 	f.exit["exit 2"] = 2
 	r, _ := newTestRunner(f)
 	j := gitlabJob("j", "exit 2")
-	j.Steps = append(j.Steps, &pipeline.Step{Name: "next", Image: j.Steps[0].Image, Commands: []string{"true"}})
+	j.Steps = append(j.Steps, &pipeline.Step{Container: pipeline.Container{Name: "next", Image: j.Steps[0].Image}, Commands: []string{"true"}})
 	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
 	if res.Jobs[0].Status != Failed || f.has("run j0-0 step-1") {
 		t.Errorf("status %s calls %v", res.Jobs[0].Status, f.calls)
@@ -185,7 +205,7 @@ func TestServiceThatNeverListensWarnsWithLog(t *testing.T) {
 	r, out := newTestRunner(f)
 	r.ServiceTimeout = 100 * time.Millisecond
 	f.images["docker.io/library/redis:7.0"] = engine.ImageInfo{ExposedTCPPorts: []int{6379}}
-	svc := &pipeline.Service{Name: "redis", Image: img("redis:7.0"), Aliases: []string{"redis"}}
+	svc := &pipeline.Service{Container: pipeline.Container{Name: "redis", Image: img("redis:7.0")}, Aliases: []string{"redis"}}
 	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{serviceJob(svc)}}))
 	o := out.String()
 	if res.Failed() || !strings.Contains(o, "*** WARNING: Service redis probably didn't start properly.") ||
@@ -203,7 +223,7 @@ func TestExitedServiceReportedAtOnce(t *testing.T) {
 	r.ServiceTimeout = time.Hour
 	f.images["docker.io/library/redis:7.0"] = engine.ImageInfo{ExposedTCPPorts: []int{6379}}
 	f.exited["svc-redis"] = 137
-	svc := &pipeline.Service{Name: "redis", Image: img("redis:7.0")}
+	svc := &pipeline.Service{Container: pipeline.Container{Name: "redis", Image: img("redis:7.0")}}
 	start := time.Now()
 	r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{serviceJob(svc)}}))
 	if time.Since(start) > 10*time.Second || !strings.Contains(out.String(), "exited with code 137") {
@@ -217,7 +237,7 @@ func TestServicesWithoutPortsAreNotWaitedFor(t *testing.T) {
 	r.ServiceTimeout = time.Hour
 	f.images["docker.io/library/worker:1"] = engine.ImageInfo{}
 	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{
-		serviceJob(&pipeline.Service{Name: "worker", Image: img("worker:1")})}}))
+		serviceJob(&pipeline.Service{Container: pipeline.Container{Name: "worker", Image: img("worker:1")}})}}))
 	if res.Failed() || strings.Contains(out.String(), "WARNING") {
 		t.Errorf("%+v\n%s", res.Jobs, out)
 	}
@@ -240,8 +260,8 @@ func TestSharedNamespacePortClashNamesBothServices(t *testing.T) {
 	f.images["docker.io/library/redis:7.0"] = engine.ImageInfo{ExposedTCPPorts: []int{6379}}
 	f.listening["svc-cache"], f.listening["svc-sessions"] = true, true
 	j := serviceJob(
-		&pipeline.Service{Name: "cache", Image: img("redis:7.0")},
-		&pipeline.Service{Name: "sessions", Image: img("redis:7.0")},
+		&pipeline.Service{Container: pipeline.Container{Name: "cache", Image: img("redis:7.0")}},
+		&pipeline.Service{Container: pipeline.Container{Name: "sessions", Image: img("redis:7.0")}},
 	)
 	j.Network = pipeline.NetworkSharedLocalhost
 	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
@@ -336,7 +356,7 @@ func TestStepWhenStatus(t *testing.T) {
 	r, out := newTestRunner(f)
 	j := gitlabJob("j", "exit 1")
 	step := func(name, cmd string, w pipeline.When) *pipeline.Step {
-		return &pipeline.Step{Name: name, Image: j.Steps[0].Image, Commands: []string{cmd}, Shell: pipeline.ShellDrone, When: w}
+		return &pipeline.Step{Container: pipeline.Container{Name: name, Image: j.Steps[0].Image}, Commands: []string{cmd}, Shell: pipeline.ShellDrone, When: w}
 	}
 	j.Steps = append(j.Steps,
 		step("next", "true", pipeline.OnSuccess),

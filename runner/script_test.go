@@ -54,7 +54,7 @@ func TestPipefailWhereTheShellHasIt(t *testing.T) {
 }
 
 func TestPluginStepKeepsImageCommand(t *testing.T) {
-	st := &pipeline.Step{Shell: pipeline.ShellDrone, Command: []string{"--flag"}}
+	st := &pipeline.Step{Shell: pipeline.ShellDrone, Container: pipeline.Container{Command: []string{"--flag"}}}
 	ep, cmd, stdin := command(st)
 	if ep != nil || len(cmd) != 1 || stdin != nil {
 		t.Errorf("%v %v %q", ep, cmd, stdin)
@@ -63,7 +63,7 @@ func TestPluginStepKeepsImageCommand(t *testing.T) {
 
 func TestFileVariableHoldsThePathOfItsValue(t *testing.T) {
 	for _, shell := range []string{"sh", "bash"} {
-		st := &pipeline.Step{Shell: pipeline.ShellGitLab, Env: []pipeline.EnvVar{{Name: "DB_PASSWORD", FromSecret: "db", File: true}},
+		st := &pipeline.Step{Shell: pipeline.ShellGitLab, Container: pipeline.Container{Env: []pipeline.EnvVar{{Name: "DB_PASSWORD", FromSecret: "db", File: true}}},
 			Commands: []string{`test -f "$DB_PASSWORD" && stat -c %a "$DB_PASSWORD" && cat "$DB_PASSWORD"; echo`}}
 		_, _, stdin := command(st)
 		cmd := exec.Command(shell)

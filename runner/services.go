@@ -56,7 +56,7 @@ func (jb *job) startServices(ctx context.Context) error {
 func serviceName(svc *pipeline.Service) string { return "svc-" + svc.Name }
 
 // serviceContainer is the engine's view of a service.
-func (r *Runner) serviceContainer(svc *pipeline.Service) (*engine.Container, error) {
+func (r *run) serviceContainer(svc *pipeline.Service) (*engine.Container, error) {
 	env, err := r.env(svc.Env)
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", svc.Name, err)
@@ -89,9 +89,7 @@ func (jb *job) startService(ctx context.Context, i int, svc *pipeline.Service) e
 // followLogs shows a service's output, each line prefixed with its name,
 // until the service is removed (--service-logs).
 func (jb *job) followLogs(ctx context.Context, svc *pipeline.Service) {
-	pw := newPrefixWriter(jb.r.con, jb.j.Name+"/"+svc.Name)
-	defer pw.Close()
-	w := jb.r.masker.Writer(pw)
+	w := jb.r.masker.Writer(serviceWriter{events: jb.r.events, job: jb.j.Name, service: svc.Name})
 	defer w.Close()
 	_ = jb.eng.Logs(context.WithoutCancel(ctx), jb.spec, serviceName(svc), -1, true, w)
 }
@@ -155,7 +153,7 @@ func (jb *job) warnService(ctx context.Context, svc *pipeline.Service, reason st
 	if logs.Len() > 0 {
 		msg += fmt.Sprintf("\nLast lines of its log:\n%s", indent(logs.String()))
 	}
-	_, _ = jb.out.Write([]byte(msg + "\n"))
+	jb.r.events.ServiceWarning(jb.j.Name, svc.Name, jb.r.masker.String(msg))
 }
 
 // servicePorts are the image's exposed TCP ports plus HEALTHCHECK_TCP_PORT.

@@ -10,6 +10,7 @@ import (
 	"github.com/slipway-ci/slipway/engine"
 	"github.com/slipway-ci/slipway/engine/docker"
 	"github.com/slipway-ci/slipway/engine/kube"
+	"github.com/slipway-ci/slipway/pipeline"
 )
 
 // engines are the engines a pipeline's jobs target (Job.Target): Docker
@@ -19,21 +20,21 @@ import (
 // run asks (when it answers) for the images' exposed ports.
 type engines struct {
 	main     engine.Engine
-	byTarget map[string]engine.Engine
+	byTarget map[pipeline.Target]engine.Engine
 	all      []engine.Engine
 	close    func()
 }
 
 func openEngines(ctx context.Context, l *loaded, kubeconfig string) (*engines, error) {
 	needKube, needDocker := false, false
-	for _, j := range l.pipeline.Jobs() {
-		if j.Target == "kubernetes" {
+	for _, j := range l.plan.Jobs() {
+		if j.Target == pipeline.TargetKubernetes {
 			needKube = true
 		} else {
 			needDocker = true
 		}
 	}
-	es := &engines{byTarget: map[string]engine.Engine{}, close: func() {}}
+	es := &engines{byTarget: map[pipeline.Target]engine.Engine{}, close: func() {}}
 	var images kube.ImageInspector
 	dock, err := docker.New()
 	if err == nil {
@@ -47,7 +48,7 @@ func openEngines(ctx context.Context, l *loaded, kubeconfig string) (*engines, e
 		return nil, invalid(err)
 	}
 	if needDocker {
-		es.main, es.byTarget["docker"] = dock, dock
+		es.main, es.byTarget[pipeline.TargetDocker] = dock, dock
 		es.all = append(es.all, dock)
 	}
 	if needKube {
@@ -60,7 +61,7 @@ func openEngines(ctx context.Context, l *loaded, kubeconfig string) (*engines, e
 		if err := k.Ping(ctx); err != nil {
 			return nil, invalid(err)
 		}
-		es.byTarget["kubernetes"] = k
+		es.byTarget[pipeline.TargetKubernetes] = k
 		es.all = append(es.all, k)
 		if es.main == nil {
 			es.main = k

@@ -55,7 +55,7 @@ func run(l *loaded, o *options, concurrency int, serviceLogs bool) error {
 	defer es.close()
 	es.collect(ctx)
 	r := newRunner(l, es, concurrency, serviceLogs, kill)
-	res := r.Run(ctx, l.pipeline)
+	res := r.Run(ctx, l.plan, runner.Options{ID: newRunID(), Workspace: l.workspace, Events: runner.NewPrinter(os.Stdout)})
 	switch {
 	case ctx.Err() != nil:
 		return &exitError{code: exitCanceled, err: fmt.Errorf("run canceled")}
@@ -73,15 +73,10 @@ func newRunner(l *loaded, es *engines, concurrency int, serviceLogs bool, kill c
 	return &runner.Runner{
 		Engine:         es.main,
 		Engines:        es.byTarget,
-		Out:            os.Stdout,
-		RunID:          newRunID(),
 		Owner:          engine.Owner(),
-		WorkspaceDir:   l.workspace,
 		Concurrency:    concurrency,
 		ServiceTimeout: d.ServiceTimeout(),
 		StopGrace:      10 * time.Second,
-		Secrets:        l.secrets,
-		RunnerEnv:      l.cfg.Runner().Environment,
 		ServiceLogs:    serviceLogs,
 		Terminal:       isTerminal(os.Stdout),
 		Kill:           kill,

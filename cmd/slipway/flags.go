@@ -11,10 +11,8 @@ import (
 	"github.com/slipway-ci/slipway/config"
 	"github.com/slipway-ci/slipway/dialect"
 	"github.com/slipway-ci/slipway/dialect/drone"
-	"github.com/slipway-ci/slipway/dialect/gitlab"
-	"github.com/slipway-ci/slipway/image"
 	"github.com/slipway-ci/slipway/pipeline"
-	"github.com/slipway-ci/slipway/runner"
+	"github.com/slipway-ci/slipway/plan"
 	"github.com/slipway-ci/slipway/secret"
 )
 
@@ -74,32 +72,23 @@ func gitBranch(dir string) string {
 	return ref
 }
 
-// loaded is a parsed, prepared pipeline with what is needed to run it.
+// loaded is a prepared plan with what is needed to run it.
 type loaded struct {
-	pipeline  *pipeline.Pipeline
+	plan      *plan.Plan
 	cfg       *config.Config
 	workspace string
-	secrets   map[string]string
-	env       []pipeline.EnvVar
-	baseEnv   []pipeline.EnvVar
 }
 
-// load parses the file and applies configuration and flags; every error
-// here is the user's input, exit status 2.
+// load parses the file and prepares it with the configuration and the
+// flags; every error here is the user's input, exit status 2.
 func (o *options) load(jobs []string) (*loaded, error) {
 	file, err := o.pipelineFile()
 	if err != nil {
 		return nil, invalid(err)
 	}
-	ws := o.workspace
-	if ws == "" {
-		ws = filepath.Dir(file)
-	}
-	if ws, err = filepath.Abs(ws); err != nil {
+	ws, err := o.workspaceDir(file)
+	if err != nil {
 		return nil, invalid(err)
-	}
-	if st, err := os.Stat(ws); err != nil || !st.IsDir() {
-		return nil, invalid(fmt.Errorf("workspace %s is not a directory", ws))
 	}
 	project := o.project
 	if project == "" {
@@ -112,32 +101,31 @@ func (o *options) load(jobs []string) (*loaded, error) {
 	for _, k := range cfg.Unknown() {
 		fmt.Fprintf(os.Stderr, "warning: %s: key %s is not used by slipway\n", o.config, k)
 	}
-	p, warns, err := dialect.Load(file, dialect.Options{
-		ProjectPath: project, GitLab: gitlabOptions(o.config, cfg), Drone: o.droneContext(ws, project),
-	})
-	for _, w := range warns {
-		fmt.Fprintln(os.Stderr, "warning: "+w.Error())
-	}
+	p, warns, err := dialect.Load(file, dialect.Options{ProjectPath: project, Drone: o.droneContext(ws, project)})
+	printWarnings(warns)
 	if err != nil {
 		return nil, invalid(err)
 	}
 	if err := p.Select(jobs); err != nil {
 		return nil, invalid(err)
 	}
-	if err := cfg.Runner().Validate(); err != nil {
-		return nil, invalid(fmt.Errorf("%s: %v", o.config, err))
-	}
-	if cfg.Runner().Executor == "kubernetes" && p.Dialect == pipeline.GitLab {
-		// The executor, not the file, says where GitLab jobs run.
-		for _, j := range p.Jobs() {
-			j.Target = "kubernetes"
-		}
-	}
-	l := &loaded{pipeline: p, workspace: ws, cfg: cfg}
-	if err := o.prepare(l); err != nil {
+	secrets, err := parseSecrets(o.secrets)
+	if err != nil {
 		return nil, invalid(err)
 	}
-	return l, nil
+	pl, warns, err := plan.Prepare(p, cfg.Runner(), plan.Options{
+		ConfigPath: o.config, Trusted: o.trusted, Env: o.env, Secrets: secrets})
+	printWarnings(warns)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return &loaded{plan: pl, workspace: ws, cfg: cfg}, nil
+}
+
+func printWarnings(warns []*pipeline.Warning) {
+	for _, w := range warns {
+		fmt.Fprintln(os.Stderr, "warning: "+w.Error())
+	}
 }
 
 func (o *options) pipelineFile() (string, error) {
@@ -147,64 +135,20 @@ func (o *options) pipelineFile() (string, error) {
 	return dialect.Find(".")
 }
 
-// prepare reads the configuration, the --env and --secret flags, and
-// applies them with the runner's checks.
-func (o *options) prepare(l *loaded) error {
-	var err error
-	// As gitlab-runner, [[runners]] environment goes into every job,
-	// below the file's variables and --env. DOCKER_AUTH_CONFIG there is only for
-	// pulling images, and is kept out of the containers.
-	for _, kv := range l.cfg.Runner().Environment {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return fmt.Errorf("%s: environment entry %q: expected NAME=VALUE", o.config, kv)
-		}
-		if name != "DOCKER_AUTH_CONFIG" {
-			l.baseEnv = append(l.baseEnv, pipeline.EnvVar{Name: name, Value: value})
-		}
+// workspaceDir is --workspace, else the pipeline file's directory.
+func (o *options) workspaceDir(file string) (string, error) {
+	ws := o.workspace
+	if ws == "" {
+		ws = filepath.Dir(file)
 	}
-	for _, kv := range o.env {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return fmt.Errorf("--env %q: expected NAME=VALUE", kv)
-		}
-		l.env = append(l.env, pipeline.EnvVar{Name: name, Value: value})
-	}
-	if l.secrets, err = parseSecrets(o.secrets); err != nil {
-		return err
-	}
-	d := l.cfg.Runner().Settings()
-	pull, err := policies(d.PullPolicy, "pull_policy")
+	ws, err := filepath.Abs(ws)
 	if err != nil {
-		return err
+		return "", err
 	}
-	// As gitlab-runner: without allowed_pull_policies, a file may ask
-	// only for what pull_policy lists (anything, when neither is set).
-	allowedNames := d.AllowedPullPolicies
-	if len(allowedNames) == 0 {
-		allowedNames = d.PullPolicy
+	if st, err := os.Stat(ws); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("workspace %s is not a directory", ws)
 	}
-	allowed, err := policies(allowedNames, "allowed_pull_policies")
-	if err != nil {
-		return err
-	}
-	return runner.Prepare(l.pipeline, runner.Policy{
-		PullPolicy:          pull,
-		AllowedPullPolicies: allowed,
-		Trusted:             o.trusted,
-		DefaultImage:        d.Image,
-		AllowedImages:       d.AllowedImages,
-		AllowedServices:     d.AllowedServices,
-		Privileged:          d.Privileged,
-		Volumes:             d.Volumes,
-		CapAdd:              d.CapAdd,
-		Devices:             d.Devices,
-		ForbidHostAccess:    d.ForbidHostAccess,
-		AllowedHostPaths:    d.AllowedHostPaths,
-		Env:                 l.env,
-		BaseEnv:             l.baseEnv,
-		Secrets:             l.secrets,
-	})
+	return ws, nil
 }
 
 func parseSecrets(args []string) (map[string]string, error) {
@@ -217,28 +161,4 @@ func parseSecrets(args []string) (map[string]string, error) {
 		out[name] = value
 	}
 	return out, nil
-}
-
-// policies parses a pull-policy list of the runner configuration.
-func policies(names []string, key string) ([]pipeline.PullPolicy, error) {
-	var out []pipeline.PullPolicy
-	for _, n := range names {
-		p, err := image.ParsePolicy(n)
-		if err != nil {
-			return nil, fmt.Errorf("runner configuration %s: %v", key, err)
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-// gitlabOptions passes the runner configuration's services to the GitLab
-// dialect, which gives them aliases and variables like the file's own.
-func gitlabOptions(path string, cfg *config.Config) gitlab.Options {
-	o := gitlab.Options{RunnerFile: path}
-	for _, s := range cfg.Runner().Settings().Services {
-		o.RunnerServices = append(o.RunnerServices, gitlab.RunnerService{
-			Name: s.Name, Alias: s.Alias, Entrypoint: s.Entrypoint, Command: s.Command})
-	}
-	return o
 }

@@ -208,10 +208,8 @@ func (p *parser) image(c *container, what string) (pipeline.Image, bool) {
 
 func (p *parser) addStep(d *jobDoc, c *container, img pipeline.Image) {
 	s := &pipeline.Step{
-		Name: c.name, Pos: p.pos(c.at), Image: img, Commands: c.commands,
-		Entrypoint: c.entrypoint, Command: c.command, Env: mergeEnv(d.env, c.env, c.settings),
-		Volumes: c.volumes, Privileged: c.privileged, Host: c.host, IgnoreFailure: c.ignoreFailure,
-		When: c.when,
+		Container: p.modelContainer(c, img, mergeEnv(d.env, c.env, c.settings)),
+		Commands:  c.commands, IgnoreFailure: c.ignoreFailure, When: c.when,
 	}
 	if len(c.commands) > 0 {
 		s.Shell = pipeline.ShellDrone
@@ -220,11 +218,16 @@ func (p *parser) addStep(d *jobDoc, c *container, img pipeline.Image) {
 	d.stepDeps[s] = c.deps
 }
 
-func (p *parser) addService(d *jobDoc, c *container, img pipeline.Image) {
-	s := &pipeline.Service{
+// modelContainer is the model of what a step and a service share.
+func (p *parser) modelContainer(c *container, img pipeline.Image, env []pipeline.EnvVar) pipeline.Container {
+	return pipeline.Container{
 		Name: c.name, Pos: p.pos(c.at), Image: img, Entrypoint: c.entrypoint, Command: c.command,
-		Env: mergeEnv(d.env, c.env), Volumes: c.volumes, Privileged: c.privileged, Host: c.host,
+		Env: env, Volumes: c.volumes, Privileged: c.privileged, Host: c.host,
 	}
+}
+
+func (p *parser) addService(d *jobDoc, c *container, img pipeline.Image) {
+	s := &pipeline.Service{Container: p.modelContainer(c, img, mergeEnv(d.env, c.env))}
 	// Services answer on localhost (shared namespace); their name is an
 	// extra host name when it is a valid one.
 	if validHost(c.name) {
@@ -283,6 +286,7 @@ func (p *parser) setAuth(_ *jobDoc, c *container, k, v *yaml.Node) {
 		p.errorf(k, "auth_config: expected a username and a password")
 		return
 	}
+	cred.Name = "auth_config of " + c.name
 	c.auth = cred
 }
 

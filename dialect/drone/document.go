@@ -141,7 +141,7 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 	d := &jobDoc{
 		job: &pipeline.Job{
 			Name: "default", Pos: p.pos(root), Network: pipeline.NetworkSharedLocalhost,
-			Workspace: defaultWorkspace, Target: "docker",
+			Workspace: defaultWorkspace, Target: pipeline.TargetDocker,
 		},
 		root:     root,
 		legacy:   legacy,
@@ -206,12 +206,12 @@ func (p *parser) pipelineType(d *jobDoc, _, v *yaml.Node) {
 	if !ok {
 		return
 	}
-	switch t {
-	case "docker", "kubernetes":
-		d.job.Target = t
-	default:
+	target, known := pipeline.ParseTarget(t)
+	if !known || t == "" {
 		p.errorf(v, "pipeline type %s is not supported (slipway runs docker and kubernetes pipelines)", quote(t))
+		return
 	}
+	d.job.Target = target
 }
 
 func (p *parser) pipelineName(d *jobDoc, _, v *yaml.Node) {

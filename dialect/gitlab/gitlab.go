@@ -23,19 +23,6 @@ type Options struct {
 	// ProjectPath is "group/project"; the workspace becomes
 	// /builds/<ProjectPath>, where GitLab Runner checks out.
 	ProjectPath string
-	// RunnerServices come from the runner configuration ([runners.docker]
-	// services) and are added to every job, after the file's own.
-	RunnerServices []RunnerService
-	// RunnerFile names the runner configuration in error messages.
-	RunnerFile string
-}
-
-// RunnerService is one service of the runner configuration.
-type RunnerService struct {
-	Name       string
-	Alias      string
-	Entrypoint []string
-	Command    []string
 }
 
 // maxWork bounds the nodes visited while interpreting a file. Load
@@ -77,8 +64,6 @@ type parser struct {
 	busy     []string                 // extends: chain being expanded
 	refDepth int                      // !reference lookups in progress
 	refs     map[string]parsedRef     // image.Parse results by name
-
-	runnerSvcs []*service // Options.RunnerServices, decoded
 }
 
 // parsedRef memoises image.Parse: a big file names the same few images

@@ -306,34 +306,56 @@ func (p *parser) defaultAliases(img pipeline.Image) []string {
 // first service that claims it only, so DNS is deterministic; a service
 // left with no host name at all draws a warning.
 func (p *parser) jobServices(specs []*service, vars []variable) []*pipeline.Service {
+	set := newServiceSet(nil)
 	var out []*pipeline.Service
-	names := map[string]bool{}
-	owner := map[string]string{} // host name -> service name
 	for i, s := range specs {
-		name := uniqueName(serviceName(s, i), names)
-		svc := &pipeline.Service{
-			Name:       name,
-			Pos:        s.pos,
-			Image:      cloneImage(s.img),
-			Entrypoint: slices.Clone(s.entrypoint),
-			Command:    slices.Clone(s.command),
-			Env:        serviceEnv(vars, s.env),
-		}
-		var clash []string
-		for _, a := range s.aliases {
-			if o, taken := owner[a]; taken {
-				clash = append(clash, fmt.Sprintf("%q is used by service %s", a, o))
-				continue
-			}
-			owner[a] = name
-			svc.Aliases = append(svc.Aliases, a)
-		}
-		if len(svc.Aliases) == 0 && len(clash) > 0 {
-			p.warnf2(s.pos, "services: service %s has no host name of its own (%s); set alias: to reach it", name, strings.Join(clash, ", "))
-		}
-		out = append(out, svc)
+		out = append(out, set.add(p, s, i, serviceEnv(vars, s.env)))
 	}
 	return out
+}
+
+// serviceSet is the names and host names taken in one job.
+type serviceSet struct {
+	names map[string]bool
+	owner map[string]string // host name -> service name
+}
+
+// newServiceSet is the set of the services a job already has.
+func newServiceSet(have []*pipeline.Service) *serviceSet {
+	set := &serviceSet{names: map[string]bool{}, owner: map[string]string{}}
+	for _, svc := range have {
+		set.names[svc.Name] = true
+		for _, a := range svc.Aliases {
+			set.owner[a] = svc.Name
+		}
+	}
+	return set
+}
+
+// add makes the model of the i-th service of a job, with env.
+func (set *serviceSet) add(p *parser, s *service, i int, env []pipeline.EnvVar) *pipeline.Service {
+	name := uniqueName(serviceName(s, i), set.names)
+	svc := &pipeline.Service{Container: pipeline.Container{
+		Name:       name,
+		Pos:        s.pos,
+		Image:      cloneImage(s.img),
+		Entrypoint: slices.Clone(s.entrypoint),
+		Command:    slices.Clone(s.command),
+		Env:        env,
+	}}
+	var clash []string
+	for _, a := range s.aliases {
+		if o, taken := set.owner[a]; taken {
+			clash = append(clash, fmt.Sprintf("%q is used by service %s", a, o))
+			continue
+		}
+		set.owner[a] = name
+		svc.Aliases = append(svc.Aliases, a)
+	}
+	if len(svc.Aliases) == 0 && len(clash) > 0 {
+		p.warnf2(s.pos, "services: service %s has no host name of its own (%s); set alias: to reach it", name, strings.Join(clash, ", "))
+	}
+	return svc
 }
 
 // serviceName is the first user alias, else the primary default alias.
@@ -355,29 +377,4 @@ func uniqueName(name string, taken map[string]bool) string {
 	}
 	taken[n] = true
 	return n
-}
-
-// runnerServices decodes the runner configuration's services once; they
-// take part in aliases and variables exactly like the file's.
-func (p *parser) runnerServices() []*service {
-	if p.runnerSvcs != nil || len(p.opts.RunnerServices) == 0 {
-		return p.runnerSvcs
-	}
-	pos := pipeline.Pos{File: p.opts.RunnerFile}
-	for _, rs := range p.opts.RunnerServices {
-		img := pipeline.Image{Name: rs.Name, Pos: pos}
-		ref, err := p.parseImage(rs.Name)
-		if err != nil {
-			p.errs = append(p.errs, pipeline.Errorf(pos, "[runners.docker] services: %v", err))
-			continue
-		}
-		img.Ref = ref.String()
-		s := &service{img: img, pos: pos, entrypoint: rs.Entrypoint, command: rs.Command}
-		if rs.Alias != "" {
-			s.user = strings.FieldsFunc(rs.Alias, func(r rune) bool { return r == ',' || r == ' ' })
-		}
-		s.aliases = append(p.defaultAliases(s.img), s.user...)
-		p.runnerSvcs = append(p.runnerSvcs, s)
-	}
-	return p.runnerSvcs
 }

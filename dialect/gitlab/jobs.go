@@ -232,9 +232,10 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals) *pip
 		Network:      pipeline.NetworkPerJob,
 		Workspace:    p.workspace(),
 		Steps:        p.steps(&c, s.script, s.scriptKey, vars, s.secrets),
-		Services:     p.jobServices(append(slices.Clone(c.services), p.runnerServices()...), vars),
+		Services:     p.jobServices(c.services, vars),
+		Variables:    env(vars),
 		Timeout:      c.timeout,
-		Target:       "docker",
+		Target:       pipeline.TargetDocker,
 		AllowFailure: s.allowFailure != nil && *s.allowFailure || s.allowFailure == nil && s.when == pipeline.Manual,
 		When:         s.when,
 	}
@@ -263,14 +264,16 @@ func (p *parser) steps(c *common, script []string, scriptKey *yaml.Node, vars []
 	}
 	step := func(name string, cmds []string, at *yaml.Node) *pipeline.Step {
 		return &pipeline.Step{
-			Name:       name,
-			Pos:        p.pos(at),
-			Image:      cloneImage(img),
-			Commands:   cmds,
-			Shell:      pipeline.ShellGitLab,
-			Entrypoint: slices.Clone(ep),
-			// The job's secrets go to its own steps, never to services.
-			Env: append(env(vars), secrets...),
+			Container: pipeline.Container{
+				Name:       name,
+				Pos:        p.pos(at),
+				Image:      cloneImage(img),
+				Entrypoint: slices.Clone(ep),
+				// The job's secrets go to its own steps, never to services.
+				Env: append(env(vars), secrets...),
+			},
+			Commands: cmds,
+			Shell:    pipeline.ShellGitLab,
 		}
 	}
 	out := []*pipeline.Step{step("script", append(slices.Clone(c.before), script...), scriptKey)}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/moby/moby/api/pkg/authconfig"
+	"github.com/moby/moby/api/types/registry"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,8 +57,12 @@ func tcpPorts(exposed map[string]struct{}) []int {
 // " current/total" in bytes, human-readable, while a layer downloads or
 // extracts: "Downloading 12.3MB/40.1MB". Events without a layer are the
 // image's own ("Digest: sha256:...", "Status: Image is up to date for ...").
-func (e *Engine) PullImage(ctx context.Context, ref, auth string, progress func(engine.PullEvent)) error {
-	resp, err := e.cli.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: auth})
+func (e *Engine) PullImage(ctx context.Context, ref string, auth *engine.RegistryAuth, progress func(engine.PullEvent)) error {
+	encoded, err := encodeAuth(auth)
+	if err != nil {
+		return err
+	}
+	resp, err := e.cli.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: encoded})
 	if err != nil {
 		return pullError(ctx, err)
 	}
@@ -144,4 +150,19 @@ func pullError(ctx context.Context, err error) error {
 		cause = "not found in the registry"
 	}
 	return &pullFailure{cause: cause, msg: msg, err: err}
+}
+
+// encodeAuth is the value of the Engine API's X-Registry-Auth header:
+// base64url JSON of moby's registry.AuthConfig; "" pulls anonymously.
+func encodeAuth(a *engine.RegistryAuth) (string, error) {
+	if a == nil {
+		return "", nil
+	}
+	return authconfig.Encode(registry.AuthConfig{
+		Username:      a.Username,
+		Password:      a.Password,
+		ServerAddress: a.Registry,
+		IdentityToken: a.IdentityToken,
+		RegistryToken: a.RegistryToken,
+	})
 }

@@ -29,9 +29,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/slipway-ci/slipway/config"
 	"github.com/slipway-ci/slipway/dialect"
 	"github.com/slipway-ci/slipway/engine"
 	"github.com/slipway-ci/slipway/engine/docker"
+	"github.com/slipway-ci/slipway/pipeline"
+	"github.com/slipway-ci/slipway/plan"
 	"github.com/slipway-ci/slipway/runner"
 )
 
@@ -168,7 +171,8 @@ func runPipeline(t *testing.T, e *Engine, file, content string, o runOpts) ran {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := runner.Prepare(p, runner.Policy{Secrets: o.secrets, Trusted: o.trusted}); err != nil {
+	pl, _, err := plan.Prepare(p, config.Runner{Environment: o.env}, plan.Options{Secrets: o.secrets, Trusted: o.trusted})
+	if err != nil {
 		t.Fatal(err)
 	}
 	id := make([]byte, 6)
@@ -176,11 +180,11 @@ func runPipeline(t *testing.T, e *Engine, file, content string, o runOpts) ran {
 	out := &syncBuffer{}
 	kill := make(chan struct{})
 	host, _ := os.Hostname()
+	runID := hex.EncodeToString(id)
 	r := &runner.Runner{
-		Engine: e, Engines: map[string]engine.Engine{"kubernetes": e},
-		Out: out, RunID: hex.EncodeToString(id), Owner: fmt.Sprintf("%s:%d", host, os.Getpid()),
-		WorkspaceDir: dir, ServiceTimeout: o.svcWait, StopGrace: o.grace,
-		Secrets: o.secrets, RunnerEnv: o.env, Kill: kill,
+		Engine: e, Engines: map[pipeline.Target]engine.Engine{pipeline.TargetKubernetes: e},
+		Owner:          fmt.Sprintf("%s:%d", host, os.Getpid()),
+		ServiceTimeout: o.svcWait, StopGrace: o.grace, Kill: kill,
 	}
 	if r.StopGrace == 0 {
 		r.StopGrace = 10 * time.Second
@@ -204,10 +208,10 @@ func runPipeline(t *testing.T, e *Engine, file, content string, o runOpts) ran {
 		}()
 	}
 	start := time.Now()
-	res := r.Run(ctx, p)
-	rn := ran{res: res, out: out.String(), took: time.Since(start), runID: r.RunID}
-	t.Logf("run %s took %s:\n%s", r.RunID, rn.took.Round(10*time.Millisecond), rn.out)
-	assertNothingLeft(t, e, r.RunID)
+	res := r.Run(ctx, pl, runner.Options{ID: runID, Workspace: dir, Events: runner.NewPrinter(out)})
+	rn := ran{res: res, out: out.String(), took: time.Since(start), runID: runID}
+	t.Logf("run %s took %s:\n%s", runID, rn.took.Round(10*time.Millisecond), rn.out)
+	assertNothingLeft(t, e, runID)
 	return rn
 }
 

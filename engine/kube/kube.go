@@ -250,7 +250,7 @@ func (e *Engine) ImageInfo(ctx context.Context, ref string) (engine.ImageInfo, e
 }
 
 // PullImage is never called: the engine is SelfPulling.
-func (e *Engine) PullImage(context.Context, string, string, func(engine.PullEvent)) error {
+func (e *Engine) PullImage(context.Context, string, *engine.RegistryAuth, func(engine.PullEvent)) error {
 	return errors.New("the Kubernetes engine does not pull images: the kubelet does, by imagePullPolicy")
 }
 

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/slipway-ci/slipway/engine"
-	"github.com/slipway-ci/slipway/image"
 )
 
 const workspaceVolume = "workspace"
@@ -125,7 +124,7 @@ func (j *job) buildPod(s *engine.Spec) (*podParts, error) {
 		ctr := corev1.Container{
 			Name:                     kn,
 			Image:                    c.Image,
-			ImagePullPolicy:          pullPolicy(c.Image, c.Pull),
+			ImagePullPolicy:          pullPolicy(c.Pull),
 			Command:                  cmd,
 			Args:                     args,
 			Env:                      env,
@@ -186,7 +185,7 @@ func (j *job) stepParts(s *engine.Spec, c *engine.Container, kn string) (corev1.
 		EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 			Name:                     kn,
 			Image:                    c.Image,
-			ImagePullPolicy:          pullPolicy(c.Image, c.Pull),
+			ImagePullPolicy:          pullPolicy(c.Pull),
 			Command:                  cmd,
 			Args:                     args,
 			Env:                      env,
@@ -289,20 +288,13 @@ func securityContext(c *engine.Container) *corev1.SecurityContext {
 // pullPolicy maps slipway's pull policy onto imagePullPolicy. Images
 // pulled with credentials are always pulled (unless the policy is never),
 // so that the registry checks the credentials every time; see doc.go.
-func pullPolicy(img string, p *engine.Pull) corev1.PullPolicy {
-	policy, auth := "", false
-	if p != nil {
-		policy, auth = p.Policy, p.Auth != nil
-	}
+func pullPolicy(p *engine.Pull) corev1.PullPolicy {
 	switch {
-	case policy == "never":
-		return corev1.PullNever
-	case policy == "always" || auth:
-		return corev1.PullAlways
-	case policy == "if-not-exists":
+	case p == nil:
 		return corev1.PullIfNotPresent
-	}
-	if ref, err := image.Parse(img); err == nil && ref.Digest() == "" && (ref.Tag() == "" || ref.Tag() == "latest") {
+	case p.Policy == engine.PullNever:
+		return corev1.PullNever
+	case p.Policy == engine.PullAlways || p.Auth != nil:
 		return corev1.PullAlways
 	}
 	return corev1.PullIfNotPresent
@@ -310,13 +302,17 @@ func pullPolicy(img string, p *engine.Pull) corev1.PullPolicy {
 
 // credKey is the key of an image's credentials in a docker config: its
 // repository, so that two repositories of one registry may use different
-// credentials (the kubelet matches the longest key first).
+// credentials (the kubelet matches the longest key first). img is a
+// normalised reference (host/path[:tag][@digest]), as the runner gives.
 func credKey(img string) (string, error) {
-	ref, err := image.Parse(img)
-	if err != nil {
-		return "", err
+	repo, _, _ := strings.Cut(img, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
 	}
-	return ref.Domain() + "/" + ref.Path(), nil
+	if !strings.Contains(repo, "/") {
+		return "", fmt.Errorf("image %s is not a normalised reference", img)
+	}
+	return repo, nil
 }
 
 func addCred(creds map[string]*engine.RegistryAuth, c *engine.Container) error {

@@ -51,7 +51,7 @@ func testSpec() *engine.Spec {
 		WorkspaceDir: "/tmp/checkout", WorkspacePath: "/drone/src",
 		Services: []*engine.Container{
 			{Name: "svc-cache", Image: "docker.io/library/redis:7.0", Env: []string{"CI=true", "TOKEN=s3cr3t-$(HOME)"},
-				Aliases: []string{"cache", "tutum__wordpress"}, Pull: &engine.Pull{Policy: "if-not-exists"},
+				Aliases: []string{"cache", "tutum__wordpress"}, Pull: &engine.Pull{Policy: engine.PullIfNotPresent},
 				Mounts: []engine.Mount{{Source: "cache-vol", Target: "/cache"}, {Source: "/srv/shared", Target: "/shared", ReadOnly: true}}},
 			{Name: "svc-db", Image: "127.0.0.1:5000/private/postgres:15", Env: []string{"CI=true", "HEALTHCHECK_TCP_PORT=5432"},
 				Aliases: []string{"db", "Bad Name!", "MixedCase"},
@@ -253,20 +253,19 @@ func TestPullPolicy(t *testing.T) {
 		pull *engine.Pull
 		want corev1.PullPolicy
 	}{
+		// The runner decides the policy (the latest rule included, see
+		// runner.enginePolicy); the engine maps it.
 		{"docker.io/library/busybox:1.35", nil, corev1.PullIfNotPresent},
-		{"docker.io/library/busybox:latest", nil, corev1.PullAlways},
-		{"docker.io/library/busybox", &engine.Pull{}, corev1.PullAlways},
-		{"docker.io/library/busybox:latest@sha256:" + strings.Repeat("a", 64), nil, corev1.PullIfNotPresent},
-		{"docker.io/library/busybox:1.35", &engine.Pull{Policy: "always"}, corev1.PullAlways},
-		{"docker.io/library/busybox:latest", &engine.Pull{Policy: "if-not-exists"}, corev1.PullIfNotPresent},
-		{"docker.io/library/busybox:1.35", &engine.Pull{Policy: "never"}, corev1.PullNever},
+		{"docker.io/library/busybox:1.35", &engine.Pull{Policy: engine.PullAlways}, corev1.PullAlways},
+		{"docker.io/library/busybox:latest", &engine.Pull{Policy: engine.PullIfNotPresent}, corev1.PullIfNotPresent},
+		{"docker.io/library/busybox:1.35", &engine.Pull{Policy: engine.PullNever}, corev1.PullNever},
 		// Credentials: the registry checks them at every start...
 		{"r/x:1", &engine.Pull{Auth: auth}, corev1.PullAlways},
-		{"r/x:1", &engine.Pull{Policy: "if-not-exists", Auth: auth}, corev1.PullAlways},
+		{"r/x:1", &engine.Pull{Policy: engine.PullIfNotPresent, Auth: auth}, corev1.PullAlways},
 		// ...unless the pipeline said never.
-		{"r/x:1", &engine.Pull{Policy: "never", Auth: auth}, corev1.PullNever},
+		{"r/x:1", &engine.Pull{Policy: engine.PullNever, Auth: auth}, corev1.PullNever},
 	} {
-		if got := pullPolicy(tc.img, tc.pull); got != tc.want {
+		if got := pullPolicy(tc.pull); got != tc.want {
 			t.Errorf("pullPolicy(%s, %+v) = %s, want %s", tc.img, tc.pull, got, tc.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package runner
+package plan
 
 import (
 	"errors"
@@ -12,7 +12,8 @@ import (
 )
 
 // Policy is what the runner configuration and the command line add to,
-// or forbid in, a pipeline before it runs.
+// or forbid in, a pipeline before it runs: the Options and the
+// configuration, read and parsed.
 type Policy struct {
 	// Trusted allows what a file asks of the host (host volumes,
 	// privileged, devices, cap_add, network_mode: host).
@@ -51,10 +52,10 @@ type Policy struct {
 	AllowedPullPolicies []pipeline.PullPolicy
 }
 
-// Prepare applies pol to p and checks everything that can be checked
+// apply applies pol to p and checks everything that can be checked
 // before anything starts, so that bad input is refused with nothing to
 // clean up. All problems are reported at once.
-func Prepare(p *pipeline.Pipeline, pol Policy) error {
+func apply(p *pipeline.Pipeline, pol Policy) error {
 	cfgHost, err := pol.configHost()
 	if err != nil {
 		return err

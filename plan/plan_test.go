@@ -1,4 +1,4 @@
-package runner
+package plan
 
 import (
 	"os"
@@ -14,12 +14,12 @@ func TestPrepareExpandsVariablesInImageNames(t *testing.T) {
 	j.Steps[0].Image = pipeline.Image{Name: "$REGISTRY/app:${TAG}"}
 	j.Steps[0].Env = []pipeline.EnvVar{{Name: "REGISTRY", Value: "127.0.0.1:5000/team"}}
 	p := pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}})
-	err := Prepare(p, Policy{Env: []pipeline.EnvVar{{Name: "TAG", Value: "1.2"}}})
+	err := apply(p, Policy{Env: []pipeline.EnvVar{{Name: "TAG", Value: "1.2"}}})
 	if err != nil || j.Steps[0].Image.Ref != "127.0.0.1:5000/team/app:1.2" {
 		t.Errorf("%v %+v", err, j.Steps[0].Image)
 	}
 	j.Steps[0].Image = pipeline.Image{Name: "$MISSING:1", Pos: pipeline.Pos{File: "f.yml", Line: 3, Column: 10}}
-	err = Prepare(p, Policy{})
+	err = apply(p, Policy{})
 	if err == nil || !strings.Contains(err.Error(), `f.yml:3:10: image $MISSING:1 expands to ":1"`) {
 		t.Errorf("%v", err)
 	}
@@ -30,13 +30,13 @@ func TestPrepareRefusesHostSettingsUnlessTrusted(t *testing.T) {
 	j.Steps[0].Volumes = []pipeline.Volume{{Source: "/srv/data", Target: "/data", Pos: pipeline.Pos{File: ".drone.yml", Line: 7, Column: 5}}}
 	j.Steps[0].Privileged = pipeline.Setting{Value: true, Pos: pipeline.Pos{File: ".drone.yml", Line: 9, Column: 17}}
 	p := pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}})
-	err := Prepare(p, Policy{})
+	err := apply(p, Policy{})
 	for _, want := range []string{".drone.yml:7:5: volumes: mounting the host path /srv/data needs a trusted run", ".drone.yml:9:17: privileged: true needs a trusted run"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
 	}
-	if err := Prepare(p, Policy{Trusted: true}); err != nil {
+	if err := apply(p, Policy{Trusted: true}); err != nil {
 		t.Errorf("trusted: %v", err)
 	}
 }
@@ -48,15 +48,15 @@ func TestPrepareRefusesDevicesCapabilitiesAndHostNetwork(t *testing.T) {
 		CapAdd:  []pipeline.Capability{{Name: "NET_ADMIN", Pos: at(5)}},
 		Network: &pipeline.Setting{Value: true, Pos: at(6)},
 	}
-	build := func(target string) (*pipeline.Pipeline, *pipeline.Job) {
+	build := func(target pipeline.Target) (*pipeline.Pipeline, *pipeline.Job) {
 		j := gitlabJob("j", "true")
 		j.Target = target
 		j.Steps[0].Host = host
-		j.Services = []*pipeline.Service{{Name: "vpn", Image: img("busybox"), Host: pipeline.Host{CapAdd: []pipeline.Capability{{Name: "SYS_PTRACE", Pos: at(9)}}}}}
+		j.Services = []*pipeline.Service{{Container: pipeline.Container{Name: "vpn", Image: img("busybox"), Host: pipeline.Host{CapAdd: []pipeline.Capability{{Name: "SYS_PTRACE", Pos: at(9)}}}}}}
 		return pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}), j
 	}
 	p, _ := build("docker")
-	err := Prepare(p, Policy{})
+	err := apply(p, Policy{})
 	for _, want := range []string{
 		".drone.yml:4:3: devices: the host device /dev/fuse needs a trusted run",
 		".drone.yml:5:3: cap_add: NET_ADMIN needs a trusted run",
@@ -68,16 +68,16 @@ func TestPrepareRefusesDevicesCapabilitiesAndHostNetwork(t *testing.T) {
 		}
 	}
 	p, _ = build("docker")
-	err = Prepare(p, Policy{Trusted: true, ForbidHostAccess: true})
+	err = apply(p, Policy{Trusted: true, ForbidHostAccess: true})
 	if err == nil || strings.Count(err.Error(), "the runner configuration forbids it (forbid_host_access)") != 4 {
 		t.Errorf("forbid_host_access: %v", err)
 	}
 	p, _ = build("docker")
-	if err := Prepare(p, Policy{Trusted: true}); err != nil {
+	if err := apply(p, Policy{Trusted: true}); err != nil {
 		t.Errorf("trusted: %v", err)
 	}
 	p, _ = build("kubernetes")
-	err = Prepare(p, Policy{Trusted: true})
+	err = apply(p, Policy{Trusted: true})
 	if err == nil || !strings.Contains(err.Error(), ".drone.yml:4:3: devices: not supported on Kubernetes") ||
 		!strings.Contains(err.Error(), ".drone.yml:6:3: network_mode: host is not supported on Kubernetes") ||
 		strings.Contains(err.Error(), "cap_add") {
@@ -86,17 +86,17 @@ func TestPrepareRefusesDevicesCapabilitiesAndHostNetwork(t *testing.T) {
 }
 
 func TestPrepareAppliesRunnerConfigurationHostSettings(t *testing.T) {
-	build := func(target string) (*pipeline.Pipeline, *pipeline.Job) {
+	build := func(target pipeline.Target) (*pipeline.Pipeline, *pipeline.Job) {
 		j := gitlabJob("j", "true")
 		j.Target = target
-		j.Steps = append(j.Steps, &pipeline.Step{Name: "after", Image: img("busybox:1.35"), Commands: []string{"true"}})
-		j.Services = []*pipeline.Service{{Name: "db", Image: img("redis:7.0")}}
+		j.Steps = append(j.Steps, &pipeline.Step{Container: pipeline.Container{Name: "after", Image: img("busybox:1.35")}, Commands: []string{"true"}})
+		j.Services = []*pipeline.Service{{Container: pipeline.Container{Name: "db", Image: img("redis:7.0")}}}
 		return pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}), j
 	}
 	pol := Policy{Privileged: true, CapAdd: []string{"cap_net_admin"}, Devices: []string{"/dev/fuse"}, Volumes: []string{"/cache", "/srv/x:/x:ro"}}
 	p, j := build("docker")
 	// No --trusted: the machine's administrator wrote these.
-	if err := Prepare(p, pol); err != nil {
+	if err := apply(p, pol); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -112,13 +112,13 @@ func TestPrepareAppliesRunnerConfigurationHostSettings(t *testing.T) {
 		}
 	}
 	p, _ = build("kubernetes")
-	err := Prepare(p, pol)
+	err := apply(p, pol)
 	if err == nil || strings.Count(err.Error(), "runner configuration devices: devices: not supported on Kubernetes (/dev/fuse)") != 1 {
 		t.Errorf("kubernetes: %v", err)
 	}
 	for _, bad := range []Policy{{Devices: []string{"fuse"}}, {Volumes: []string{"cache"}}, {Volumes: []string{"/a:/b:rx"}}} {
 		p, _ = build("docker")
-		if err := Prepare(p, bad); err == nil || !strings.HasPrefix(err.Error(), "runner configuration ") {
+		if err := apply(p, bad); err == nil || !strings.HasPrefix(err.Error(), "runner configuration ") {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}
@@ -126,14 +126,14 @@ func TestPrepareAppliesRunnerConfigurationHostSettings(t *testing.T) {
 
 func TestPrepareAllowLists(t *testing.T) {
 	j := gitlabJob("j", "true")
-	j.Services = []*pipeline.Service{{Name: "db", Image: img("mysql:8")}}
+	j.Services = []*pipeline.Service{{Container: pipeline.Container{Name: "db", Image: img("mysql:8")}}}
 	p := pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}})
-	err := Prepare(p, Policy{AllowedImages: []string{"busybox:*"}, AllowedServices: []string{"redis:*", "postgres:*"}})
+	err := apply(p, Policy{AllowedImages: []string{"busybox:*"}, AllowedServices: []string{"redis:*", "postgres:*"}})
 	if err == nil || !strings.Contains(err.Error(), "service mysql:8 is not allowed by the runner configuration (allowed: redis:*, postgres:*)") {
 		t.Errorf("%v", err)
 	}
 	j.Services = nil
-	if err := Prepare(p, Policy{AllowedImages: []string{"docker.io/library/busybox:*"}}); err != nil {
+	if err := apply(p, Policy{AllowedImages: []string{"docker.io/library/busybox:*"}}); err != nil {
 		t.Errorf("normalised pattern: %v", err)
 	}
 }
@@ -159,7 +159,7 @@ func TestTrustedRunsStillRefuseTheHostsControlPaths(t *testing.T) {
 	} {
 		j := gitlabJob("j", "true")
 		j.Steps[0].Volumes = []pipeline.Volume{{Source: tc.src, Target: "/x"}}
-		err := Prepare(pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}), tc.pol)
+		err := apply(pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}), tc.pol)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s %+v: %v", tc.src, tc.pol, err)

@@ -1,4 +1,4 @@
-package runner
+package plan
 
 import (
 	"io/fs"
@@ -134,7 +134,7 @@ func dangerous(p string) string {
 // Kubernetes pod shares one network namespace (host networking would be
 // the whole pod's) and maps no devices without privileged.
 func checkTarget(j *pipeline.Job, host pipeline.Host) []error {
-	if j.Target != "kubernetes" {
+	if j.Target != pipeline.TargetKubernetes {
 		return nil
 	}
 	var errs []error
