@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-
 	"github.com/slipway-ci/slipway/pipeline"
 )
 
@@ -59,7 +58,6 @@ func (a Auth) MarshalJSON() ([]byte, error) { return json.Marshal(a.String()) }
 
 // LogValue keeps credentials out of slog output.
 func (a Auth) LogValue() slog.Value { return slog.StringValue(a.String()) }
-
 
 // Source is one place credentials may come from. Set exactly one of Config,
 // Path and Inline.

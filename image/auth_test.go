@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/slipway-ci/slipway/pipeline"
 )
 
@@ -457,4 +456,3 @@ func TestSourcesNeverPrintSecrets(t *testing.T) {
 		t.Errorf("%q should name the sources", out)
 	}
 }
-
