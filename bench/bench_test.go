@@ -1,5 +1,5 @@
 // Package bench holds slipway's benchmarks. bench/run.sh measures the
-// slipway binary against plain docker commands (the figures of issue 6);
+// slipway binary against plain docker commands (bench/README.md lists the figures);
 // the Go benchmarks here drive the runner package in-process on the real
 // Docker Engine, for profiling:
 //

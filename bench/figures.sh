@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2154,SC2034 # globals shared with bench/run.sh
-# The benchmarks of bench/run.sh, one function per figure of issue 6.
+# The benchmarks of bench/run.sh, one function per figure (bench/README.md).
 # Each writes its raw numbers under $WORK, adds a row to the table with
 # `row`, and records failed checks with `check`.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# slipway's benchmarks (issue 6): each figure is a ratio of slipway against
+# slipway's benchmarks: each figure is a ratio of slipway against
 # a plain-docker baseline measured in the same run, interleaved, with the
 # medians behind it and the number of repetitions.
 #

@@ -6,7 +6,6 @@ package config
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -189,15 +188,6 @@ func (c *Config) Runner() Runner {
 	return c.Runners[0]
 }
 
-// EnvValue looks NAME up in the runner's environment list.
-func (r Runner) EnvValue(name string) (string, bool) {
-	for _, kv := range r.Environment {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
-			return v, true
-		}
-	}
-	return "", false
-}
 
 // Settings are the executor's settings in [runners.docker]'s shape. With
 // executor = "kubernetes", the keys gitlab-runner also has in

@@ -159,7 +159,7 @@ func (pr *proc) waitFor(s string, timeout time.Duration) {
 // labelled counts the engine's objects carrying label (key=value).
 func labelled(t *testing.T, label string) (containers, networks, volumes int) {
 	t.Helper()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

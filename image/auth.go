@@ -106,7 +106,7 @@ type Origins struct {
 func (o Origins) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, "image.Origins{...}") }
 
 // Sources lists the origins highest priority first; Resolve takes the first
-// that has credentials for the image's registry. The order is seed 003's
+// that has credentials for the image's registry. The order is GitLab's
 // (job variable, runner environment, the runner user's config.json), with
 // Drone's per-image auth_config above everything and its pipeline-level
 // pull secrets beside the job variable, above anything the runner holds.

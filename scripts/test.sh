@@ -3,7 +3,9 @@
 # Needs a running Docker Engine, the images of scripts/testimages.sh and
 # the registry of scripts/registry.sh (.ci/run sets all of them up).
 #
-#   scripts/test.sh            vet, every test, short fuzzing, benchmarks in short mode
+#   scripts/test.sh            gofmt, vet, staticcheck, go mod tidy -diff, every test
+#                              (the layout rules in internal/layout among them),
+#                              short fuzzing, benchmarks in short mode
 #   FUZZTIME=60s scripts/test.sh   fuzz longer
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +20,10 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+
+echo "== staticcheck, go mod tidy -diff"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+go mod tidy -diff
 
 echo "== go test"
 go test -count=1 -timeout 25m ./...

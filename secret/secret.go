@@ -1,11 +1,12 @@
-// Package secret holds the secrets given to a run and masks them in job logs.
+// Package secret reads secret arguments and masks secret values in
+// everything a run prints.
 //
 // Secrets reach slipway through the CLI (--secret NAME=VALUE or
-// --secret NAME=@path), are collected in a Set, and every log stream of a job
-// goes through a Masker built from that Set (see mask.go).
+// --secret NAME=@path, see Parse) as a map of name to value; every log
+// stream of a job goes through a Masker built from that map (see mask.go).
 //
 // Nothing in this package ever puts a secret value into an error or a
-// String() result: values must only leave through Lookup.
+// String() result.
 package secret
 
 import (
@@ -13,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 )
 
@@ -22,73 +22,6 @@ import (
 // certainly a mistake, and the masker's automaton grows by about 11 states
 // (~25 bytes each) per secret byte, for the value plus its encodings.
 const MaxFileSize = 64 << 10
-
-// Set is a collection of named secrets (name → value). The zero value is
-// ready to use. *Set implements the flag.Value / pflag.Value interface, so it
-// can be bound directly to a repeatable --secret flag.
-type Set struct {
-	values map[string]string
-}
-
-// Add stores a secret; a later Add of the same name replaces the earlier one
-// (last flag wins, as with docker -e).
-func (s *Set) Add(name, value string) error {
-	if !validName(name) {
-		return errBadName
-	}
-	if s.values == nil {
-		s.values = make(map[string]string)
-	}
-	s.values[name] = value
-	return nil
-}
-
-// Lookup returns the value of the named secret.
-func (s *Set) Lookup(name string) (string, bool) {
-	v, ok := s.values[name]
-	return v, ok
-}
-
-// Names returns the secret names, sorted.
-func (s *Set) Names() []string {
-	names := make([]string, 0, len(s.values))
-	for n := range s.values {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// Len is the number of secrets.
-func (s *Set) Len() int { return len(s.values) }
-
-// Masker builds a Masker covering every secret in the set.
-func (s *Set) Masker() *Masker { return NewMasker(s.values) }
-
-// Set parses one --secret argument (see Parse) and adds it. It is the
-// flag.Value method.
-func (s *Set) Set(arg string) error {
-	name, value, err := Parse(arg)
-	if err != nil {
-		return err
-	}
-	return s.Add(name, value)
-}
-
-// String lists the names only, so printing a Set (%v, %s, %+v) or a flag's
-// default never reveals a value.
-func (s *Set) String() string {
-	if s == nil {
-		return "[]"
-	}
-	return "[" + strings.Join(s.Names(), " ") + "]"
-}
-
-// GoString keeps %#v from dumping the map.
-func (s *Set) GoString() string { return "secret.Set" + s.String() }
-
-// Type is the pflag.Value method.
-func (s *Set) Type() string { return "NAME=VALUE|NAME=@FILE" }
 
 var (
 	// The argument is not echoed: without an '=' it may well be the value.

@@ -1,7 +1,6 @@
 package secret
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,37 +72,8 @@ func TestParseErrors(t *testing.T) {
 			t.Errorf("Parse(%q): error reveals the value: %v", arg, err)
 		}
 	}
-	var s Set
-	if err := s.Add("", "s3cr3t"); err == nil || strings.Contains(err.Error(), "s3cr3t") {
-		t.Errorf("Add with empty name: %v", err)
+	if _, _, err := Parse("=s3cr3t"); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("Parse with an empty name: %v", err)
 	}
 }
 
-func TestSet(t *testing.T) {
-	var s Set // zero value usable
-	for _, arg := range []string{"B=hunter2", "A=first", "A=swordfish"} {
-		if err := s.Set(arg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if v, ok := s.Lookup("A"); !ok || v != "swordfish" {
-		t.Errorf("Lookup(A) = %q, %v; last flag should win", v, ok)
-	}
-	if _, ok := s.Lookup("C"); ok {
-		t.Error("Lookup(C) found a secret")
-	}
-	if got := strings.Join(s.Names(), ","); got != "A,B" || s.Len() != 2 {
-		t.Errorf("Names = %s, Len = %d", got, s.Len())
-	}
-	for _, format := range []string{"%v", "%s", "%+v", "%#v", "%q", "%x"} {
-		out := fmt.Sprintf(format, &s)
-		if strings.Contains(out, "hunter2") || strings.Contains(out, "swordfish") || strings.Contains(out, fmt.Sprintf("%x", "hunter2")) {
-			t.Errorf("Sprintf(%q) reveals a value: %s", format, out)
-		}
-	}
-	if got := s.Masker().String("pw hunter2 swordfish first"); got != "pw [MASKED] [MASKED] first" {
-		t.Errorf("Set.Masker: %q", got)
-	}
-	var nilSet *Set
-	_ = nilSet.String()
-}

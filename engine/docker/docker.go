@@ -33,7 +33,7 @@ var _ engine.Engine = (*Engine)(nil)
 // New connects to the engine named by DOCKER_HOST (or the default socket),
 // negotiating the API version so that old engines (API 1.41) work.
 func New() (*Engine, error) {
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}
