@@ -173,10 +173,13 @@ type Engine interface {
 
 	// Setup creates the job's network and workspace volume.
 	Setup(ctx context.Context, s *Spec) error
-	// Run creates and starts c, streams its output to out, waits for it
-	// to exit and returns its exit code. Cancelling ctx stops it (grace,
-	// then kill) before Run returns.
-	Run(ctx context.Context, s *Spec, c *Container, out io.Writer) (int, error)
+	// Run creates and starts c, streams its standard output and error to
+	// stdout and stderr (an engine whose platform merges them writes both
+	// to stdout), waits for it to exit and returns its exit code.
+	// Cancelling ctx stops it (grace, then kill) before Run returns. The
+	// streams are kept apart so that a masker sees each in order: bytes of
+	// one interleaved into the other cannot hide a secret.
+	Run(ctx context.Context, s *Spec, c *Container, stdout, stderr io.Writer) (int, error)
 	// StartService creates and starts c in the background.
 	StartService(ctx context.Context, s *Spec, c *Container) error
 	// Inspect reports a container's state.

@@ -30,6 +30,7 @@ type fakeEngine struct {
 	exited     map[string]int
 	runDelay   time.Duration
 	echoEnv    bool
+	interleave string // a value to print split across stdout and stderr
 	destroyed  map[string]bool
 	running    int
 	maxRunning int
@@ -77,7 +78,7 @@ func (f *fakeEngine) Setup(_ context.Context, s *engine.Spec) error {
 	return f.setupErr
 }
 
-func (f *fakeEngine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, out io.Writer) (int, error) {
+func (f *fakeEngine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, out, errOut io.Writer) (int, error) {
 	f.record("run %s %s", s.Key, c.Name)
 	f.mu.Lock()
 	f.running++
@@ -85,6 +86,14 @@ func (f *fakeEngine) Run(ctx context.Context, s *engine.Spec, c *engine.Containe
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()
 	fmt.Fprintf(out, "output of %s\n", c.Name)
+	if f.interleave != "" {
+		// A secret split on stdout with the whole of it on stderr in
+		// between, as the engine may deliver two pipes.
+		half := len(f.interleave) / 2
+		fmt.Fprint(out, "split "+f.interleave[:half])
+		fmt.Fprintln(errOut, f.interleave)
+		fmt.Fprintln(out, f.interleave[half:])
+	}
 	if f.echoEnv {
 		// Written in two pieces, so a secret is split across writes.
 		for _, e := range c.Env {

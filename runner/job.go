@@ -22,15 +22,17 @@ type job struct {
 	eng  engine.Engine // the engine the job's target selects
 	j    *plan.Job
 	spec *engine.Spec
-	out  io.Writer // the job's output, masked, as events
+	// stdout and stderr are the job's output streams, each masked apart,
+	// as events.
+	stdout, stderr io.WriteCloser
 }
 
 // runJob runs one job in its own sandbox and always destroys the sandbox.
 func (r *run) runJob(ctx context.Context, key string, j *plan.Job, concurrent bool) JobResult {
 	start := time.Now()
 	jb := &job{r: r, j: j, spec: r.spec(key, j), eng: r.engineFor(j)}
-	out := r.masker.Writer(eventWriter{events: r.events, job: j.Name})
-	jb.out = out
+	jb.stdout = r.masker.Writer(eventWriter{events: r.events, job: j.Name})
+	jb.stderr = r.masker.Writer(eventWriter{events: r.events, job: j.Name})
 	r.events.JobStarted(JobStart{Name: j.Name, Images: r.masker.String(describeImages(j)), Concurrent: concurrent})
 	if j.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -45,7 +47,8 @@ func (r *run) runJob(ctx context.Context, key string, j *plan.Job, concurrent bo
 	}
 	// The masker holds back at most the longest secret's length; the
 	// job's last bytes come before its status.
-	_ = out.Close()
+	_ = jb.stdout.Close()
+	_ = jb.stderr.Close()
 	res := JobResult{Name: j.Name, Duration: time.Since(start), Status: Passed}
 	r.classify(ctx, j, err, &res)
 	res.Reason = r.masker.String(res.Reason)
@@ -190,7 +193,7 @@ func (jb *job) runStep(ctx context.Context, c *engine.Container, st *pipeline.St
 	stop := jb.killOnSecondSignal(ctx, c.Name)
 	defer stop()
 	jb.r.events.StepStarted(jb.j.Name, st.Name)
-	code, err := jb.eng.Run(ctx, jb.spec, c, jb.out)
+	code, err := jb.eng.Run(ctx, jb.spec, c, jb.stdout, jb.stderr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -303,6 +303,18 @@ func TestSecretsAreMaskedInJobOutputAndMessages(t *testing.T) {
 	}
 }
 
+func TestSecretSplitAcrossStdoutAndStderrIsMasked(t *testing.T) {
+	f := newFake()
+	f.interleave = "hunter2-correct-horse"
+	r, out := newTestRunner(f)
+	r.Secrets = map[string]string{"token": "hunter2-correct-horse"}
+	r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{gitlabJob("j", "true")}}))
+	o := out.String()
+	if strings.Contains(o, "hunter2") || strings.Contains(o, "correct-horse") || strings.Count(o, "[MASKED]") != 2 {
+		t.Errorf("secret leaked or not masked twice:\n%s", o)
+	}
+}
+
 func TestWhenDecidesWhichJobsRunAfterAFailure(t *testing.T) {
 	with := func(j *pipeline.Job, w pipeline.When) *pipeline.Job { j.When = w; return j }
 	run := func(first string) (Result, string) {

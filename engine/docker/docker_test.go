@@ -82,7 +82,7 @@ func TestRunStreamsOutputAndExitCode(t *testing.T) {
 	code, err := e.Run(ctx, s, &engine.Container{
 		Name: "step-0", Image: busybox, Cmd: []string{"sh"},
 		Stdin: []byte("echo out; echo err >&2; read x || echo eof; exit 3\n"),
-	}, &out)
+	}, &out, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,14 +107,14 @@ func TestEntrypointCleared(t *testing.T) {
 	var out bytes.Buffer
 	code, err := e.Run(ctx, s, &engine.Container{
 		Name: "step-0", Image: busybox, Entrypoint: []string{}, Cmd: []string{"echo", "cleared"},
-	}, &out)
+	}, &out, &out)
 	if err != nil || code != 0 || out.String() != "cleared\n" {
 		t.Fatalf("code %d err %v out %q", code, err, out.String())
 	}
 	out.Reset()
 	code, err = e.Run(ctx, s, &engine.Container{
 		Name: "step-1", Image: busybox, Entrypoint: []string{"echo", "entry"}, Cmd: []string{"cmd"},
-	}, &out)
+	}, &out, &out)
 	if err != nil || code != 0 || out.String() != "entry cmd\n" {
 		t.Fatalf("code %d err %v out %q", code, err, out.String())
 	}
@@ -142,7 +142,7 @@ func TestWorkspaceIsACopy(t *testing.T) {
 	code, err := e.Run(ctx, s, &engine.Container{
 		Name: "step-0", Image: busybox, WorkingDir: "/work", Cmd: []string{"sh", "-c",
 			"cat sub/f.txt; readlink link; echo changed > sub/f.txt; rm link"},
-	}, &out)
+	}, &out, &out)
 	if err != nil || code != 0 {
 		t.Fatalf("code %d err %v out %q", code, err, out.String())
 	}
@@ -152,7 +152,7 @@ func TestWorkspaceIsACopy(t *testing.T) {
 	// A second container of the job sees the first one's change...
 	out.Reset()
 	if _, err := e.Run(ctx, s, &engine.Container{Name: "step-1", Image: busybox, WorkingDir: "/work",
-		Cmd: []string{"cat", "sub/f.txt"}}, &out); err != nil || out.String() != "changed\n" {
+		Cmd: []string{"cat", "sub/f.txt"}}, &out, &out); err != nil || out.String() != "changed\n" {
 		t.Errorf("second step saw %q, %v", out.String(), err)
 	}
 	// ...but the user's files are untouched.
@@ -176,7 +176,7 @@ func TestBridgeServiceByAliasAndDial(t *testing.T) {
 	waitDial(t, e, s, "svc-web", 8080)
 	var out bytes.Buffer
 	code, err := e.Run(ctx, s, &engine.Container{Name: "step-0", Image: busybox,
-		Cmd: []string{"sh", "-c", "wget -qO- http://web:8080/ && wget -qO- http://web-2:8080/"}}, &out)
+		Cmd: []string{"sh", "-c", "wget -qO- http://web:8080/ && wget -qO- http://web-2:8080/"}}, &out, &out)
 	if err != nil || code != 0 || out.String() != "hi\nhi\n" {
 		t.Fatalf("code %d err %v out %q", code, err, out.String())
 	}
@@ -198,7 +198,7 @@ func TestSharedNamespaceLocalhostAndName(t *testing.T) {
 	waitDial(t, e, s, "svc-cache", 6379)
 	var out bytes.Buffer
 	code, err := e.Run(ctx, s, &engine.Container{Name: "step-0", Image: busybox,
-		Cmd: []string{"sh", "-c", "wget -qO- http://127.0.0.1:6379/ && wget -qO- http://cache:6379/"}}, &out)
+		Cmd: []string{"sh", "-c", "wget -qO- http://127.0.0.1:6379/ && wget -qO- http://cache:6379/"}}, &out, &out)
 	if err != nil || code != 0 || out.String() != "hi\nhi\n" {
 		t.Fatalf("code %d err %v out %q", code, err, out.String())
 	}
@@ -232,7 +232,7 @@ func TestCancelStopsTheContainer(t *testing.T) {
 	go func() { <-out.seen; cancel() }()
 	// The shell traps TERM so the stop is graceful and observable.
 	_, err := e.Run(ctx, s, &engine.Container{Name: "step-0", Image: busybox, StopGrace: 5 * time.Second,
-		Cmd: []string{"sh", "-c", "trap 'echo stopping; exit 0' TERM; echo started; while true; do sleep 0.1; done"}}, out)
+		Cmd: []string{"sh", "-c", "trap 'echo stopping; exit 0' TERM; echo started; while true; do sleep 0.1; done"}}, out, out)
 	if err == nil {
 		t.Fatal("Run returned no error after cancel")
 	}
@@ -294,7 +294,7 @@ func TestNamedVolumeIsPerJobAndRemoved(t *testing.T) {
 	var out bytes.Buffer
 	for i, cmd := range []string{"echo kept > /cache/f", "cat /cache/f"} {
 		code, err := e.Run(ctx, s, &engine.Container{Name: fmt.Sprintf("step-%d", i), Image: busybox,
-			Mounts: vol, Cmd: []string{"sh", "-c", cmd}}, &out)
+			Mounts: vol, Cmd: []string{"sh", "-c", cmd}}, &out, &out)
 		if err != nil || code != 0 {
 			t.Fatalf("%s: %d %v", cmd, code, err)
 		}

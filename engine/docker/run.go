@@ -23,7 +23,7 @@ import (
 // Run creates c, attaches to its output before starting it (so no byte is
 // missed and nothing goes through the engine's log store), feeds Stdin,
 // and returns the exit code once the output is drained.
-func (e *Engine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, out io.Writer) (int, error) {
+func (e *Engine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, stdout, stderr io.Writer) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
@@ -61,7 +61,7 @@ func (e *Engine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, o
 	}
 	copied := make(chan error, 1)
 	go func() {
-		_, err := stdcopy.StdCopy(out, out, att.Reader)
+		_, err := stdcopy.StdCopy(stdout, stderr, att.Reader)
 		copied <- err
 	}()
 	return e.wait(ctx, id, c, copied, exited)

@@ -782,7 +782,7 @@ func TestClusterResourcesAndWorkspace(t *testing.T) {
 	var out bytes.Buffer
 	code, err := e.Run(ctx, s, &engine.Container{Name: "step-0", Image: "docker.io/library/busybox:1.35",
 		Entrypoint: []string{"/bin/sh"}, Stdin: []byte("cat link; pwd; echo \"home is $HOME\"\n"),
-		WorkingDir: "/work/space", Env: []string{"HOME=/root"}}, &out)
+		WorkingDir: "/work/space", Env: []string{"HOME=/root"}}, &out, &out)
 	if err != nil || code != 0 {
 		t.Fatalf("Run = %d, %v\n%s", code, err, out.String())
 	}

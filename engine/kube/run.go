@@ -27,7 +27,7 @@ const logDrain = 15 * time.Second
 // through an attach session, streams its output from the pod's log, and
 // returns its exit code from the pod's status. Cancelling ctx stops it
 // (SIGTERM to its process, SIGKILL after StopGrace) before Run returns.
-func (e *Engine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, out io.Writer) (int, error) {
+func (e *Engine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, out, _ io.Writer) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
