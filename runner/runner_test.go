@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -312,6 +313,45 @@ func TestSecretSplitAcrossStdoutAndStderrIsMasked(t *testing.T) {
 	o := out.String()
 	if strings.Contains(o, "hunter2") || strings.Contains(o, "correct-horse") || strings.Count(o, "[MASKED]") != 2 {
 		t.Errorf("secret leaked or not masked twice:\n%s", o)
+	}
+}
+
+// TestTwoRunsAtOnceKeepTheirOwnState runs two plans on one Runner at the
+// same time, as a runner agent does for two builds: each run masks its
+// own secrets only, and each reports only its own jobs.
+func TestTwoRunsAtOnceKeepTheirOwnState(t *testing.T) {
+	f := newFake()
+	f.echoEnv = true
+	f.runDelay = 50 * time.Millisecond
+	r, _ := newTestRunner(f)
+	outs := make([]*bytes.Buffer, 2)
+	done := make(chan Result, 2)
+	for i, secret := range []string{"first-build-secret", "second-build-secret"} {
+		outs[i] = &bytes.Buffer{}
+		j := gitlabJob(fmt.Sprintf("job%d", i), "true")
+		j.Steps[0].Env = []pipeline.EnvVar{{Name: "TOKEN", FromSecret: "token"}, {Name: "OTHER", Value: "first-build-secret"}}
+		p := &plan.Plan{File: "t.yml", Secrets: map[string]string{"token": secret},
+			Stages: []plan.Stage{{Name: "s", Jobs: []*plan.Job{{Job: j}}}}}
+		go func() {
+			done <- r.Runner.Run(context.Background(), p, Options{ID: fmt.Sprint("r", i), Events: NewPrinter(outs[i])})
+		}()
+	}
+	for range 2 {
+		if res := <-done; res.Failed() {
+			t.Errorf("%+v", res.Jobs)
+		}
+	}
+	if f.maxRunning < 2 {
+		t.Errorf("the runs did not overlap (max %d running)", f.maxRunning)
+	}
+	first, second := outs[0].String(), outs[1].String()
+	if strings.Contains(first, "first-build-secret") || !strings.Contains(first, "TOKEN=[MASKED]") || strings.Contains(first, "job1") {
+		t.Errorf("first run:\n%s", first)
+	}
+	// The second run's secret is its own; the first run's value is not a
+	// secret there, and shows.
+	if strings.Contains(second, "second-build-secret") || !strings.Contains(second, "OTHER=first-build-secret") || strings.Contains(second, "job0") {
+		t.Errorf("second run:\n%s", second)
 	}
 }
 
