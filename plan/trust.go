@@ -106,14 +106,21 @@ func (pol Policy) allowedHostPath(paths []string) bool {
 	return true
 }
 
+// systemDirs give a container the host, and so does any directory that
+// holds one of them: /var holds /var/lib/docker, every job's volumes.
+var systemDirs = []string{"/proc", "/sys", "/dev", "/boot", "/etc", "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet", "/run/containerd", "/run/docker"}
+
 // dangerous says why a host path gives a container the host, or "".
 func dangerous(p string) string {
 	if p == "/" {
 		return "the host's root"
 	}
-	for _, d := range []string{"/proc", "/sys", "/dev", "/boot", "/etc", "/var/lib/docker", "/var/lib/containerd", "/run/containerd", "/run/docker"} {
+	for _, d := range systemDirs {
 		if p == d || strings.HasPrefix(p, d+"/") {
 			return "a host system directory"
+		}
+		if strings.HasPrefix(d, p+"/") {
+			return "it holds the host system directory " + d
 		}
 	}
 	if strings.HasSuffix(p, "/docker.sock") || strings.HasSuffix(p, ".sock") {

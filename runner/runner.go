@@ -127,15 +127,24 @@ func (r *run) selectJobs(ctx context.Context, st plan.Stage, failed bool) (plan.
 	return run, skipped
 }
 
-// runStage runs a stage's jobs, at most Concurrency at a time.
+// runStage runs a stage's jobs, at most Concurrency at a time. Jobs still
+// waiting for their turn when the run is cancelled never start: they
+// print nothing and have nothing to clean up.
 func (r *run) runStage(ctx context.Context, si int, st plan.Stage) []JobResult {
 	n := max(r.Concurrency, 1)
 	out := make([]JobResult, len(st.Jobs))
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for i, j := range st.Jobs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			out[i] = JobResult{Name: j.Name, Status: Canceled, Reason: "canceled before it started"}
+			continue
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()

@@ -158,6 +158,33 @@ func TestCancelRunsAfterScriptAndCleansUp(t *testing.T) {
 	}
 }
 
+// TestCancelSkipsJobsThatHaveNotStarted: with many jobs waiting for a
+// slot, a cancel ends the run as soon as the running ones stop; the
+// waiting ones say nothing and cost no engine call.
+func TestCancelSkipsJobsThatHaveNotStarted(t *testing.T) {
+	f := newFake()
+	f.runDelay = time.Hour
+	r, out := newTestRunner(f)
+	r.Concurrency = 2
+	var jobs []*pipeline.Job
+	for i := range 10000 {
+		jobs = append(jobs, gitlabJob(fmt.Sprint("j", i), "true"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	res := r.Run(ctx, pipelineOf(pipeline.Stage{Name: "s", Jobs: jobs}))
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the cancelled run took %s", took)
+	}
+	if n := strings.Count(out.String(), "Running job"); n != 2 {
+		t.Errorf("%d jobs said they were running, want the 2 that were", n)
+	}
+	if len(f.destroyed) != 2 || len(res.Jobs) != 10000 || res.Jobs[9999].Status != Canceled {
+		t.Errorf("destroyed %d sandboxes; %d results, the last %+v", len(f.destroyed), len(res.Jobs), res.Jobs[len(res.Jobs)-1])
+	}
+}
+
 func TestImagePulledOncePerRun(t *testing.T) {
 	f := newFake()
 	f.pullDelay = 50 * time.Millisecond
