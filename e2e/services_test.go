@@ -28,6 +28,24 @@ test:
 	}
 }
 
+func TestServiceThatDiesMidJobIsReported(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+test:
+  image: busybox:1.35
+  services:
+    - name: redis:7.0
+      entrypoint: ["sh", "-c", "redis-server --port 6379 & sleep 2; echo going away; exit 9"]
+  script: [sleep 5, echo job-ran]
+`)
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "*** WARNING: Service redis stopped while the job ran.", "exited with code 9", "going away", "job-ran\n")
+	if strings.Index(r.stdout, "stopped while the job ran") > strings.Index(r.stdout, "job-ran\n") {
+		t.Errorf("the service's death was reported only after the job's end:\n%s", r)
+	}
+	mustNotContain(t, r, "probably didn't start properly")
+}
+
 func TestServiceThatCrashesIsReportedAtOnce(t *testing.T) {
 	p := newProject(t, ".gitlab-ci.yml", `
 test:

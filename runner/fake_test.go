@@ -28,6 +28,7 @@ type fakeEngine struct {
 	listening map[string]bool
 	// exited marks services that die at start.
 	exited     map[string]int
+	dies       map[string]time.Time // services that stop at a time
 	runDelay   time.Duration
 	echoEnv    bool
 	interleave string // a value to print split across stdout and stderr
@@ -124,6 +125,9 @@ func (f *fakeEngine) Inspect(_ context.Context, _ *engine.Spec, name string) (en
 	defer f.mu.Unlock()
 	if code, ok := f.exited[name]; ok {
 		return engine.State{Running: false, ExitCode: code}, nil
+	}
+	if at, ok := f.dies[name]; ok && time.Now().After(at) {
+		return engine.State{Running: false, ExitCode: 137, OOM: true}, nil
 	}
 	return engine.State{Running: true}, nil
 }

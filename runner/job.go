@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipway-ci/slipway/engine"
@@ -25,6 +26,9 @@ type job struct {
 	// stdout and stderr are the job's output streams, each masked apart,
 	// as events.
 	stdout, stderr io.WriteCloser
+	// warned are the services already reported as not running.
+	mu     sync.Mutex
+	warned map[string]bool
 }
 
 // runJob runs one job in its own sandbox and always destroys the sandbox.
@@ -126,6 +130,8 @@ func (jb *job) run(ctx context.Context) error {
 	if err := jb.startServices(ctx); err != nil {
 		return err
 	}
+	stop := jb.watchServices(ctx)
+	defer stop()
 	return jb.runSteps(ctx)
 }
 

@@ -259,6 +259,23 @@ func TestExitedServiceReportedAtOnce(t *testing.T) {
 	}
 }
 
+func TestServiceThatDiesMidJobIsReportedAtOnce(t *testing.T) {
+	f := newFake()
+	f.runDelay = 3 * time.Second
+	r, out := newTestRunner(f)
+	f.images["docker.io/library/redis:7.0"] = engine.ImageInfo{ExposedTCPPorts: []int{6379}}
+	f.listening["svc-redis"] = true
+	f.dies = map[string]time.Time{"svc-redis": time.Now().Add(time.Second)}
+	svc := &pipeline.Service{Container: pipeline.Container{Name: "redis", Image: img("redis:7.0")}}
+	r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{serviceJob(svc)}}))
+	o := out.String()
+	warning := strings.Index(o, "*** WARNING: Service redis stopped while the job ran.")
+	if warning < 0 || !strings.Contains(o, "The container exited with code 137 (out of memory).") ||
+		strings.Count(o, "*** WARNING") != 1 || warning > strings.Index(o, `Job "j" passed`) {
+		t.Errorf("want one warning before the job's end:\n%s", o)
+	}
+}
+
 func TestServicesWithoutPortsAreNotWaitedFor(t *testing.T) {
 	f := newFake()
 	r, out := newTestRunner(f)

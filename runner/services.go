@@ -108,7 +108,7 @@ func (jb *job) waitService(ctx context.Context, i int, svc *pipeline.Service) {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if reason := jb.probe(wctx, svc, ports); reason != "" && ctx.Err() == nil {
-		jb.warnService(ctx, svc, reason)
+		jb.warnService(ctx, svc, "probably didn't start properly", reason)
 	}
 }
 
@@ -146,10 +146,70 @@ func (jb *job) probe(ctx context.Context, svc *pipeline.Service, ports []int) st
 	}
 }
 
-func (jb *job) warnService(ctx context.Context, svc *pipeline.Service, reason string) {
+// watchEvery is how often the services of a running job are inspected:
+// a service that dies mid-job is reported within it.
+const watchEvery = 500 * time.Millisecond
+
+// watchServices reports, while the steps run, each service that stops
+// (killed, out of memory, crashed), once, with its last log lines. The
+// job goes on, as GitLab and Drone let it. stop ends the watch.
+func (jb *job) watchServices(ctx context.Context) (stop func()) {
+	if len(jb.j.Services) == 0 {
+		return func() {}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-time.After(watchEvery):
+			}
+			for _, svc := range jb.j.Services {
+				jb.checkService(wctx, svc)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// checkService reports svc if it is no longer running.
+func (jb *job) checkService(ctx context.Context, svc *pipeline.Service) {
+	if jb.wasWarned(svc) {
+		return
+	}
+	st, err := jb.eng.Inspect(ctx, jb.spec, serviceName(svc))
+	if err != nil || st.Running || ctx.Err() != nil {
+		return
+	}
+	reason := fmt.Sprintf("The container exited with code %d", st.ExitCode)
+	if st.OOM {
+		reason += " (out of memory)"
+	}
+	jb.warnService(ctx, svc, "stopped while the job ran", reason+".")
+}
+
+func (jb *job) wasWarned(svc *pipeline.Service) bool {
+	jb.mu.Lock()
+	defer jb.mu.Unlock()
+	return jb.warned[svc.Name]
+}
+
+// warnService reports a service that is not running as it should, with
+// the last lines of its log; GitLab's own wording for one that did not
+// start is kept, so that searches for it find slipway's.
+func (jb *job) warnService(ctx context.Context, svc *pipeline.Service, headline, reason string) {
+	jb.mu.Lock()
+	if jb.warned == nil {
+		jb.warned = map[string]bool{}
+	}
+	jb.warned[svc.Name] = true
+	jb.mu.Unlock()
 	var logs bytes.Buffer
 	_ = jb.eng.Logs(context.WithoutCancel(ctx), jb.spec, serviceName(svc), logTail, false, &logs)
-	msg := fmt.Sprintf("*** WARNING: Service %s probably didn't start properly.\n\n%s\n", svc.Name, reason)
+	msg := fmt.Sprintf("*** WARNING: Service %s %s\n\n%s\n", svc.Name, headline+".", reason)
 	if logs.Len() > 0 {
 		msg += fmt.Sprintf("\nLast lines of its log:\n%s", indent(logs.String()))
 	}
