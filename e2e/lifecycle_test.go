@@ -3,6 +3,8 @@ package e2e
 import (
 	"crypto/sha256"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -98,4 +100,26 @@ big:
 	if sha256.Sum256([]byte(got)) != sha256.Sum256([]byte(want.String())) {
 		t.Errorf("output differs: got %d bytes, want %d", len(got), want.Len())
 	}
+}
+
+// TestWorkspaceLinkOutOfTheCheckout: a link to a sibling of the checkout
+// (as a monorepo's may have) is copied as a link that dangles in the job,
+// as a git checkout of it would, instead of failing the copy.
+func TestWorkspaceLinkOutOfTheCheckout(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+test:
+  image: busybox:1.35
+  script:
+    - readlink up
+    - test -L up && ! test -e up && echo dangles
+    - cat inside
+`, "real.txt", "in the checkout\n")
+	for link, target := range map[string]string{"up": "../sibling", "inside": "real.txt"} {
+		if err := os.Symlink(target, filepath.Join(p.dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "/builds/group/sibling\n", "dangles\n", "in the checkout\n")
 }

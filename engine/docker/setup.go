@@ -104,7 +104,7 @@ func (e *Engine) fillWorkspace(ctx context.Context, s *engine.Spec, ctr string) 
 // nothing is buffered whole, whatever the size of the checkout.
 func (e *Engine) copyWorkspace(ctx context.Context, ctr string, s *engine.Spec) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarball.Write(pw, s.WorkspaceDir)) }()
+	go func() { pw.CloseWithError(tarball.Write(pw, s.WorkspaceDir, s.WorkspacePath)) }()
 	_, err := e.cli.CopyToContainer(ctx, ctr, client.CopyToContainerOptions{
 		DestinationPath: s.WorkspacePath, Content: pr,
 	})

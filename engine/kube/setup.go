@@ -229,7 +229,7 @@ func (j *job) copyWorkspace(ctx context.Context, s *engine.Spec) error {
 	pr, pw := io.Pipe()
 	tarErr := make(chan error, 1)
 	go func() {
-		err := tarball.Write(pw, s.WorkspaceDir)
+		err := tarball.Write(pw, s.WorkspaceDir, s.WorkspacePath)
 		tarErr <- err
 		pw.CloseWithError(err)
 	}()

@@ -7,11 +7,20 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
+	"strings"
 )
 
-// Write writes dir's tree to w as a tar stream, symlinks as symlinks.
-func Write(w io.Writer, dir string) error {
+// Write writes dir's tree to w as a tar stream, symlinks as symlinks, for
+// extraction at dest (an absolute path in the container).
+//
+// A relative link that leads out of dir (up -> ../sibling) is written as
+// the absolute path it leads to in the container (/builds/g/sibling): it
+// means the same there, and dangles there as a git checkout's would, but
+// an engine that refuses links breaking out of the extraction directory
+// (Docker does) accepts it.
+func Write(w io.Writer, dir, dest string) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -21,7 +30,7 @@ func Write(w io.Writer, dir string) error {
 		if err != nil || rel == "." {
 			return err
 		}
-		return addTarEntry(tw, path, filepath.ToSlash(rel), d)
+		return addTarEntry(tw, path, filepath.ToSlash(rel), dest, d)
 	})
 	if err != nil {
 		return err
@@ -29,7 +38,7 @@ func Write(w io.Writer, dir string) error {
 	return tw.Close()
 }
 
-func addTarEntry(tw *tar.Writer, path, rel string, d fs.DirEntry) error {
+func addTarEntry(tw *tar.Writer, path, rel, dest string, d fs.DirEntry) error {
 	info, err := d.Info()
 	if err != nil {
 		return err
@@ -39,6 +48,7 @@ func addTarEntry(tw *tar.Writer, path, rel string, d fs.DirEntry) error {
 		if link, err = os.Readlink(path); err != nil {
 			return err
 		}
+		link = linkTarget(rel, filepath.ToSlash(link), dest)
 	}
 	hdr, err := tar.FileInfoHeader(info, link)
 	if err != nil {
@@ -63,4 +73,18 @@ func addTarEntry(tw *tar.Writer, path, rel string, d fs.DirEntry) error {
 	defer f.Close()
 	_, err = io.Copy(tw, f)
 	return err
+}
+
+// linkTarget is the target to store for the link at rel: as it is, unless
+// it is relative and leads out of the tree, when it becomes the absolute
+// path it leads to below dest's parent directories.
+func linkTarget(rel, link, dest string) string {
+	if pathpkg.IsAbs(link) {
+		return link
+	}
+	inside := pathpkg.Join(pathpkg.Dir(rel), link)
+	if inside != ".." && !strings.HasPrefix(inside, "../") {
+		return link
+	}
+	return pathpkg.Join(dest, inside)
 }
