@@ -188,7 +188,6 @@ func (c *Config) Runner() Runner {
 	return c.Runners[0]
 }
 
-
 // Settings are the executor's settings in [runners.docker]'s shape. With
 // executor = "kubernetes", the keys gitlab-runner also has in
 // [runners.kubernetes] (image, services, pull_policy,

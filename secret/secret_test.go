@@ -76,4 +76,3 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("Parse with an empty name: %v", err)
 	}
 }
-
