@@ -600,6 +600,8 @@ func TestImageInfoNeverFails(t *testing.T) {
 }
 
 func TestSetupFailsOnAPullEventBeforeTheStatusSaysSo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	e, cs := newFakeEngine(t, Config{PollTimeout: time.Minute})
 	s := serviceSpec()
 	kubelet(t, cs, podName(s), func(p *corev1.Pod) {
@@ -613,6 +615,17 @@ func TestSetupFailsOnAPullEventBeforeTheStatusSaysSo(t *testing.T) {
 		if _, err := cs.CoreV1().Events("ci").Create(context.Background(), ev, metav1.CreateOptions{}); err != nil {
 			t.Error(err)
 		}
+		// As a real kubelet retrying the pull, bump the event's count now
+		// and then: the fake clientset's watch starts at its own "now",
+		// not at the list's resource version, so an event made between
+		// the engine's list and its watch would otherwise go unseen.
+		go func() {
+			for i := int32(2); i < 100 && ctx.Err() == nil; i++ {
+				time.Sleep(200 * time.Millisecond)
+				ev.Count = i
+				_, _ = cs.CoreV1().Events("ci").Update(ctx, ev, metav1.UpdateOptions{})
+			}
+		}()
 	})
 	start := time.Now()
 	err := e.Setup(context.Background(), s)
