@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -162,4 +163,34 @@ test:
 	r := pr.waitWithin(60 * time.Second)
 	wantCode(t, r, 130)
 	assertNothingLeft(t, r.owner)
+}
+
+// Steps run under an init that passes SIGTERM on to the command in the
+// foreground: a trap in the script runs at once, and a step that exits on
+// TERM ends well within the 10 s grace period.
+func TestCtrlCReachesTheStepsCommands(t *testing.T) {
+	for name, script := range map[string]string{
+		"trap":    `trap 'echo handled-TERM; exit 3' TERM; echo started; sleep 300`,
+		"no trap": `echo started; sleep 300`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := newProject(t, ".gitlab-ci.yml", "test:\n  image: busybox:1.35\n  script:\n    - "+strconv.Quote(script)+"\n")
+			pr := p.start("exec")
+			pr.waitFor("started\n", 60*time.Second)
+			start := time.Now()
+			pr.signal(syscall.SIGINT)
+			if name == "trap" {
+				pr.waitFor("handled-TERM\n", 5*time.Second)
+				t.Logf("the trap ran %s after Ctrl-C", time.Since(start))
+			}
+			r := pr.waitWithin(60 * time.Second)
+			d := time.Since(start)
+			t.Logf("slipway exited %s after Ctrl-C", d)
+			wantCode(t, r, 130)
+			if d > 3*time.Second {
+				t.Errorf("Ctrl-C took %s: the step did not stop on SIGTERM", d)
+			}
+			assertNothingLeft(t, r.owner)
+		})
+	}
 }
