@@ -167,10 +167,11 @@ test:
 
 // Steps run under an init that passes SIGTERM on to the command in the
 // foreground: a trap in the script runs at once, and a step that exits on
-// TERM ends well within the 10 s grace period.
+// TERM ends well within the 10 s grace period. The trap takes half a
+// second, as a cleanup does: the step must not be torn down under it.
 func TestCtrlCReachesTheStepsCommands(t *testing.T) {
 	for name, script := range map[string]string{
-		"trap":    `trap 'echo handled-TERM; exit 3' TERM; echo started; sleep 300`,
+		"trap":    `trap 'sleep 0.5; echo handled-TERM; exit 3' TERM; echo started; sleep 300`,
 		"no trap": `echo started; sleep 300`,
 	} {
 		t.Run(name, func(t *testing.T) {
