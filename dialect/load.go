@@ -4,6 +4,7 @@ package dialect
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,14 +45,7 @@ type Options struct {
 // Load reads and parses path, choosing the dialect by file name: names
 // containing "drone" are Drone, everything else GitLab.
 func Load(path string, opts Options) (*pipeline.Pipeline, []*pipeline.Warning, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if st.Size() > maxFileSize {
-		return nil, nil, fmt.Errorf("%s: file is %d bytes, more than the %d a pipeline file may have", path, st.Size(), maxFileSize)
-	}
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -61,6 +55,29 @@ func Load(path string, opts Options) (*pipeline.Pipeline, []*pipeline.Warning, e
 	gopts := opts.GitLab
 	gopts.ProjectPath = opts.ProjectPath
 	return gitlab.Parse(path, data, gopts)
+}
+
+// readLimited reads path, refusing more than maxFileSize bytes. It reads
+// through the limit rather than trusting a size from stat: /dev/zero, a
+// FIFO or /dev/stdin has none, and would otherwise be read until memory
+// runs out.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s: file is %d bytes, more than the %d a pipeline file may have", path, st.Size(), maxFileSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%s: more than the %d bytes a pipeline file may have (not a regular file, read up to the limit)", path, maxFileSize)
+	}
+	return data, nil
 }
 
 // IsDrone tells the dialect from the file name.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -241,5 +242,20 @@ second:
 				t.Fatal("Ctrl-C did not end the run within 60 s")
 			}
 		})
+	}
+}
+
+// 300 jobs with one error each: the first 100 lines are printed, and how
+// many more there are.
+func TestErrorLinesAreCapped(t *testing.T) {
+	var yml strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&yml, "job%d:\n  image: other:1\n  script: [echo]\n", i)
+	}
+	p := newProject(t, ".gitlab-ci.yml", yml.String(), "config.toml", "[[runners]]\n[runners.docker]\nallowed_images = [\"busybox:*\"]\n")
+	r := p.run("lint", "--config", "config.toml")
+	wantCode(t, r, 2)
+	if n := strings.Count(r.stderr, "\n"); n > 101 || !strings.HasSuffix(r.stderr, "(200 more lines not shown)\n") {
+		t.Errorf("%d lines on stderr:\n%.3000s", n, r.stderr)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/slipway-ci/slipway/engine"
 )
 
 var slipway string // path of the built binary
@@ -126,6 +127,8 @@ func (p *project) startEnv(env []string, args ...string) *proc {
 
 func (pr *proc) wait() result {
 	pr.t.Helper()
+	// Read before Wait: until the process is reaped its /proc entry stays.
+	owner := engine.OwnerOf(pr.cmd.Process.Pid)
 	err := pr.cmd.Wait()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -133,9 +136,21 @@ func (pr *proc) wait() result {
 	} else if err != nil {
 		pr.t.Fatal(err)
 	}
-	host, _ := os.Hostname()
-	return result{code: code, stdout: pr.stdout.String(), stderr: pr.stderr.String(),
-		owner: host + ":" + strconv.Itoa(pr.cmd.Process.Pid)}
+	return result{code: code, stdout: pr.stdout.String(), stderr: pr.stderr.String(), owner: owner}
+}
+
+// waitWithin is wait, failing the test (and killing the process) when it
+// has not ended within d.
+func (pr *proc) waitWithin(d time.Duration) result {
+	pr.t.Helper()
+	timer := time.AfterFunc(d, func() { _ = pr.cmd.Process.Kill() })
+	defer timer.Stop()
+	start := time.Now()
+	r := pr.wait()
+	if time.Since(start) >= d {
+		pr.t.Fatalf("slipway did not end within %s\n%s", d, r)
+	}
+	return r
 }
 
 func (pr *proc) signal(s syscall.Signal) {
@@ -182,7 +197,7 @@ func labelled(t *testing.T, label string) (containers, networks, volumes int) {
 }
 
 // assertNothingLeft requires zero objects made by the slipway process
-// owner ("host:pid").
+// owner (see engine.Owner).
 func assertNothingLeft(t *testing.T, owner string) {
 	t.Helper()
 	c, n, v := labelled(t, "slipway.owner="+owner)

@@ -1,18 +1,25 @@
 package e2e
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
+// Ctrl-C, and a closed terminal (SIGHUP) likewise: after_script, cleanup,
+// exit 130.
 func TestCtrlCStopsCleansUpAndExits130(t *testing.T) {
-	p := newProject(t, ".gitlab-ci.yml", `
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := newProject(t, ".gitlab-ci.yml", `
 test:
   image: busybox:1.35
   services: [redis:7.0]
@@ -22,13 +29,15 @@ test:
   after_script:
     - echo after-script-ran
 `)
-	pr := p.start("exec")
-	pr.waitFor("started\n", 60*time.Second)
-	pr.signal(syscall.SIGINT)
-	r := pr.wait()
-	wantCode(t, r, 130)
-	mustContain(t, r, "after-script-ran\n")
-	assertNothingLeft(t, r.owner)
+			pr := p.start("exec")
+			pr.waitFor("started\n", 60*time.Second)
+			pr.signal(sig)
+			r := pr.waitWithin(60 * time.Second)
+			wantCode(t, r, 130)
+			mustContain(t, r, "after-script-ran\n")
+			assertNothingLeft(t, r.owner)
+		})
+	}
 }
 
 func TestSecondCtrlCKillsAndStillCleansUp(t *testing.T) {
@@ -122,4 +131,67 @@ test:
 	r := p.run("exec")
 	wantCode(t, r, 0)
 	mustContain(t, r, "/builds/group/sibling\n", "dangles\n", "in the checkout\n")
+}
+
+// `slipway exec | head -1`: once the reader of stdout is gone, the next
+// write raises SIGPIPE; the run is canceled and everything removed, and
+// the failing writes do not stop the cleanup.
+func TestClosedStdoutStillCleansUp(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+test:
+  image: busybox:1.35
+  services: [redis:7.0]
+  script:
+    - while true; do echo tick; sleep 0.2; done
+`)
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(slipway, "exec")
+	cmd.Dir, cmd.Stdout = p.dir, wr
+	pr := &proc{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	cmd.Stderr = pr.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wr.Close()
+	lines := bufio.NewScanner(rd)
+	for lines.Scan() && lines.Text() != "tick" {
+	}
+	rd.Close() // what head does after its line
+	r := pr.waitWithin(60 * time.Second)
+	wantCode(t, r, 130)
+	assertNothingLeft(t, r.owner)
+}
+
+// Steps run under an init that passes SIGTERM on to the command in the
+// foreground: a trap in the script runs at once, and a step that exits on
+// TERM ends well within the 10 s grace period. The trap takes half a
+// second, as a cleanup does: the step must not be torn down under it.
+func TestCtrlCReachesTheStepsCommands(t *testing.T) {
+	for name, script := range map[string]string{
+		"trap":    `trap 'sleep 0.5; echo handled-TERM; exit 3' TERM; echo started; sleep 300`,
+		"no trap": `echo started; sleep 300`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := newProject(t, ".gitlab-ci.yml", "test:\n  image: busybox:1.35\n  script:\n    - "+strconv.Quote(script)+"\n")
+			pr := p.start("exec")
+			pr.waitFor("started\n", 60*time.Second)
+			start := time.Now()
+			pr.signal(syscall.SIGINT)
+			if name == "trap" {
+				pr.waitFor("handled-TERM\n", 5*time.Second)
+				t.Logf("the trap ran %s after Ctrl-C", time.Since(start))
+			}
+			r := pr.waitWithin(60 * time.Second)
+			d := time.Since(start)
+			t.Logf("slipway exited %s after Ctrl-C", d)
+			wantCode(t, r, 130)
+			if d > 3*time.Second {
+				t.Errorf("Ctrl-C took %s: the step did not stop on SIGTERM", d)
+			}
+			assertNothingLeft(t, r.owner)
+		})
+	}
 }

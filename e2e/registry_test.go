@@ -33,6 +33,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/slipway-ci/slipway/engine"
 )
 
 // testRegistry is where the tests push and pull.
@@ -975,6 +977,7 @@ func (p *project) runTerminal(sb *regSandbox, args ...string) result {
 		_, _ = io.Copy(&out, ptmx) // ends with EIO once the process is gone
 		close(copied)
 	}()
+	owner := engine.OwnerOf(cmd.Process.Pid) // before Wait reaps it
 	err = cmd.Wait()
 	code := 0
 	var ee *exec.ExitError
@@ -988,8 +991,7 @@ func (p *project) runTerminal(sb *regSandbox, args ...string) result {
 	case <-time.After(10 * time.Second):
 		p.t.Fatal("the pseudo-terminal did not close")
 	}
-	host, _ := os.Hostname()
-	r := result{code: code, stdout: out.String(), owner: host + ":" + strconv.Itoa(cmd.Process.Pid)}
+	r := result{code: code, stdout: out.String(), owner: owner}
 	p.t.Logf("slipway %s (on a terminal)\n%s", strings.Join(args, " "), r)
 	assertNothingLeft(p.t, r.owner)
 	mustNotContain(p.t, r, testReg(p.t).secrets()...)

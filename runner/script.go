@@ -19,7 +19,12 @@ const detectShell = `if [ -x /usr/local/bin/bash ]; then exec /usr/local/bin/bas
 //
 // The whole script is one `: | eval '...'` line: the shell reads all of it
 // before running anything, and the commands get an empty stdin, so a
-// command that reads stdin cannot swallow the rest of the script.
+// command that reads stdin cannot swallow the rest of the script. The
+// eval runs in a subshell; the outer shell catches SIGTERM (which the
+// container's init sends to the whole group) only to wait for it: else
+// it would die at once, the init with it, and the script's own TERM trap
+// would be cut off. A subshell resets caught signals, so the script sees
+// TERM as usual.
 func scriptFor(st *pipeline.Step) []byte {
 	var b strings.Builder
 	b.WriteString("set -e\n")
@@ -40,7 +45,7 @@ func scriptFor(st *pipeline.Step) []byte {
 		b.WriteString("printf '%s\\n' " + quote(echo+c) + "\n")
 		b.WriteString(c + "\n")
 	}
-	return []byte(": | eval " + quote(b.String()) + "\n")
+	return []byte("trap : TERM; : | eval " + quote(b.String()) + "\n")
 }
 
 // quote single-quotes s for a POSIX shell.

@@ -14,9 +14,16 @@ import "math"
 // a secret still costs one lookup per byte. Scanning stays linear: each
 // failure step undoes at least one byte of depth gained earlier.
 type automaton struct {
-	cls    [256]uint8 // byte → column; all bytes that occur in no pattern share one
-	shift  uint       // rows are 1<<shift wide, so a row offset is state<<shift
-	nDense int32      // states [0, nDense) have a DFA row
+	cls [256]uint8 // byte → column; all bytes that occur in no pattern share one
+	// tc and tc+1, the last two columns, are those of the hidden bytes
+	// (see lex.go): "\r" and "\n", then ESC. From a state s ≠ 0 they lead
+	// to ^(s<<shift): to s itself through the writer's slow path, which
+	// skips the hidden run without moving the automaton. From the root,
+	// ESC does the same (the lexer must see it) and a line break stays at
+	// the root on the fast path.
+	tc     uint8
+	shift  uint  // rows are 1<<shift wide, so a row offset is state<<shift
+	nDense int32 // states [0, nDense) have a DFA row
 	// dense[s<<shift+cls[c]] is the transition from s < nDense on byte c,
 	// stored as the next state's row offset (next<<shift, which saves a
 	// multiply in the per-byte dependency chain), bit-complemented
@@ -37,6 +44,10 @@ type automaton struct {
 	// match, everything before them is final.
 	live   []int32
 	maxLen int
+	// maxGap is the most hidden bytes a match may be interleaved with:
+	// enough for a value printed by `fold -w1` through a tty ("\r\n" after
+	// every byte) or coloured every few characters.
+	maxGap int
 }
 
 // denseBudget caps the DFA table at 1 MiB of int32.
@@ -52,18 +63,21 @@ func newAutomaton(patterns []string) *automaton {
 	for _, p := range patterns {
 		a.maxLen = max(a.maxLen, len(p))
 		for i := 0; i < len(p); i++ {
-			used[p[i]] = true
+			used[p[i]] = !hiddenByte(p[i]) // patterns hold no hidden byte (see visible)
 		}
 	}
 	var rep []byte // a representative byte per column
+	unused := false
 	for b := range 256 {
 		if used[b] {
 			a.cls[b] = uint8(len(rep))
 			rep = append(rep, byte(b))
+		} else {
+			unused = unused || !hiddenByte(byte(b))
 		}
 	}
 	ncls := len(rep)
-	if ncls < 256 { // the column of unused bytes: all zero, i.e. the root
+	if unused { // the column of unused bytes: all zero, i.e. the root
 		for b := range 256 {
 			if !used[b] {
 				a.cls[b] = uint8(ncls)
@@ -71,6 +85,11 @@ func newAutomaton(patterns []string) *automaton {
 		}
 		ncls++
 	}
+	a.tc = uint8(ncls)
+	a.cls['\r'], a.cls['\n'], a.cls[0x1b] = a.tc, a.tc, a.tc+1
+	ncls += 2
+
+	a.maxGap = 4*a.maxLen + 256
 
 	// Plain trie, numbered in insertion order.
 	type edge struct {
@@ -175,6 +194,10 @@ func newAutomaton(patterns []string) *automaton {
 			if a.out[t] >= 0 {
 				row[k] = ^row[k]
 			}
+		}
+		row[a.tc+1] = ^(s << a.shift)
+		if s != 0 {
+			row[a.tc] = row[a.tc+1]
 		}
 	}
 	return a

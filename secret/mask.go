@@ -38,15 +38,19 @@ type Masker struct {
 //
 // Besides each value, it masks (only where they differ from the value):
 //   - every line of a multi-line value, trimmed of "\r", spaces and tabs, so
-//     a PEM key printed line by line, re-indented, or through a tty (CRLF)
-//     is still caught;
+//     a PEM key printed line by line or re-indented is still caught;
 //   - the base64 encodings (standard and URL alphabets, with and without
 //     padding) and their alignment-stable cores (see b64core);
-//   - the URL query- and path-escaped forms (secrets in URLs, curl -v);
-//   - lowercase hex (xxd -p, Go's %x, Python's .hex()); uppercase hex is
-//     rare in tool output and would cost as many states again;
+//   - the URL query- and path-escaped forms (secrets in URLs, curl -v),
+//     every byte as %XX, and encodeURIComponent's form;
+//   - hex, lower and upper case (xxd -p, Go's %x and %X, Python's .hex());
 //   - the JSON string form (docker inspect, jq, printed configs), which
 //     escapes quotes, backslashes and control characters.
+//
+// All of them are matched across line breaks and ANSI escape sequences
+// (see lex.go): `base64` wrapping at any width, `fold -w1`, CRLF from a
+// tty, colour codes between characters. The value's own line breaks and
+// escape sequences are left out of the patterns the same way.
 //
 // Encodings are of the whole value only: they are what tools actually print
 // (`base64 < key.pem`, a URL with a token), and each one adds about as many
@@ -64,9 +68,13 @@ func NewMasker(secrets map[string]string) *Masker {
 	sort.Strings(names)
 	var vals []string
 	for _, name := range names {
-		if v := secrets[name]; utf8.RuneCountInString(v) < MinLen {
+		v := secrets[name]
+		// A value that is short once line breaks and escapes are left out
+		// is not masked itself, but its encodings may be.
+		if utf8.RuneCountInString(visible(v)) < MinLen {
 			m.skipped = append(m.skipped, name)
-		} else {
+		}
+		if utf8.RuneCountInString(v) >= MinLen {
 			vals = append(vals, v)
 		}
 	}
@@ -98,9 +106,9 @@ func patterns(values []string) []string {
 		}
 	}
 	for _, v := range values {
-		add(v)
+		add(visible(v))
 		for _, line := range strings.Split(v, "\n") {
-			add(strings.Trim(line, " \t\r"))
+			add(visible(strings.Trim(line, " \t\r")))
 		}
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
 			add(enc.EncodeToString([]byte(v)))
@@ -111,8 +119,11 @@ func patterns(values []string) []string {
 			}
 		}
 		add(hex.EncodeToString([]byte(v)))
+		add(strings.ToUpper(hex.EncodeToString([]byte(v))))
 		add(url.QueryEscape(v))
 		add(url.PathEscape(v))
+		add(percentEscape(v, func(byte) bool { return false }))
+		add(percentEscape(v, uriComponentSafe))
 		add(jsonString(v))
 	}
 	sort.Strings(pats)
@@ -132,6 +143,27 @@ func b64core(raw *base64.Encoding, v string, a int) string {
 	lo := (8*a + 5) / 6        // first character without bits of the a leading bytes
 	hi := 8 * (a + len(v)) / 6 // end of the last character made only of v's bits
 	return s[lo:hi]
+}
+
+// percentEscape is v with every byte that keep does not accept written as
+// %XX (upper case, as RFC 3986 recommends and encodeURIComponent, Python's
+// quote and curl --data-urlencode write it).
+func percentEscape(v string, keep func(byte) bool) string {
+	const digits = "0123456789ABCDEF"
+	b := make([]byte, 0, 3*len(v))
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; keep(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', digits[c>>4], digits[c&15])
+		}
+	}
+	return string(b)
+}
+
+// uriComponentSafe is what JavaScript's encodeURIComponent leaves as it is.
+func uriComponentSafe(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0
 }
 
 // jsonString is v as the inside of a JSON string literal.
@@ -157,8 +189,10 @@ func (m *Masker) String(s string) string {
 }
 
 // Writer returns a writer that masks the stream written to it and passes it
-// on to w. It holds back at most (longest pattern − 1) bytes, and only while
-// they could still be the start of a secret; everything else is passed on
+// on to w. It holds back at most (longest pattern − 1) visible bytes and the
+// hidden bytes among them, and only while they could still be the start of
+// a secret (so a line that ends in what could begin a secret waits for the
+// next byte); everything else is passed on
 // before Write returns, so logs stay live. Close flushes the held-back tail;
 // it does not close w. With nothing to mask it is a plain pass-through.
 //
@@ -218,6 +252,10 @@ type writer struct {
 	p        []byte // the current Write's data, at stream offset base
 	base     int64
 	cands    []span
+	lex      uint8  // lexer state at end
+	runs     []span // hidden runs inside the match in progress, from runs[rh]
+	rh       int
+	gaps     int64 // bytes in runs[rh:]
 	out      []byte
 	err      error
 	closed   bool
@@ -235,28 +273,38 @@ func (w *writer) Write(p []byte) (int, error) {
 	// The loop keeps the row offset x = st<<shift for dense states, and
 	// reads the automaton through locals: record may run in the loop, so
 	// fields of a would otherwise be reloaded on every byte.
-	dense, cls, shift, limit := a.dense, &a.cls, a.shift, a.nDense<<a.shift
-	st := w.st
+	dense, cls, shift, limit, tc := a.dense, &a.cls, a.shift, a.nDense<<a.shift, a.tc
+	st, i := w.st, 0
+	if w.lex != lexText { // an escape sequence continues from the last Write
+		i, st = w.gap(0, st)
+	}
 	x := st << shift
-	for i := 0; i < len(p); i++ {
+	for ; i < len(p); i++ {
+		c := cls[p[i]]
 		if x < limit {
-			x = dense[x+int32(cls[p[i]])]
+			x = dense[x+int32(c)]
 			if x >= 0 {
 				continue // the common case: no pattern ends here
 			}
 			x = ^x
 			st = x >> shift
-		} else {
+		} else if c < tc {
 			st = a.next(x>>shift, p[i])
 			if x = st << shift; a.out[st] < 0 {
 				continue
 			}
 		}
+		if c >= tc { // a hidden run: the automaton stays where it is
+			var j int
+			j, st = w.gap(i, x>>shift)
+			x, i = st<<shift, j-1
+			continue
+		}
 		w.record(st, w.base+int64(i)+1)
 	}
 	st = x >> shift
 	w.st, w.end = st, w.base+int64(len(p))
-	w.resolve(w.end - int64(a.live[st]))
+	w.resolve(w.startOf(w.end, a.live[st]))
 	w.keepTail()
 	w.flush()
 	w.p = nil
@@ -264,6 +312,63 @@ func (w *writer) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	return len(p), nil
+}
+
+// gap skips the hidden bytes from p[i] on (at least p[i] itself) and
+// returns the index of the first byte after them and the state to go on
+// in. In the middle of a possible match (st ≠ 0) the run is remembered, so
+// that a match's start can be found in the stream (see startOf); at the
+// root nothing is in progress and nothing needs remembering.
+func (w *writer) gap(i int, st int32) (int, int32) {
+	j := i
+	for ; j < len(w.p); j++ {
+		next, hidden := lexStep(w.lex, w.p[j])
+		w.lex = next
+		if !hidden {
+			break
+		}
+	}
+	if st != 0 && j > i {
+		st = w.addRun(span{w.base + int64(i), w.base + int64(j)}, st)
+	}
+	return j, st
+}
+
+// addRun records a hidden run seen in state st and drops the runs before
+// the match in progress: every match found later starts no earlier than the
+// depth[st] visible bytes before it. A match in progress interleaved with
+// more than maxGap hidden bytes is given up (the automaton restarts at the
+// root), which bounds what is held back at maxLen−1+maxGap bytes.
+func (w *writer) addRun(r span, st int32) int32 {
+	w.runs = append(w.runs, r)
+	w.gaps += r.end - r.start
+	d := int64(w.a.depth[st])
+	for ; w.rh < len(w.runs); w.rh++ {
+		f := w.runs[w.rh]
+		n := f.end - f.start
+		if (r.end-f.end)-(w.gaps-n) < d { // visible bytes after f
+			break
+		}
+		w.gaps -= n
+	}
+	if w.gaps > int64(w.a.maxGap) {
+		w.rh, w.gaps, st = len(w.runs), 0, 0
+	}
+	if w.rh == len(w.runs) || w.rh > 64 && 2*w.rh > len(w.runs) {
+		w.runs = w.runs[:copy(w.runs, w.runs[w.rh:])]
+		w.rh = 0
+	}
+	return st
+}
+
+// startOf is the stream offset where the last n visible bytes before
+// stream offset e begin.
+func (w *writer) startOf(e int64, n int32) int64 {
+	s := e - int64(n)
+	for i := len(w.runs) - 1; i >= w.rh && w.runs[i].end > s; i-- {
+		s -= w.runs[i].end - w.runs[i].start
+	}
+	return s
 }
 
 // Close passes on the held-back tail, masked: at the end of the stream no
@@ -298,7 +403,7 @@ func (w *writer) record(st int32, e int64) {
 	a := w.a
 	j := -1 // first candidate that ends after s
 	for t := a.out[st]; t >= 0; t = a.out[a.fail[t]] {
-		s := e - int64(a.depth[t])
+		s := w.startOf(e, a.depth[t])
 		if s < w.pos {
 			continue // inside what has been passed on or masked already
 		}
@@ -320,7 +425,7 @@ func (w *writer) record(st int32, e int64) {
 	// Text dense with matches must not grow cands without bound: resolve
 	// what is final already, which leaves fewer than maxLen/MinLen.
 	if len(w.cands) >= w.a.maxLen+64 {
-		w.resolve(e - int64(a.live[st]))
+		w.resolve(w.startOf(e, a.live[st]))
 	}
 }
 

@@ -102,7 +102,8 @@ func TestMaskMultiLine(t *testing.T) {
 		}
 	}
 	// The whole value is one match: longer than any of its lines.
-	if got := m.String("<" + key + ">"); got != "<[MASKED]>" {
+	// The value's final line break is hidden, so it is left out of the match.
+	if got := m.String("<" + key + ">"); got != "<[MASKED]\n>" {
 		t.Errorf("whole key: %q", got)
 	}
 	// Lines shorter than MinLen are not masked on their own.
@@ -357,7 +358,7 @@ func TestSparseStates(t *testing.T) {
 		t.Fatalf("all %d states are dense", len(m.a.depth))
 	}
 	in := "x" + base64.StdEncoding.EncodeToString([]byte(key)) + " hunter2 " + key[:len(key)-1] + "|" + hex.EncodeToString([]byte(key))
-	want := "x" + Mask + " " + Mask + " " + strings.Repeat(Mask+"\n", 119) + Mask + "|" + Mask
+	want := "x" + Mask + " " + Mask + " " + Mask + "|" + Mask
 	if got := writeChunks(t, m, in, 100, 1000, 1); got != want {
 		t.Errorf("got %.200q", got)
 	}

@@ -19,8 +19,9 @@ import (
 
 // MaxFileSize caps NAME=@path secrets. Real file secrets (PEM keys,
 // kubeconfigs, service-account JSON) are a few KiB; a larger file is almost
-// certainly a mistake, and the masker's automaton grows by about 11 states
-// (~25 bytes each) per secret byte, for the value plus its encodings.
+// certainly a mistake, and the masker's automaton grows by about 16 states
+// (~25 bytes each) per byte of a token, for the value plus its encodings,
+// and up to 28 for arbitrary bytes (46 MB and 2 s to build for 64 KiB).
 const MaxFileSize = 64 << 10
 
 var (

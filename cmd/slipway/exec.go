@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,7 +57,7 @@ func run(l *loaded, o *options, concurrency int, serviceLogs bool) error {
 	defer es.close()
 	es.collect(ctx)
 	r := newRunner(l, es, concurrency, serviceLogs, kill)
-	res := r.Run(ctx, l.plan, runner.Options{ID: newRunID(), Workspace: l.workspace, Events: runner.NewPrinter(os.Stdout)})
+	res := r.Run(ctx, l.plan, runner.Options{ID: newRunID(), Workspace: l.workspace, Events: runner.NewPrinter(&dropOnError{w: os.Stdout})})
 	switch {
 	case ctx.Err() != nil:
 		return &exitError{code: exitCanceled, err: fmt.Errorf("run canceled")}
@@ -83,11 +85,22 @@ func newRunner(l *loaded, es *engines, concurrency int, serviceLogs bool, kill c
 	}
 }
 
-// onSignals cancels on the first SIGINT/SIGTERM and closes kill on the
-// second.
+// endSignals are the signals that can be caught and by default end the
+// process: a closed terminal (SIGHUP), a closed pipe (SIGPIPE: `slipway
+// exec | head -1`), kill's default and the others. Each leads to the
+// cleanup Ctrl-C does instead.
+var endSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE,
+	syscall.SIGQUIT, syscall.SIGALRM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGVTALRM,
+	syscall.SIGXCPU, syscall.SIGXFSZ}
+
+// onSignals cancels on the first of endSignals and closes kill on the
+// second. SIGPIPE never counts as a second one: every write to a closed
+// pipe raises it again, and it is no one asking to hurry. Because SIGPIPE
+// is caught, a write to a closed stdout or stderr fails with EPIPE instead
+// of killing the process.
 func onSignals(cancel context.CancelFunc, kill chan struct{}) func() {
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, endSignals...)
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -97,14 +110,38 @@ func onSignals(cancel context.CancelFunc, kill chan struct{}) func() {
 		case <-done:
 			return
 		}
-		select {
-		case <-sig:
-			fmt.Fprintln(os.Stderr, "slipway: killing")
-			close(kill)
-		case <-done:
+		for {
+			select {
+			case s := <-sig:
+				if s == syscall.SIGPIPE {
+					continue
+				}
+				fmt.Fprintln(os.Stderr, "slipway: killing")
+				close(kill)
+			case <-done:
+			}
+			return
 		}
 	}()
 	return func() { signal.Stop(sig); close(done) }
+}
+
+// dropOnError passes writes on until one fails (the reader of a pipe went
+// away) and then drops them all, reporting success: a run that can no
+// longer print must still stop its steps and remove what it made, and
+// must not block a step's output stream on the way.
+type dropOnError struct {
+	w      io.Writer
+	failed atomic.Bool
+}
+
+func (d *dropOnError) Write(p []byte) (int, error) {
+	if !d.failed.Load() {
+		if _, err := d.w.Write(p); err != nil {
+			d.failed.Store(true)
+		}
+	}
+	return len(p), nil
 }
 
 func newRunID() string {

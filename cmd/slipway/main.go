@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -52,7 +53,25 @@ func main() {
 		code = ee.code
 	}
 	if msg := err.Error(); msg != "" {
-		fmt.Fprintln(os.Stderr, "slipway: "+msg)
+		fmt.Fprintln(os.Stderr, "slipway: "+capLines(msg, maxErrorLines))
 	}
 	os.Exit(code)
+}
+
+// maxErrorLines caps an error as the dialects cap their warnings: a file
+// of 100,000 jobs with a problem each would print megabytes, which no one
+// reads problem by problem.
+const maxErrorLines = 100
+
+// capLines keeps the first max lines of msg and says how many are left out.
+func capLines(msg string, max int) string {
+	n := strings.Count(msg, "\n") + 1
+	if n <= max {
+		return msg
+	}
+	i := 0
+	for range max {
+		i += strings.IndexByte(msg[i:], '\n') + 1
+	}
+	return fmt.Sprintf("%s(%d more lines not shown)", msg[:i], n-max)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -148,6 +149,14 @@ func (e *Engine) create(ctx context.Context, s *engine.Spec, c *engine.Container
 		// Output is read from the attach stream; the engine's log store
 		// would only double the cost of every byte.
 		host.LogConfig = container.LogConfig{Type: "none"}
+		// The engine's init (docker-init, i.e. tini, bind-mounted from the
+		// host, so any image has it) is PID 1 and passes SIGTERM on to the
+		// script's shell and, told so by the variable, to every process of
+		// its group: the command in the foreground too. Without it the
+		// shell is PID 1 and ignores TERM, and even a trap waits for the
+		// foreground command: every stop took the whole grace period.
+		host.Init = new(true)
+		cfg.Env = append(slices.Clip(cfg.Env), "TINI_KILL_PROCESS_GROUP=1")
 	}
 	var aliases []string
 	if s.Network == engine.NetworkBridge {

@@ -53,8 +53,9 @@
 // Kubernetes has no API to stop one container. Cancelling a step (Ctrl-C, a
 // timeout) therefore runs, by exec in the holder, a shell script (builtins
 // only) that finds the step's processes by the container id in their
-// cgroup: SIGTERM to its first process, then after StopGrace SIGKILL to all
-// of them, as docker stop does. This works because the step shares the
+// cgroup: SIGTERM to its first process and that process's group (the
+// command the script's shell runs, as Docker's init passes it on with
+// TINI_KILL_PROCESS_GROUP), then after StopGrace SIGKILL to all of them. This works because the step shares the
 // holder's PID namespace, where its process is not PID 1 (signals to PID 1
 // are ignored without a handler). If that fails, the pod is deleted. The
 // pod stays otherwise, so GitLab's after_script still runs after a cancel,

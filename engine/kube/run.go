@@ -271,21 +271,29 @@ func (j *job) waitStarted(ctx context.Context, kn string, tolerate int) error {
 }
 
 // stopScript signals the processes of one container of the pod, seen
-// from the holder, whose PID namespace the steps share: with "main", only
-// the container's first process (whose parent is outside the namespace);
-// otherwise all of them. It finds them by the container id in their
-// cgroup, with shell builtins only.
-const stopScript = `id=$1 sig=$2 mode=$3 n=0
+// from the holder, whose PID namespace the steps share: with "main", the
+// container's first process (whose parent is outside the namespace) and
+// the processes of its process group, i.e. the command the script's shell
+// runs, as Docker's init does with TINI_KILL_PROCESS_GROUP; otherwise all
+// of them. It finds them by the container id in their cgroup, with shell
+// builtins only, and signals PIDs one by one (shells' kill builtins differ
+// on negative PIDs).
+const stopScript = `id=$1 sig=$2 mode=$3 n=0 leads=' ' procs=
 for d in /proc/[0-9]*; do
   p=${d#/proc/}
   [ "$p" = "$$" ] && continue
   hit=
   { while IFS= read -r l; do case $l in *"$id"*) hit=1; break;; esac; done <"$d/cgroup"; } 2>/dev/null
   [ -n "$hit" ] || continue
+  { read -r st <"$d/stat"; } 2>/dev/null || continue
+  set -- ${st##*) }
+  [ "$2" = 0 ] && leads="$leads$p "
+  procs="$procs $p:$3"
+done
+for e in $procs; do
+  p=${e%%:*} g=${e#*:}
   if [ "$mode" = main ]; then
-    { read -r st <"$d/stat"; } 2>/dev/null || continue
-    set -- ${st##*) }
-    [ "$2" = 0 ] || continue
+    case $leads in *" $p "* | *" $g "*) ;; *) continue;; esac
   fi
   kill -s "$sig" "$p" 2>/dev/null && n=$((n+1))
 done
