@@ -10,11 +10,13 @@ import (
 	"cmp"
 	"errors"
 	"path"
+	"path/filepath"
 	"slices"
 
 	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
 	"github.com/slipway-ci/slipway/image"
 	"github.com/slipway-ci/slipway/pipeline"
+	"github.com/slipway-ci/slipway/vcs"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -23,6 +25,20 @@ type Options struct {
 	// ProjectPath is "group/project"; the workspace becomes
 	// /builds/<ProjectPath>, where GitLab Runner checks out.
 	ProjectPath string
+	// Git is what the workspace's git says (vcs.Read); its Warning, if
+	// any, is passed on. The zero value stands for a workspace without
+	// git, silently (tests, benchmarks).
+	Git vcs.Info
+	// Branch and Tag override the ref git gives (--branch, --tag); a tag
+	// makes a tag pipeline. PipelineSource is CI_PIPELINE_SOURCE
+	// (--pipeline-source), push when empty.
+	Branch, Tag, PipelineSource string
+	// Workspace is the checkout on this machine, where rules: exists
+	// and include: local look; the pipeline file's directory when empty.
+	Workspace string
+	// Registry is CI_REGISTRY, from the runner configuration; empty
+	// leaves CI_REGISTRY and CI_REGISTRY_IMAGE unset.
+	Registry string
 }
 
 // maxWork bounds the nodes visited while interpreting a file. Load
@@ -64,6 +80,12 @@ type parser struct {
 	busy     []string                 // extends: chain being expanded
 	refDepth int                      // !reference lookups in progress
 	refs     map[string]parsedRef     // image.Parse results by name
+
+	ref  ref        // what the pipeline runs for
+	pre  []variable // the pipeline's predefined variables
+	jobs int        // jobs built so far, for CI_JOB_ID
+	// ruledOut counts jobs that rules:, only: or except: leave out.
+	ruledOut int
 }
 
 // parsedRef memoises image.Parse: a big file names the same few images
@@ -115,7 +137,16 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 		p.top[e.Key.Value] = e
 	}
 	p.expanded = map[string]*yaml.Node{}
+	p.ref = p.pipelineRef()
+	p.pre = p.predefined(p.ref)
+	if w := p.opts.Git.Warning; w != "" {
+		p.warnf2(pipeline.Pos{File: p.file}, "%s", w)
+	}
 	g := p.globals(entries)
+	if why := p.workflow(g); why != "" {
+		p.warnf(p.top["workflow"].Key, "GitLab creates no pipeline for %s: %s", describeRef(p.ref), why)
+		return &pipeline.Pipeline{File: p.file, Dialect: pipeline.GitLab}
+	}
 	var jobs []*pipeline.Job
 	var stages []string
 	visible := false
@@ -136,6 +167,8 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 	case !visible:
 		p.errorf(root, "no jobs: a pipeline needs at least one job (keys starting with . are hidden templates)")
 		return nil
+	case len(jobs) == 0 && len(p.errs) == 0 && p.ruledOut > 0:
+		p.warnf(root, "no job runs for %s (the warnings above say why); GitLab creates no pipeline", describeRef(p.ref))
 	case len(jobs) == 0 && len(p.errs) == 0:
 		p.errorf(root, "no jobs slipway can run: trigger: and run: jobs are skipped")
 		return nil
@@ -163,6 +196,14 @@ func group(order []string, jobs []*pipeline.Job, stageOf []string) []pipeline.St
 // "/"+ProjectPath keeps a hostile path from escaping /builds.
 func (p *parser) workspace() string {
 	return path.Join("/builds", path.Clean("/"+p.opts.ProjectPath))
+}
+
+// workspaceDir is the checkout on this machine.
+func (p *parser) workspaceDir() string {
+	if p.opts.Workspace != "" {
+		return p.opts.Workspace
+	}
+	return filepath.Dir(p.file)
 }
 
 func (p *parser) pos(n *yaml.Node) pipeline.Pos { return yamlutil.Pos(p.file, n) }

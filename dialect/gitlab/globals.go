@@ -51,6 +51,7 @@ type globals struct {
 	stageSet map[string]bool
 	vars     []variable
 	def      common
+	workflow *workflow
 }
 
 // setCommon decodes one of commonKeys into c. A value that fails to
@@ -98,7 +99,9 @@ func (p *parser) globals(entries []yamlutil.Pair) *globals {
 			p.defaults(e.Value, &g.def)
 		case "image", "services", "before_script", "after_script":
 			p.setCommon(e, &deprecated)
-		case "include", "workflow", "cache":
+		case "workflow":
+			g.workflow = p.readWorkflow(e.Value)
+		case "include", "cache":
 			p.warnf(e.Key, "key %s is not supported by slipway and is ignored", k)
 		}
 	}

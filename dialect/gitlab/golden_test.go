@@ -61,6 +61,7 @@ func TestGolden(t *testing.T) {
 func render(t *testing.T, file string, data []byte) []byte {
 	t.Helper()
 	pl, warns, err := Parse(file, data, Options{ProjectPath: "group/project"})
+	withoutPredefined(pl)
 	g := golden{Pipeline: pl}
 	for _, w := range warns {
 		g.Warnings = append(g.Warnings, w.Error())
@@ -77,4 +78,33 @@ func render(t *testing.T, file string, data []byte) []byte {
 		t.Fatal(jerr)
 	}
 	return append(out, '\n')
+}
+
+// withoutPredefined drops the predefined variables from every
+// container's environment: they are the same in every golden file, and
+// predefined_test.go checks them.
+func withoutPredefined(pl *pipeline.Pipeline) {
+	if pl == nil {
+		return
+	}
+	for _, j := range pl.Jobs() {
+		j.Variables = yamlEnv(j.Variables)
+		for _, st := range j.Steps {
+			st.Env = yamlEnv(st.Env)
+		}
+		for _, svc := range j.Services {
+			svc.Env = yamlEnv(svc.Env)
+		}
+	}
+}
+
+// yamlEnv is env without the predefined variables.
+func yamlEnv(env []pipeline.EnvVar) []pipeline.EnvVar {
+	var out []pipeline.EnvVar
+	for _, v := range env {
+		if !isPredefined(v.Name) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

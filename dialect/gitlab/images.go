@@ -309,7 +309,9 @@ func (p *parser) jobServices(specs []*service, vars []variable) []*pipeline.Serv
 	set := newServiceSet(nil)
 	var out []*pipeline.Service
 	for i, s := range specs {
-		out = append(out, set.add(p, s, i, serviceEnv(vars, s.env)))
+		svc := set.add(p, s, i, serviceEnv(vars, s.env))
+		svc.Image = p.expandImage(svc.Image, vars)
+		out = append(out, svc)
 	}
 	return out
 }

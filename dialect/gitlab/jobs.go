@@ -2,6 +2,7 @@ package gitlab
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -25,6 +26,9 @@ type jobSpec struct {
 	inherit      inheritance
 	secrets      []pipeline.EnvVar
 	skip         *yaml.Node // trigger: or run:, which slipway cannot run
+	rules        []rule
+	rulesKey     *yaml.Node
+	only, except *policy
 }
 
 // inheritance is inherit:, which says what a job takes from default:
@@ -69,14 +73,67 @@ func (p *parser) job(e yamlutil.Pair, g *globals) (*pipeline.Job, string) {
 	if s.scriptKey == nil {
 		p.errorf(e.Key, "job %s: script is required", name)
 	}
+	p.checkRulesMix(name, s)
 	if len(p.errs) > before {
 		return nil, ""
 	}
-	j := p.build(name, e.Key, s, g)
+	p.jobs++
+	j := p.build(name, e.Key, s, g, stage)
 	if j == nil {
 		return nil, ""
 	}
 	return j, stage
+}
+
+func (p *parser) onlyExcept(e yamlutil.Pair, s *jobSpec) {
+	pol, ok := p.policy(e.Key.Value, e.Value)
+	if !ok {
+		return
+	}
+	pol.at = e.Key
+	if e.Key.Value == "only" {
+		s.only = &pol
+	} else {
+		s.except = &pol
+	}
+}
+
+// checkRulesMix: GitLab refuses rules: beside only: or except:.
+func (p *parser) checkRulesMix(name string, s *jobSpec) {
+	if s.rulesKey == nil {
+		return
+	}
+	for _, pol := range []*policy{s.only, s.except} {
+		if pol != nil {
+			p.errorf(pol.at, "job %s: %s: cannot be used with rules: (line %d)", name, pol.at.Value, s.rulesKey.Line)
+		}
+	}
+}
+
+// decide applies the job's rules:, or else its only:/except: (only:
+// branches and tags when neither is given), to the pipeline's ref.
+func (p *parser) decide(s *jobSpec, c *evalContext) verdict {
+	if s.rulesKey != nil {
+		return p.evalRules(s.rules, c)
+	}
+	only := defaultOnly
+	if s.only != nil {
+		only = *s.only
+	}
+	if !only.holds(c) {
+		return verdict{why: fmt.Sprintf("only: at line %d leaves it out", lineOf(only.at))}
+	}
+	if s.except != nil && s.except.holdsAny(c) {
+		return verdict{why: fmt.Sprintf("except: at line %d leaves it out", s.except.at.Line)}
+	}
+	return verdict{run: true}
+}
+
+func lineOf(n *yaml.Node) any {
+	if n == nil {
+		return "(default: branches and tags)"
+	}
+	return n.Line
 }
 
 // jobSpec decodes the keywords of an expanded job.
@@ -105,6 +162,10 @@ func (p *parser) jobSpec(name string, n *yaml.Node) *jobSpec {
 			s.secrets = p.secrets(e.Value)
 		case k == "inherit":
 			s.inherit = p.inherit(e.Value)
+		case k == "rules":
+			s.rules, s.rulesKey = p.rules(k, e.Value), e.Key
+		case k == "only" || k == "except":
+			p.onlyExcept(e, s)
 		case skipJobKeys[k]:
 			s.skip = e.Key
 		case ignoredJobKeys[k]:
@@ -217,15 +278,22 @@ func (p *parser) filter(key string, n *yaml.Node) filter {
 
 // build makes the model job: default: fills what the job leaves unset.
 // It returns nil when the work budget is spent.
-func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals) *pipeline.Job {
+func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stage string) *pipeline.Job {
 	c := effective(&s.common, &g.def, s.inherit.defaults)
 	// Each job gets its own copy of everything it inherits: charge for
 	// it first, or a big default: or template times many jobs would be
 	// an unbounded allocation.
-	if !p.charge(jobCost(&c, s, len(g.vars)), key) {
+	if !p.charge(jobCost(&c, s, len(g.vars)+len(p.pre)+8), key) {
 		return nil
 	}
-	vars := jobVariables(g.vars, s.vars, s.inherit.variables)
+	var img pipeline.Image
+	if c.image != nil {
+		img = c.image.img
+	}
+	vars, ok := p.jobScope(name, key, s, g, stage, img)
+	if !ok {
+		return nil
+	}
 	return &pipeline.Job{
 		Name:         name,
 		Pos:          p.pos(key),
@@ -236,9 +304,36 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals) *pip
 		Variables:    env(vars),
 		Timeout:      c.timeout,
 		Target:       pipeline.TargetDocker,
-		AllowFailure: s.allowFailure != nil && *s.allowFailure || s.allowFailure == nil && s.when == pipeline.Manual,
+		AllowFailure: s.allowFailure != nil && *s.allowFailure || s.allowFailure == nil && s.when == pipeline.Manual && s.rulesKey == nil,
 		When:         s.when,
 	}
+}
+
+// jobScope decides whether the job runs and returns its variables,
+// values expanded: predefined, then global, then the job's, then those
+// of the rule that matched, each overriding the one before. A job its
+// rules leave out draws a warning saying why, and ok is false.
+func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, stage string, img pipeline.Image) ([]variable, bool) {
+	yamlVars := jobVariables(g.vars, s.vars, s.inherit.variables)
+	all := append(append(slices.Clone(p.pre), jobPredefined(name, stage, p.jobs, img)...), yamlVars...)
+	v := p.decide(s, p.newEvalContext(p.ref, newScope(all).lookup))
+	if !v.run {
+		p.warnf(key, "job %s does not run for %s: %s", name, describeRef(p.ref), v.why)
+		p.ruledOut++
+		return nil, false
+	}
+	if v.when != "" {
+		s.when = p.ruleWhen(v.when, s.when)
+	}
+	if v.allowFail != nil {
+		s.allowFailure = v.allowFail
+	}
+	byName := map[string]variable{}
+	for _, x := range append(all, v.vars...) {
+		byName[x.name] = x
+	}
+	final := sortedVars(byName)
+	return newScope(final).resolved(final), true
 }
 
 // jobCost is about how many values build copies for one job.
@@ -262,6 +357,7 @@ func (p *parser) steps(c *common, script []string, scriptKey *yaml.Node, vars []
 	if c.image != nil {
 		img, ep = c.image.img, c.image.entrypoint
 	}
+	img = p.expandImage(img, vars)
 	step := func(name string, cmds []string, at *yaml.Node) *pipeline.Step {
 		return &pipeline.Step{
 			Container: pipeline.Container{
@@ -283,6 +379,27 @@ func (p *parser) steps(c *common, script []string, scriptKey *yaml.Node, vars []
 		out = append(out, after)
 	}
 	return out
+}
+
+// expandImage expands the variables in an image name with the job's, as
+// GitLab does. A name that refers to a variable the file does not define
+// is left for the runner, which also knows --env and its configuration.
+func (p *parser) expandImage(img pipeline.Image, vars []variable) pipeline.Image {
+	if img.Ref != "" || !strings.Contains(img.Name, "$") {
+		return img
+	}
+	lookup := newScope(vars).lookup
+	if unknownReference(img.Name, lookup) {
+		return img
+	}
+	name := expandString(img.Name, lookup)
+	ref, err := p.parseImage(name)
+	if err != nil {
+		p.warnf2(img.Pos, "image %s expands to %q, which is not an image name: %v", img.Name, name, err)
+		return img
+	}
+	img.Name, img.Ref = name, ref.String()
+	return img
 }
 
 // effective is the job's common keywords, each taken from the job if it

@@ -36,11 +36,11 @@ func TestWorkspace(t *testing.T) {
 // Warnings are returned even when the file has errors, so a user sees
 // everything at once.
 func TestWarningsWithErrors(t *testing.T) {
-	_, warns, err := Parse("ci.yml", []byte("x:\n  rules: []\n  image: [x]\n  script: y\n"), Options{})
+	_, warns, err := Parse("ci.yml", []byte("x:\n  retry: 2\n  image: [x]\n  script: y\n"), Options{})
 	if err == nil || len(warns) != 1 {
 		t.Fatalf("err %v, warnings %v", err, warns)
 	}
-	if got := warns[0].Error(); got != "ci.yml:2:3: key rules is not supported by slipway and is ignored" {
+	if got := warns[0].Error(); got != "ci.yml:2:3: key retry is not supported by slipway and is ignored" {
 		t.Errorf("warning %q", got)
 	}
 }
@@ -119,9 +119,9 @@ b:
 // several places).
 func TestDeterministic(t *testing.T) {
 	in := "variables: {Z: 1, A: 2, M: 3}\nx:\n  variables: {B: 4, A: 5}\n  services: [redis, postgres]\n  script: y\n"
-	first := fmt.Sprintf("%+v", mustParse(t, in, Options{}).Jobs()[0].Steps[0].Env)
+	first := fmt.Sprintf("%+v", yamlEnv(mustParse(t, in, Options{}).Jobs()[0].Steps[0].Env))
 	for i := 0; i < 20; i++ {
-		if got := fmt.Sprintf("%+v", mustParse(t, in, Options{}).Jobs()[0].Steps[0].Env); got != first {
+		if got := fmt.Sprintf("%+v", yamlEnv(mustParse(t, in, Options{}).Jobs()[0].Steps[0].Env)); got != first {
 			t.Fatalf("run %d: %s, first %s", i, got, first)
 		}
 	}

@@ -240,6 +240,8 @@ func quoteHint(n *yaml.Node) string {
 type variable struct {
 	name, value string
 	pos         pipeline.Pos
+	// raw is expand: false: the value is used as written, $ and all.
+	raw bool
 }
 
 // variables reads a variables: map. Values are strings, numbers or
@@ -256,16 +258,16 @@ func (p *parser) variables(key string, n *yaml.Node) []variable {
 			p.errorf(e.Key, "%s: invalid variable name %q", key, name)
 			continue
 		}
-		if v, ok := p.variableValue(name, e.Value); ok {
-			out = append(out, variable{name: name, value: v, pos: p.pos(e.Key)})
+		if v, raw, ok := p.variableValue(name, e.Value); ok {
+			out = append(out, variable{name: name, value: v, pos: p.pos(e.Key), raw: raw})
 		}
 	}
 	return out
 }
 
-func (p *parser) variableValue(name string, n *yaml.Node) (string, bool) {
+func (p *parser) variableValue(name string, n *yaml.Node) (value string, raw, ok bool) {
 	if n = p.value(n); n == nil {
-		return "", false
+		return "", false, false
 	}
 	if n.Kind == yaml.MappingNode {
 		return p.variableMap(name, n)
@@ -273,17 +275,17 @@ func (p *parser) variableValue(name string, n *yaml.Node) (string, bool) {
 	if n.Kind == yaml.ScalarNode {
 		switch n.ShortTag() {
 		case "!!str", "!!int", "!!float", "!!bool":
-			return n.Value, true
+			return n.Value, false, true
 		}
 	}
 	p.errorf(n, "variable %s: expected a string, a number, a boolean or a map with value, got %s", name, yamlutil.Describe(n))
-	return "", false
+	return "", false, false
 }
 
 // variableMap reads the {value:, description:, expand:, options:} form.
 // A variable with only a description has an empty value, as in GitLab.
-func (p *parser) variableMap(name string, n *yaml.Node) (string, bool) {
-	value, ok := "", true
+func (p *parser) variableMap(name string, n *yaml.Node) (value string, raw, ok bool) {
+	ok = true
 	for _, e := range p.pairs(n) {
 		switch k := e.Key.Value; k {
 		case "value":
@@ -298,11 +300,15 @@ func (p *parser) variableMap(name string, n *yaml.Node) (string, bool) {
 			}
 		case "description":
 			p.str("description", e.Value)
-		case "expand", "options":
-			p.warnf(e.Key, "key %s is not supported by slipway and is ignored", k)
+		case "expand":
+			expand, _ := p.boolean("expand", e.Value)
+			raw = !expand
+		case "options":
+			// The choices offered when a pipeline is run by hand; value
+			// is the default, which is what a local run takes.
 		default:
 			p.warnf(e.Key, "unknown key %s", k)
 		}
 	}
-	return value, ok
+	return value, raw, ok
 }
