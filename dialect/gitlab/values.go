@@ -95,9 +95,19 @@ func (p *parser) pairs(m *yaml.Node) []yamlutil.Pair {
 	if !p.charge(len(m.Content)/2+1, m) {
 		return nil
 	}
-	ps, err := yamlutil.Pairs(p.file, m)
+	ps, err := p.words().Pairs(p.file, m)
 	p.addErr(err)
 	return ps
+}
+
+// words is yamlutil's phrasing, but a key written twice in a map is not
+// an error: GitLab reads YAML into a Ruby Hash, where the last one wins.
+func (p *parser) words() yamlutil.Words {
+	w := yamlutil.Default
+	w.KeepLast = func(first, dup *yaml.Node) {
+		p.warnf(dup, "%s is also written at line %d; as in GitLab, this later one is used", dup.Value, first.Line)
+	}
+	return w
 }
 
 // mapping reads n as a map, or reports what was expected.

@@ -32,7 +32,7 @@ func (w Words) pairs(file string, n *yaml.Node, depth int) ([]Pair, error) {
 	if depth > MaxDepth {
 		return nil, pipeline.Errorf(Pos(file, n), "%s", w.TooDeep)
 	}
-	own, errs := w.ownKeys(file, n)
+	own, dups, errs := w.ownKeys(file, n)
 	var out []Pair
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -49,18 +49,29 @@ func (w Words) pairs(file string, n *yaml.Node, depth int) ([]Pair, error) {
 			continue
 		}
 		if own[k.Value] != k {
-			continue // reported by ownKeys
+			continue // reported by ownKeys, or a duplicate KeepLast placed
 		}
 		seen[k.Value] = true
+		if last := dups[k]; last != nil {
+			k, v = last.Node, Resolve(last.value)
+		}
 		out = append(out, Pair{Key: k, Value: v})
 	}
 	return out, errors.Join(errs...)
 }
 
+// lastKey is the last of a key written more than once, with its value.
+type lastKey struct {
+	*yaml.Node
+	value *yaml.Node
+}
+
 // ownKeys indexes the keys written in n itself, which win over merged
 // ones; it reports those that are not strings or are written twice.
-func (w Words) ownKeys(file string, n *yaml.Node) (map[string]*yaml.Node, []error) {
+// With KeepLast, dups maps the first of a repeated key to the last.
+func (w Words) ownKeys(file string, n *yaml.Node) (map[string]*yaml.Node, map[*yaml.Node]*lastKey, []error) {
 	own := map[string]*yaml.Node{}
+	var dups map[*yaml.Node]*lastKey
 	var errs []error
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := Resolve(n.Content[i])
@@ -68,13 +79,19 @@ func (w Words) ownKeys(file string, n *yaml.Node) (map[string]*yaml.Node, []erro
 		case isMerge(k):
 		case k.Kind != yaml.ScalarNode:
 			errs = append(errs, pipeline.Errorf(Pos(file, k), "expected a string key, got %s", w.Kind(k)))
+		case first != nil && w.KeepLast != nil:
+			w.KeepLast(first, k)
+			if dups == nil {
+				dups = map[*yaml.Node]*lastKey{}
+			}
+			dups[first] = &lastKey{k, n.Content[i+1]}
 		case first != nil:
 			errs = append(errs, pipeline.Errorf(Pos(file, k), "%s", w.DuplicateKey(k.Value, first.Line)))
 		default:
 			own[k.Value] = k
 		}
 	}
-	return own, errs
+	return own, dups, errs
 }
 
 // isMerge is yaml.v3's test: a plain << (a quoted one is an ordinary key).

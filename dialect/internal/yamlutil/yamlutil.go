@@ -47,6 +47,11 @@ type Words struct {
 	UnknownAnchor func(name string) string
 	// DuplicateKey says that key was already written at line first.
 	DuplicateKey func(key string, first int) string
+	// KeepLast, when set, makes a key written twice in one map not an
+	// error: the last value wins, in the place of the first key (as a
+	// Ruby Hash does, which is what GitLab reads YAML into). It is told
+	// of each duplicate, to warn.
+	KeepLast func(first, dup *yaml.Node)
 	// MergeNotMap says that what a merge key names is of kind, not a
 	// mapping; inList when it is an item of a list the merge key names.
 	MergeNotMap func(kind string, inList bool) string
