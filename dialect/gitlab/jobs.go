@@ -149,6 +149,12 @@ func (p *parser) jobSpec(name string, n *yaml.Node) *jobSpec {
 			if st, ok := p.str(k, e.Value); ok {
 				s.stage, s.stageNode = st, p.value(e.Value)
 			}
+		case k == "type":
+			// The deprecated spelling of stage:, which wins when both are set.
+			p.warnf(e.Key, "type is deprecated: use stage")
+			if st, ok := p.str(k, e.Value); ok && p.lookup(n, "stage") == nil {
+				s.stage, s.stageNode = st, p.value(e.Value)
+			}
 		case k == "variables":
 			s.vars = p.variables(k, e.Value)
 		case k == "extends":
@@ -395,8 +401,7 @@ func (p *parser) expandImage(img pipeline.Image, vars []variable) pipeline.Image
 	name := expandString(img.Name, lookup)
 	ref, err := p.parseImage(name)
 	if err != nil {
-		p.warnf2(img.Pos, "image %s expands to %q, which is not an image name: %v", img.Name, name, err)
-		return img
+		return img // the plan says why, with the run's variables added
 	}
 	img.Name, img.Ref = name, ref.String()
 	return img

@@ -2,6 +2,7 @@ package gitlab
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,47 @@ func TestTooManyErrors(t *testing.T) {
 	}
 	if got := errs[50].Error(); got != "ci.yml:152:10: too many errors: 20 more not shown" {
 		t.Errorf("last error %q", got)
+	}
+}
+
+// A key written twice: GitLab (a Ruby Hash) keeps the last value in the
+// place of the first key; slipway does the same and says so.
+func TestDuplicateKeysKeepTheLast(t *testing.T) {
+	in := "a:\n  script: one\nb:\n  script: b\n  script: bb\na:\n  script: three\n"
+	pl, warns, err := Parse("ci.yml", []byte(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, j := range pl.Jobs() {
+		names = append(names, j.Name+"="+strings.Join(j.Steps[0].Commands, ","))
+	}
+	if got := strings.Join(names, " "); got != "a=three b=bb" {
+		t.Errorf("jobs %s, want a=three (the last a) then b", got)
+	}
+	var ws []string
+	for _, w := range warns {
+		ws = append(ws, w.Error())
+	}
+	want := []string{
+		"ci.yml:5:3: script is also written at line 4; as in GitLab, this later one is used",
+		"ci.yml:6:1: a is also written at line 1; as in GitLab, this later one is used",
+	}
+	if !slices.Equal(ws, want) {
+		t.Errorf("warnings %q, want %q", ws, want)
+	}
+}
+
+func TestTypeIsStage(t *testing.T) {
+	in := "stages: [build, test]\na:\n  type: build\n  script: x\nb:\n  type: build\n  stage: test\n  script: x\n"
+	pl, warns, err := Parse("ci.yml", []byte(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Stages) != 2 || pl.Stages[0].Jobs[0].Name != "a" || pl.Stages[1].Jobs[0].Name != "b" {
+		t.Errorf("stages %+v: type: build puts a in build; b's stage: wins", pl.Stages)
+	}
+	if len(warns) != 2 || warns[0].Error() != "ci.yml:3:3: type is deprecated: use stage" {
+		t.Errorf("warnings %v", warns)
 	}
 }
