@@ -7,6 +7,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -61,6 +62,12 @@ type Options struct {
 	Env []string
 	// Secrets are secret values by name.
 	Secrets map[string]string
+	// DefaultImage (--default-image) is the image of jobs that name
+	// none, over the configuration's.
+	DefaultImage string
+	// Lint plans without running: what only a run needs (an image for a
+	// job that names none) is a warning, not an error.
+	Lint bool
 }
 
 // Prepare applies the runner configuration r and the options o to p, which
@@ -88,8 +95,14 @@ func Prepare(p *pipeline.Pipeline, r config.Runner, o Options) (*Plan, []*pipeli
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := apply(p, pol); err != nil {
-		return nil, nil, err
+	err = apply(p, pol)
+	if o.Lint {
+		var demoted []*pipeline.Warning
+		demoted, err = demote(err)
+		warns = append(warns, demoted...)
+	}
+	if err != nil {
+		return nil, warns, err
 	}
 	return wrap(p, o.Secrets, r.Environment), warns, nil
 }
@@ -123,7 +136,7 @@ func policy(r config.Runner, o Options) (Policy, error) {
 	d := r.Settings()
 	pol := Policy{
 		Trusted:          o.Trusted,
-		DefaultImage:     d.Image,
+		DefaultImage:     cmp.Or(o.DefaultImage, d.Image),
 		AllowedImages:    d.AllowedImages,
 		AllowedServices:  d.AllowedServices,
 		Privileged:       d.Privileged,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-ci/slipway/config"
 	"github.com/slipway-ci/slipway/pipeline"
 )
 
@@ -171,5 +172,32 @@ func TestTrustedRunsStillRefuseTheHostsControlPaths(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s %+v: error %v, want %q", tc.src, tc.pol, err, tc.want)
 		}
+	}
+}
+
+// A job with no image, or one whose name does not resolve, cannot run;
+// exec refuses it before anything starts, lint plans it with a warning,
+// and --default-image gives it one.
+func TestPrepareJobWithoutImage(t *testing.T) {
+	pipe := func() *pipeline.Pipeline {
+		j := gitlabJob("noimg", "true")
+		j.Pos = pipeline.Pos{File: "t.yml", Line: 4, Column: 1}
+		j.Steps[0].Image = pipeline.Image{}
+		k := gitlabJob("var", "true")
+		k.Steps[0].Image = pipeline.Image{Name: "$NOPE:1", Pos: pipeline.Pos{File: "t.yml", Line: 9, Column: 10}}
+		return pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j, k}})
+	}
+	_, _, err := Prepare(pipe(), config.Runner{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "t.yml:4:1: job noimg has no image, and no default image is set: give --default-image IMAGE") ||
+		!strings.Contains(err.Error(), `t.yml:9:10: image $NOPE:1 expands to ":1"`) {
+		t.Errorf("exec: %v", err)
+	}
+	pl, warns, err := Prepare(pipe(), config.Runner{}, Options{Lint: true})
+	if err != nil || len(warns) != 2 || len(pl.Jobs()) != 2 {
+		t.Errorf("lint: err %v warnings %v", err, warns)
+	}
+	pl, _, err = Prepare(pipe(), config.Runner{}, Options{DefaultImage: "debian:bookworm", Lint: true})
+	if err != nil || pl.Jobs()[0].Steps[0].Image.Ref != "docker.io/library/debian:bookworm" {
+		t.Errorf("--default-image: err %v, image %+v", err, pl.Jobs()[0].Steps[0].Image)
 	}
 }

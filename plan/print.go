@@ -1,9 +1,12 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/slipway-ci/slipway/pipeline"
 )
 
 // Print shows stages, jobs, images, services and commands. It prints no
@@ -19,7 +22,7 @@ func (p *Plan) Print(w io.Writer) {
 }
 
 func printJob(w io.Writer, j *Job) {
-	fmt.Fprintf(w, "  job %s (workspace %s)\n", j.Name, j.Workspace)
+	fmt.Fprintf(w, "  job %s (workspace %s)%s\n", j.Name, j.Workspace, marks(j))
 	for _, svc := range j.Services {
 		fmt.Fprintf(w, "    service %s: %s (aliases: %s)\n", svc.Name, svc.Image.Ref, strings.Join(svc.Aliases, ", "))
 	}
@@ -28,9 +31,29 @@ func printJob(w io.Writer, j *Job) {
 		if st.Always {
 			when = " (always)"
 		}
-		fmt.Fprintf(w, "    step %s%s: %s\n", st.Name, when, st.Image.Ref)
+		fmt.Fprintf(w, "    step %s%s: %s\n", st.Name, when, cmp.Or(st.Image.Ref, st.Image.Name, "(no image)"))
 		for _, c := range st.Commands {
 			fmt.Fprintf(w, "      %s\n", c)
 		}
 	}
+}
+
+// marks says when a job runs, if not simply after the stages before it
+// pass, and whether its failure is tolerated.
+func marks(j *Job) string {
+	var m []string
+	switch j.When {
+	case pipeline.OnSuccess:
+	case pipeline.Manual:
+		m = append(m, "manual: runs only when named")
+	default:
+		m = append(m, "when: "+string(j.When))
+	}
+	if j.AllowFailure {
+		m = append(m, "allow_failure")
+	}
+	if len(m) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(m, "; ") + "]"
 }

@@ -115,7 +115,7 @@ func (pol Policy) prepareStep(j *pipeline.Job, st *pipeline.Step) []error {
 	var errs []error
 	if st.Image.Name == "" {
 		if pol.DefaultImage == "" {
-			return []error{pipeline.Errorf(j.Pos, "job %s has no image, and the runner configuration sets no default image ([runners.docker] image)", j.Name)}
+			return []error{unrunnable{pipeline.Errorf(j.Pos, "job %s has no image, and no default image is set: give --default-image IMAGE or set [runners.docker] image in the runner configuration", j.Name)}}
 		}
 		ref, err := image.Parse(pol.DefaultImage)
 		if err != nil {
@@ -261,8 +261,48 @@ func expandImage(img *pipeline.Image, env []pipeline.EnvVar) error {
 	name := os.Expand(img.Name, func(k string) string { return vars[k] })
 	ref, err := image.Parse(name)
 	if err != nil {
-		return pipeline.Errorf(img.Pos, "image %s expands to %q: %v", img.Name, name, err)
+		return unrunnable{pipeline.Errorf(img.Pos, "image %s expands to %q: %v", img.Name, name, err)}
 	}
 	img.Name, img.Ref = name, ref.String()
 	return nil
+}
+
+// unrunnable is a problem of this run rather than of the file: the image
+// a job needs cannot be known here (no image and no default one, or a
+// name built from variables the run does not set). exec refuses it before
+// anything starts; lint, which runs nothing, reports it as a warning.
+type unrunnable struct{ err *pipeline.Error }
+
+func (u unrunnable) Error() string { return u.err.Error() }
+func (u unrunnable) Unwrap() error { return u.err }
+
+// demote splits err into the unrunnable problems, as warnings, and the
+// rest, still an error.
+func demote(err error) ([]*pipeline.Warning, error) {
+	var warns []*pipeline.Warning
+	var rest []error
+	for _, e := range leaves(err) {
+		var u unrunnable
+		if errors.As(e, &u) {
+			warns = append(warns, u.err)
+			continue
+		}
+		rest = append(rest, e)
+	}
+	return warns, errors.Join(rest...)
+}
+
+// leaves unpacks errors.Join.
+func leaves(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }

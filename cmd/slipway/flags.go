@@ -11,9 +11,11 @@ import (
 	"github.com/slipway-ci/slipway/config"
 	"github.com/slipway-ci/slipway/dialect"
 	"github.com/slipway-ci/slipway/dialect/drone"
+	"github.com/slipway-ci/slipway/dialect/gitlab"
 	"github.com/slipway-ci/slipway/pipeline"
 	"github.com/slipway-ci/slipway/plan"
 	"github.com/slipway-ci/slipway/secret"
+	"github.com/slipway-ci/slipway/vcs"
 )
 
 // options are the flags shared by exec and lint.
@@ -28,6 +30,10 @@ type options struct {
 	kubeconfig string
 	branch     string
 	event      string
+	tag        string
+	source     string
+	defImage   string
+	lint       bool // lint: what only a run needs is a warning
 }
 
 func (o *options) register(cmd *cobra.Command) {
@@ -40,7 +46,10 @@ func (o *options) register(cmd *cobra.Command) {
 	f.StringVar(&o.workspace, "workspace", "", "directory copied into the jobs (default: the pipeline file's directory)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for Kubernetes jobs (default: [runners.kubernetes] kubeconfig, in-cluster, $KUBECONFIG, ~/.kube/config)")
 	f.StringVar(&o.project, "project", "", "GitLab project path group/project under /builds (default: from the workspace directory)")
-	f.StringVar(&o.branch, "branch", "", "branch Drone's when:/trigger: conditions see (default: the workspace's checked-out git branch)")
+	f.StringVar(&o.branch, "branch", "", "branch the pipeline runs for: Drone's when:/trigger:, GitLab's rules and CI_COMMIT_BRANCH (default: the workspace's checked-out git branch)")
+	f.StringVar(&o.tag, "tag", "", "GitLab: run a tag pipeline for this tag (CI_COMMIT_TAG) instead of a branch pipeline")
+	f.StringVar(&o.defImage, "default-image", "", "image of the jobs that name none (default: [runners.docker] image from --config)")
+	f.StringVar(&o.source, "pipeline-source", "push", "GitLab's CI_PIPELINE_SOURCE (push, merge_request_event, schedule, web, api, trigger)")
 	f.StringVar(&o.event, "event", "push", "event Drone's when:/trigger: conditions see (push, pull_request, tag, promote, cron, custom)")
 }
 
@@ -101,7 +110,13 @@ func (o *options) load(jobs []string) (*loaded, error) {
 	for _, k := range cfg.Unknown() {
 		fmt.Fprintf(os.Stderr, "warning: %s: key %s is not used by slipway\n", o.config, k)
 	}
-	p, warns, err := dialect.Load(file, dialect.Options{ProjectPath: project, Drone: o.droneContext(ws, project)})
+	opts := dialect.Options{ProjectPath: project}
+	if dialect.IsDrone(file) {
+		opts.Drone = o.droneContext(ws, project)
+	} else {
+		opts.GitLab = gitlab.Options{Git: vcs.Read(ws), Branch: o.branch, Tag: o.tag, PipelineSource: o.source, Workspace: ws}
+	}
+	p, warns, err := dialect.Load(file, opts)
 	printWarnings(warns)
 	if err != nil {
 		return nil, invalid(err)
@@ -114,7 +129,7 @@ func (o *options) load(jobs []string) (*loaded, error) {
 		return nil, invalid(err)
 	}
 	pl, warns, err := plan.Prepare(p, cfg.Runner(), plan.Options{
-		ConfigPath: o.config, Trusted: o.trusted, Env: o.env, Secrets: secrets})
+		ConfigPath: o.config, Trusted: o.trusted, Env: o.env, Secrets: secrets, DefaultImage: o.defImage, Lint: o.lint})
 	printWarnings(warns)
 	if err != nil {
 		return nil, invalid(err)

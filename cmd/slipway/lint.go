@@ -5,7 +5,7 @@ import (
 )
 
 func lintCmd() *cobra.Command {
-	var o options
+	o := options{lint: true}
 	cmd := &cobra.Command{
 		Use:   "lint [job...]",
 		Short: "Parse and check a pipeline file and print what would run; runs nothing",

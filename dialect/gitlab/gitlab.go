@@ -108,6 +108,10 @@ func (p *parser) parseImage(name string) (image.Reference, error) {
 }
 
 func (p *parser) parse(data []byte) *pipeline.Pipeline {
+	if src := p.opts.PipelineSource; src != "" && !pipelineSources[src] {
+		p.errs = append(p.errs, pipeline.Errorf(pipeline.Pos{File: p.file}, "pipeline source %q is not one GitLab knows (push, merge_request_event, schedule, web, api, trigger, ...)", src))
+		return nil
+	}
 	docs, err := yamlutil.Load(p.file, data)
 	if err != nil {
 		p.addErr(err)
