@@ -76,7 +76,7 @@ func (p *parser) bases(ext *yaml.Node) (*yaml.Node, bool) {
 			at = at.Content[i]
 		}
 		if _, exists := p.top[b]; !exists || isReserved(b) {
-			p.errorf(at, "extends: no job or template named %q", b)
+			p.errorf(at, "extends: no job or template named %q%s", b, p.includeHint())
 			ok = false
 			continue
 		}
@@ -99,7 +99,14 @@ func (p *parser) bases(ext *yaml.Node) (*yaml.Node, bool) {
 // value. Nodes are never modified: merged maps are new nodes holding the
 // original keys and values, so positions still point into the file.
 func (p *parser) merge(base, over *yaml.Node, depth int) *yaml.Node {
-	b, o := p.value(base), p.value(over)
+	return p.deepMerge(base, over, depth, p.value)
+}
+
+// deepMerge is merge with the reading of values given: include: merges
+// files before !reference tags can be resolved, so it only follows
+// aliases.
+func (p *parser) deepMerge(base, over *yaml.Node, depth int, value func(*yaml.Node) *yaml.Node) *yaml.Node {
+	b, o := value(base), value(over)
 	if b == nil || o == nil || b.Kind != yaml.MappingNode || o.Kind != yaml.MappingNode || depth > maxMergeDepth {
 		return over
 	}
@@ -113,7 +120,7 @@ func (p *parser) merge(base, over *yaml.Node, depth int) *yaml.Node {
 	for _, e := range bp {
 		if i, ok := index[e.Key.Value]; ok {
 			used[i] = true
-			out.Content = append(out.Content, op[i].Key, p.merge(e.Value, op[i].Value, depth+1))
+			out.Content = append(out.Content, op[i].Key, p.deepMerge(e.Value, op[i].Value, depth+1, value))
 			continue
 		}
 		out.Content = append(out.Content, e.Key, e.Value)

@@ -86,6 +86,10 @@ type parser struct {
 	jobs int        // jobs built so far, for CI_JOB_ID
 	// ruledOut counts jobs that rules:, only: or except: leave out.
 	ruledOut int
+
+	included        map[string]bool       // include: local files read
+	nodeFile        map[*yaml.Node]string // nodes of included files
+	skippedIncludes []int                 // lines of includes left out
 }
 
 // parsedRef memoises image.Parse: a big file names the same few images
@@ -130,7 +134,10 @@ func (p *parser) parse(data []byte) *pipeline.Pipeline {
 		p.errorf(root, "expected a map of jobs and keywords, got %s", yamlutil.Describe(root))
 		return nil
 	}
-	return p.pipeline(root)
+	p.ref = p.pipelineRef()
+	p.pre = p.predefined(p.ref)
+	p.included, p.nodeFile = map[string]bool{}, map[*yaml.Node]string{}
+	return p.pipeline(p.withIncludes(root, 0))
 }
 
 // pipeline interprets the top-level map.
@@ -141,8 +148,6 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 		p.top[e.Key.Value] = e
 	}
 	p.expanded = map[string]*yaml.Node{}
-	p.ref = p.pipelineRef()
-	p.pre = p.predefined(p.ref)
 	if w := p.opts.Git.Warning; w != "" {
 		p.warnf2(pipeline.Pos{File: p.file}, "%s", w)
 	}
@@ -210,7 +215,12 @@ func (p *parser) workspaceDir() string {
 	return filepath.Dir(p.file)
 }
 
-func (p *parser) pos(n *yaml.Node) pipeline.Pos { return yamlutil.Pos(p.file, n) }
+func (p *parser) pos(n *yaml.Node) pipeline.Pos {
+	if f, ok := p.nodeFile[n]; ok {
+		return yamlutil.Pos(f, n)
+	}
+	return yamlutil.Pos(p.file, n)
+}
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 	p.errs = append(p.errs, pipeline.Errorf(p.pos(n), format, args...))

@@ -101,7 +101,7 @@ func (p *parser) globals(entries []yamlutil.Pair) *globals {
 			p.setCommon(e, &deprecated)
 		case "workflow":
 			g.workflow = p.readWorkflow(e.Value)
-		case "include", "cache":
+		case "cache":
 			p.warnf(e.Key, "key %s is not supported by slipway and is ignored", k)
 		}
 	}

@@ -56,7 +56,7 @@ func (p *parser) reference(ref *yaml.Node) *yaml.Node {
 		if i == 0 {
 			e, ok := p.top[name]
 			if !ok {
-				p.errorf(k, "!reference: no job or template named %q", name)
+				p.errorf(k, "!reference: no job or template named %q%s", name, p.includeHint())
 				return nil
 			}
 			cur = e.Value
