@@ -173,6 +173,8 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 		}
 	}
 	switch {
+	case !visible && len(p.errs) > 0:
+		return nil // the jobs were to come from what failed (an include:)
 	case !visible:
 		p.errorf(root, "no jobs: a pipeline needs at least one job (keys starting with . are hidden templates)")
 		return nil
