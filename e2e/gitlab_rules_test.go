@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// commitAll makes p's directory a git repository on branch main with
+// everything in it committed, and returns the commit id.
+func commitAll(t *testing.T, dir, msg string) string {
+	t.Helper()
+	repo, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
+		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.AddGlob("."); err != nil {
+		t.Fatal(err)
+	}
+	h, err := wt.Commit(msg, &git.CommitOptions{Author: &object.Signature{Name: "Ada", Email: "ada@example.com", When: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.String()
+}
+
+// TestGitLabRulesAndPredefinedVariables: the commit's facts reach the
+// job as GitLab's predefined variables, variables expand in image names,
+// and rules: decide per branch which jobs run.
+func TestGitLabRulesAndPredefinedVariables(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+variables:
+  IMG: busybox:1.35
+show:
+  image: $IMG
+  script:
+    - echo "sha=$CI_COMMIT_SHA short=$CI_COMMIT_SHORT_SHA branch=$CI_COMMIT_BRANCH slug=$CI_COMMIT_REF_SLUG"
+    - echo "project=$CI_PROJECT_PATH dir=$CI_PROJECT_DIR pwd=$(pwd) title=$CI_COMMIT_TITLE job=$CI_JOB_NAME stage=$CI_JOB_STAGE"
+deploy:
+  image: busybox:1.35
+  rules:
+    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
+  script: [echo deploying]
+`)
+	sha := commitAll(t, p.dir, "Add the pipeline\n\nwith a body\n")
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "sha="+sha+" short="+sha[:8]+" branch=main slug=main\n",
+		"project=group/project dir=/builds/group/project pwd=/builds/group/project title=Add the pipeline job=show stage=test\n",
+		"deploying\n")
+
+	r = p.run("exec", "--branch", "Feature/X")
+	wantCode(t, r, 0)
+	mustContain(t, r, "branch=Feature/X slug=feature-x\n",
+		"job deploy does not run for a push to branch Feature/X: no rule matches")
+	mustNotContain(t, r, "deploying\n")
+}
+
+// TestGitLabWorkflowRulesMakeNoPipeline: a pipeline workflow: rules
+// refuse is not an error: slipway says why and exits 0.
+func TestGitLabWorkflowRulesMakeNoPipeline(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+workflow:
+  rules: [{if: $CI_PIPELINE_SOURCE == "merge_request_event"}]
+test: {image: "busybox:1.35", script: [echo testing]}
+`)
+	for _, cmd := range []string{"lint", "exec"} {
+		r := p.run(cmd)
+		wantCode(t, r, 0)
+		mustContain(t, r, "GitLab creates no pipeline for a push to branch main: workflow: rules: no rule matches")
+		mustNotContain(t, r, "testing\n")
+	}
+	r := p.run("exec", "--pipeline-source", "merge_request_event")
+	wantCode(t, r, 0)
+	mustContain(t, r, "testing\n")
+}
+
+// TestGitLabJobWithoutImage: lint plans a job with no image, with a
+// warning; exec refuses it before anything starts unless --default-image
+// gives one.
+func TestGitLabJobWithoutImage(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", "test:\n  script: [echo no image needed]\n")
+	r := p.run("lint")
+	wantCode(t, r, 0)
+	mustContain(t, r, "job test", "warning: ", "job test has no image")
+
+	r = p.run("exec")
+	wantCode(t, r, 2)
+	mustContain(t, r, "job test has no image, and no default image is set: give --default-image IMAGE")
+	if strings.Contains(r.stdout, "Running job") {
+		t.Error("exec started a job it could not give an image")
+	}
+
+	r = p.run("exec", "--default-image", "busybox:1.35")
+	wantCode(t, r, 0)
+	mustContain(t, r, "no image needed\n")
+}
+
+// TestGitLabIncludeLocal: jobs and templates come from included files.
+func TestGitLabIncludeLocal(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", "include: ci/*.yml\ntest:\n  extends: .base\n  script: [echo included $FROM]\n",
+		"ci/base.yml", ".base:\n  image: busybox:1.35\n  variables: {FROM: base.yml}\n")
+	if _, err := os.Stat(filepath.Join(p.dir, "ci", "base.yml")); err != nil {
+		t.Fatal(err)
+	}
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "included base.yml\n")
+}
