@@ -233,15 +233,22 @@ func compileRegex(pattern, flags string) (*regexp.Regexp, error) {
 // regexValue reads a variable's value as a regular expression, which
 // GitLab allows on the right of =~ when it is written /like this/.
 func regexValue(s string) (*regexp.Regexp, bool) {
+	re, isRe, err := slashRegex(s)
+	return re, isRe && err == nil
+}
+
+// slashRegex reads a whole string written /pattern/flags; isRe is false
+// when s is not written so.
+func slashRegex(s string) (re *regexp.Regexp, isRe bool, err error) {
 	if len(s) < 2 || s[0] != '/' {
-		return nil, false
+		return nil, false, nil
 	}
 	end := strings.LastIndexByte(s, '/')
 	if end == 0 {
-		return nil, false
+		return nil, false, nil
 	}
-	re, err := compileRegex(s[1:end], s[end+1:])
-	return re, err == nil
+	re, err = compileRegex(s[1:end], s[end+1:])
+	return re, true, err
 }
 
 func isNameByte(c byte) bool {

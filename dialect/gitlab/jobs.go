@@ -339,7 +339,13 @@ func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, s
 		byName[x.name] = x
 	}
 	final := sortedVars(byName)
-	return newScope(final).resolved(final), true
+	final = newScope(final).resolved(final)
+	for i := range final {
+		if final[i].name == "CI_JOB_IMAGE" && final[i].raw {
+			final[i].value = p.expandImage(img, final).Name
+		}
+	}
+	return final, true
 }
 
 // jobCost is about how many values build copies for one job.

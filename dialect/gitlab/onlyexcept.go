@@ -2,6 +2,7 @@ package gitlab
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -172,19 +173,12 @@ func refMatches(r string, c *evalContext) bool {
 }
 
 // refRegex reads a /pattern/flags ref.
-func refRegex(r string) (re interface{ MatchString(string) bool }, isRe bool, err error) {
-	if len(r) < 2 || r[0] != '/' {
-		return nil, false, nil
-	}
-	end := strings.LastIndexByte(r, '/')
-	if end == 0 {
-		return nil, false, nil
-	}
-	compiled, err := compileRegex(r[1:end], r[end+1:])
+func refRegex(r string) (*regexp.Regexp, bool, error) {
+	re, isRe, err := slashRegex(r)
 	if err != nil {
 		return nil, true, fmt.Errorf("%s: %v", r, err)
 	}
-	return compiled, true, nil
+	return re, isRe, nil
 }
 
 // describeRef says what the pipeline is for, in messages.

@@ -83,6 +83,9 @@ late:
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
+	if got := envOf(env, "CI_JOB_IMAGE"); got != "job.local/team/app:1.0" {
+		t.Errorf("CI_JOB_IMAGE = %q, want the image name expanded", got)
+	}
 	if got := j.Steps[0].Image.Ref; got != "job.local/team/app:1.0" {
 		t.Errorf("image %q, want the job's REG in it", got)
 	}

@@ -82,6 +82,10 @@ func (p *parser) rule(key string, m *yaml.Node) (rule, bool) {
 			r.exists, r.hasExist = p.paths(key+": exists", e.Value), true
 		case "when":
 			r.when, _ = p.str("when", e.Value)
+			if !ruleWhens[r.when] {
+				p.errorf(p.value(e.Value), "%s: when: expected on_success, on_failure, always, manual, delayed or never, got %q", key, r.when)
+				ok = false
+			}
 		case "allow_failure":
 			b := p.allowFailure(e.Value)
 			r.allowFail = &b
@@ -235,7 +239,11 @@ func (p *parser) newEvalContext(r ref, lookup lookupFunc) *evalContext {
 	return c
 }
 
-// parseWhen turns a rule's when: into the model's, false for never.
+// ruleWhens are the values a rule's when: may take.
+var ruleWhens = keySet(`on_success on_failure always manual delayed never`)
+
+// ruleWhen turns a rule's when: into the model's; delayed runs as
+// on_success, as a job's when: delayed does.
 func (p *parser) ruleWhen(s string, job pipeline.When) pipeline.When {
 	switch s {
 	case "on_success":
@@ -246,6 +254,8 @@ func (p *parser) ruleWhen(s string, job pipeline.When) pipeline.When {
 		return pipeline.Always
 	case "manual":
 		return pipeline.Manual
+	case "delayed":
+		return pipeline.OnSuccess
 	}
 	return job
 }

@@ -233,6 +233,7 @@ func TestRulesErrors(t *testing.T) {
 		"a:\n  script: x\n  except: {variables: ['$A ==']}\n":   "ci.yml:3:24: except: variables: column 6",
 		"a:\n  script: x\n  only: {refs: [main], bogus: 1}\n":   "ci.yml:3:24: only: unknown key bogus",
 		"a:\n  script: x\n  rules: [x]\n":                       "ci.yml:3:11: rules: expected a rule",
+		"a:\n  script: x\n  rules: [{when: sometimes}]\n":       `ci.yml:3:18: rules: when: expected on_success, on_failure, always, manual, delayed or never, got "sometimes"`,
 	} {
 		_, _, err := Parse("ci.yml", []byte(in), Options{})
 		if err == nil || !strings.Contains(err.Error(), want) {
