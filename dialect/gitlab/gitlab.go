@@ -164,7 +164,8 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 			continue
 		}
 		visible = true
-		if j, stage := p.job(e, g); j != nil {
+		js, stage := p.job(e, g)
+		for _, j := range js {
 			jobs = append(jobs, j)
 			stages = append(stages, stage)
 		}

@@ -29,6 +29,7 @@ type jobSpec struct {
 	rules        []rule
 	rulesKey     *yaml.Node
 	only, except *policy
+	instances    []instance // parallel:; nil when the job has none
 }
 
 // inheritance is inherit:, which says what a job takes from default:
@@ -49,7 +50,8 @@ func (f filter) allows(name string) bool {
 
 // job turns one top-level job entry into a model job and its stage.
 // It returns nil when the job has errors or is skipped.
-func (p *parser) job(e yamlutil.Pair, g *globals) (*pipeline.Job, string) {
+// A job with parallel: becomes several.
+func (p *parser) job(e yamlutil.Pair, g *globals) ([]*pipeline.Job, string) {
 	name := e.Key.Value
 	before := len(p.errs)
 	if strings.TrimSpace(name) == "" {
@@ -77,12 +79,18 @@ func (p *parser) job(e yamlutil.Pair, g *globals) (*pipeline.Job, string) {
 	if len(p.errs) > before {
 		return nil, ""
 	}
-	p.jobs++
-	j := p.build(name, e.Key, s, g, stage)
-	if j == nil {
-		return nil, ""
+	instances := s.instances
+	if instances == nil {
+		instances = single
 	}
-	return j, stage
+	var out []*pipeline.Job
+	for _, in := range instances {
+		p.jobs++
+		if j := p.build(name+in.suffix, e.Key, s, g, stage, in.vars); j != nil {
+			out = append(out, j)
+		}
+	}
+	return out, stage
 }
 
 func (p *parser) onlyExcept(e yamlutil.Pair, s *jobSpec) {
@@ -172,6 +180,8 @@ func (p *parser) jobSpec(name string, n *yaml.Node) *jobSpec {
 			s.rules, s.rulesKey = p.rules(k, e.Value), e.Key
 		case k == "only" || k == "except":
 			p.onlyExcept(e, s)
+		case k == "parallel":
+			s.instances = p.parallel(e.Value)
 		case skipJobKeys[k]:
 			s.skip = e.Key
 		case ignoredJobKeys[k]:
@@ -284,7 +294,7 @@ func (p *parser) filter(key string, n *yaml.Node) filter {
 
 // build makes the model job: default: fills what the job leaves unset.
 // It returns nil when the work budget is spent.
-func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stage string) *pipeline.Job {
+func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stage string, extra []variable) *pipeline.Job {
 	c := effective(&s.common, &g.def, s.inherit.defaults)
 	// Each job gets its own copy of everything it inherits: charge for
 	// it first, or a big default: or template times many jobs would be
@@ -296,9 +306,17 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 	if c.image != nil {
 		img = c.image.img
 	}
-	vars, ok := p.jobScope(name, key, s, g, stage, img)
-	if !ok {
+	v, vars := p.jobScope(name, key, s, g, stage, img, extra)
+	if !v.run {
 		return nil
+	}
+	when := s.when
+	if v.when != "" {
+		when = p.ruleWhen(v.when, s.when)
+	}
+	allowFailure := s.allowFailure
+	if v.allowFail != nil {
+		allowFailure = v.allowFail
 	}
 	return &pipeline.Job{
 		Name:         name,
@@ -310,29 +328,24 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 		Variables:    env(vars),
 		Timeout:      c.timeout,
 		Target:       pipeline.TargetDocker,
-		AllowFailure: s.allowFailure != nil && *s.allowFailure || s.allowFailure == nil && s.when == pipeline.Manual && s.rulesKey == nil,
-		When:         s.when,
+		AllowFailure: allowFailure != nil && *allowFailure || allowFailure == nil && when == pipeline.Manual && s.rulesKey == nil,
+		When:         when,
 	}
 }
 
 // jobScope decides whether the job runs and returns its variables,
 // values expanded: predefined, then global, then the job's, then those
-// of the rule that matched, each overriding the one before. A job its
-// rules leave out draws a warning saying why, and ok is false.
-func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, stage string, img pipeline.Image) ([]variable, bool) {
+// of a parallel: instance (extra), then those of the rule that matched,
+// each overriding the one before. A job its rules leave out draws a
+// warning saying why.
+func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, stage string, img pipeline.Image, extra []variable) (verdict, []variable) {
 	yamlVars := jobVariables(g.vars, s.vars, s.inherit.variables)
-	all := append(append(slices.Clone(p.pre), jobPredefined(name, stage, p.jobs, img)...), yamlVars...)
+	all := append(append(append(slices.Clone(p.pre), jobPredefined(name, stage, p.jobs, img)...), yamlVars...), extra...)
 	v := p.decide(s, p.newEvalContext(p.ref, newScope(all).lookup))
 	if !v.run {
 		p.warnf(key, "job %s does not run for %s: %s", name, describeRef(p.ref), v.why)
 		p.ruledOut++
-		return nil, false
-	}
-	if v.when != "" {
-		s.when = p.ruleWhen(v.when, s.when)
-	}
-	if v.allowFail != nil {
-		s.allowFailure = v.allowFail
+		return v, nil
 	}
 	byName := map[string]variable{}
 	for _, x := range append(all, v.vars...) {
@@ -345,7 +358,7 @@ func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, s
 			final[i].value = p.expandImage(img, final).Name
 		}
 	}
-	return final, true
+	return v, final
 }
 
 // jobCost is about how many values build copies for one job.

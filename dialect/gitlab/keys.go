@@ -18,8 +18,8 @@ func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
 // warning: they steer GitLab's scheduling, artifacts or integrations,
 // none of which a local run has.
 var ignoredJobKeys = keySet(`artifacts cache coverage dast_configuration dependencies
-	environment except hooks id_tokens identity interruptible manual_confirmation
-	needs only pages parallel publish release resource_group retry rules
+	environment hooks id_tokens identity interruptible manual_confirmation
+	needs pages publish release resource_group retry
 	start_in tags`)
 
 // skipJobKeys mark jobs that do not run a script in a container at all;
