@@ -44,17 +44,12 @@ matrix:
 }
 
 func TestParallelErrors(t *testing.T) {
-	for in, want := range map[string]string{
+	wantParseErrors(t, Options{}, map[string]string{
 		"a:\n  parallel: 0\n  script: x\n":                            "ci.yml:2:13: parallel: expected a number from 1 to 200, got 0",
 		"a:\n  parallel: 201\n  script: x\n":                          "parallel: expected a number from 1 to 200",
 		"a:\n  parallel: {matrix: []}\n  script: x\n":                 "parallel: matrix: expected a list of maps",
 		"a:\n  parallel: {matrix: [{A: [1, {b: c}]}]}\n  script: x\n": "parallel: matrix: expected a value or a list of values",
 		"a:\n  parallel: {count: 2}\n  script: x\n":                   "parallel: unknown key count",
 		"a:\n  parallel: {matrix: [{A: [" + strings.Repeat("1,", 20) + "1], B: [" + strings.Repeat("1,", 10) + "1]}]}\n  script: x\n": "parallel: matrix makes more than 200 jobs",
-	} {
-		_, _, err := Parse("ci.yml", []byte(in), Options{})
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: error %v, want %q", in, err, want)
-		}
-	}
+	})
 }

@@ -188,3 +188,15 @@ func TestTypeIsStage(t *testing.T) {
 		t.Errorf("warnings %v", warns)
 	}
 }
+
+// wantParseErrors parses each input with opts and checks that the error
+// contains the text given for it.
+func wantParseErrors(t *testing.T, opts Options, cases map[string]string) {
+	t.Helper()
+	for in, want := range cases {
+		_, _, err := Parse("ci.yml", []byte(in), opts)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", in, err, want)
+		}
+	}
+}
