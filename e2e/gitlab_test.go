@@ -209,6 +209,7 @@ func TestInvalidInputExitsTwoWithPosition(t *testing.T) {
 
 func TestEngineUnreachableExitsTwo(t *testing.T) {
 	p := newProject(t, ".gitlab-ci.yml", "test:\n  image: busybox:1.35\n  script: [echo ok]\n")
+	commitAll(t, p.dir, "test") // a git checkout: no warning about placeholder commit variables
 	pr := p.startEnv([]string{"DOCKER_HOST=unix:///nonexistent/docker.sock"}, "exec")
 	r := pr.wait()
 	wantCode(t, r, 2)
