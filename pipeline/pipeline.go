@@ -78,6 +78,11 @@ type Job struct {
 	// When says after what the job runs: GitLab's when:, Drone's
 	// trigger: status.
 	When When `json:"when,omitempty"`
+	// Needs are the jobs this one waits for (GitLab needs:): nil means
+	// every job of the stages before; empty but not nil (needs: []),
+	// none. The runner still runs stage by stage; a need is always in an
+	// earlier stage or earlier in the same one.
+	Needs []string `json:"needs,omitempty"`
 }
 
 // Target names the kind of engine a job runs on.

@@ -201,3 +201,26 @@ func TestPrepareJobWithoutImage(t *testing.T) {
 		t.Errorf("--default-image: err %v, image %+v", err, pl.Jobs()[0].Steps[0].Image)
 	}
 }
+
+// The plan says when a job does not simply follow the stages before it.
+func TestPrintMarksManualAllowFailureAndNeeds(t *testing.T) {
+	a, b, c := gitlabJob("a", "true"), gitlabJob("b", "true"), gitlabJob("c", "true")
+	a.When, a.AllowFailure = pipeline.Manual, true
+	b.Needs = []string{"x", "y"}
+	c.Needs = []string{}
+	pl, _, err := Prepare(pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{a, b, c}}), config.Runner{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	pl.Print(&out)
+	for _, want := range []string{
+		"job a (workspace /builds/g/p) [manual: runs only when named; allow_failure]\n",
+		"job b (workspace /builds/g/p) [needs: x, y]\n",
+		"job c (workspace /builds/g/p) [needs: none]\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, out.String())
+		}
+	}
+}

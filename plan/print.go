@@ -52,6 +52,9 @@ func marks(j *Job) string {
 	if j.AllowFailure {
 		m = append(m, "allow_failure")
 	}
+	if j.Needs != nil {
+		m = append(m, "needs: "+cmp.Or(strings.Join(j.Needs, ", "), "none"))
+	}
 	if len(m) == 0 {
 		return ""
 	}

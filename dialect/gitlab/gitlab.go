@@ -156,22 +156,9 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 		p.warnf(p.top["workflow"].Key, "GitLab creates no pipeline for %s: %s", describeRef(p.ref), why)
 		return &pipeline.Pipeline{File: p.file, Dialect: pipeline.GitLab}
 	}
-	var jobs []*pipeline.Job
-	var stages []string
-	visible := false
-	for _, e := range entries {
-		if isReserved(e.Key.Value) || isHidden(e.Key.Value) {
-			continue
-		}
-		visible = true
-		js, stage := p.job(e, g)
-		for _, j := range js {
-			jobs = append(jobs, j)
-			stages = append(stages, stage)
-		}
-		if p.tooComplex {
-			return nil
-		}
+	jobs, stages, visible := p.planJobs(entries, g)
+	if p.tooComplex {
+		return nil
 	}
 	switch {
 	case !visible && len(p.errs) > 0:
@@ -185,7 +172,39 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 		p.errorf(root, "no jobs slipway can run: trigger: and run: jobs are skipped")
 		return nil
 	}
-	return &pipeline.Pipeline{File: p.file, Dialect: pipeline.GitLab, Stages: group(g.stages, jobs, stages)}
+	grouped := group(g.stages, jobs, stages)
+	for _, st := range grouped {
+		if !p.needsFirst(st.Jobs) {
+			return nil
+		}
+	}
+	return &pipeline.Pipeline{File: p.file, Dialect: pipeline.GitLab, Stages: grouped}
+}
+
+// planJobs builds every job the file defines, in file order with the
+// stage of each, and resolves their needs:. visible is false when the
+// file defines no job at all.
+func (p *parser) planJobs(entries []yamlutil.Pair, g *globals) (jobs []*pipeline.Job, stageOf []string, visible bool) {
+	var all []planned
+	file := map[string]bool{}
+	for _, e := range entries {
+		if isReserved(e.Key.Value) || isHidden(e.Key.Value) {
+			continue
+		}
+		visible = true
+		file[e.Key.Value] = true
+		grp := p.job(e, g)
+		for _, j := range grp.jobs {
+			all = append(all, planned{job: j, base: e.Key.Value, stage: slices.Index(g.stages, grp.stage), needs: grp.needs, has: grp.needs != nil})
+			jobs = append(jobs, j)
+			stageOf = append(stageOf, grp.stage)
+		}
+		if p.tooComplex {
+			return nil, nil, visible
+		}
+	}
+	p.resolveNeeds(all, file)
+	return jobs, stageOf, visible
 }
 
 // group puts jobs into their stages, in stages order, dropping stages

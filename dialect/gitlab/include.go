@@ -70,30 +70,18 @@ func (p *parser) withIncludes(root *yaml.Node, depth int) *yaml.Node {
 // includes reads include:: a string, a map, or a list of either.
 func (p *parser) includes(n *yaml.Node) []include {
 	n = yamlutil.Resolve(n)
-	items := []*yaml.Node{n}
+	list := []*yaml.Node{n}
 	if n != nil && n.Kind == yaml.SequenceNode {
-		items = n.Content
+		list = n.Content
 	}
-	var out []include
-	for _, it := range items {
-		it = yamlutil.Resolve(it)
-		if s, ok := p.plainString(it); ok {
+	return items(p, list, yamlutil.Resolve, "include: expected a file name or a map such as {local: path}",
+		func(at *yaml.Node, s string) include {
 			kind := "local"
 			if strings.Contains(s, "://") {
 				kind = "remote"
 			}
-			out = append(out, include{at: it, kind: kind, names: []string{s}})
-			continue
-		}
-		if it == nil || it.Kind != yaml.MappingNode {
-			p.errorf(it, "include: expected a file name or a map such as {local: path}, got %s", yamlutil.Describe(it))
-			continue
-		}
-		if inc, ok := p.includeMap(it); ok {
-			out = append(out, inc)
-		}
-	}
-	return out
+			return include{at: at, kind: kind, names: []string{s}}
+		}, p.includeMap)
 }
 
 func (p *parser) includeMap(m *yaml.Node) (include, bool) {

@@ -30,6 +30,7 @@ type jobSpec struct {
 	rulesKey     *yaml.Node
 	only, except *policy
 	instances    []instance // parallel:; nil when the job has none
+	needs        []need     // needs:; nil when not written
 }
 
 // inheritance is inherit:, which says what a job takes from default:
@@ -51,25 +52,25 @@ func (f filter) allows(name string) bool {
 // job turns one top-level job entry into a model job and its stage.
 // It returns nil when the job has errors or is skipped.
 // A job with parallel: becomes several.
-func (p *parser) job(e yamlutil.Pair, g *globals) ([]*pipeline.Job, string) {
+func (p *parser) job(e yamlutil.Pair, g *globals) jobGroup {
 	name := e.Key.Value
 	before := len(p.errs)
 	if strings.TrimSpace(name) == "" {
 		p.errorf(e.Key, "a job name must not be empty")
-		return nil, ""
+		return jobGroup{}
 	}
 	n := p.expand(name, e.Key)
 	if n == nil {
-		return nil, ""
+		return jobGroup{}
 	}
 	s := p.jobSpec(name, n)
 	if s.skip != nil {
 		p.warnf(s.skip, "job %s uses %s:, which slipway does not support; the job is skipped", name, s.skip.Value)
-		return nil, ""
+		return jobGroup{}
 	}
 	if s.never != nil {
 		p.warnf(s.never, "job %s has when: never; the job is skipped", name)
-		return nil, ""
+		return jobGroup{}
 	}
 	stage := p.jobStage(name, e.Key, s, g)
 	if s.scriptKey == nil {
@@ -77,7 +78,7 @@ func (p *parser) job(e yamlutil.Pair, g *globals) ([]*pipeline.Job, string) {
 	}
 	p.checkRulesMix(name, s)
 	if len(p.errs) > before {
-		return nil, ""
+		return jobGroup{}
 	}
 	instances := s.instances
 	if instances == nil {
@@ -90,7 +91,15 @@ func (p *parser) job(e yamlutil.Pair, g *globals) ([]*pipeline.Job, string) {
 			out = append(out, j)
 		}
 	}
-	return out, stage
+	return jobGroup{jobs: out, stage: stage, needs: s.needs}
+}
+
+// jobGroup is what one job entry of the file becomes: its jobs (several
+// with parallel:), their stage and their needs:.
+type jobGroup struct {
+	jobs  []*pipeline.Job
+	stage string
+	needs []need
 }
 
 func (p *parser) onlyExcept(e yamlutil.Pair, s *jobSpec) {
@@ -182,6 +191,8 @@ func (p *parser) jobSpec(name string, n *yaml.Node) *jobSpec {
 			p.onlyExcept(e, s)
 		case k == "parallel":
 			s.instances = p.parallel(e.Value)
+		case k == "needs":
+			s.needs = p.needs(e.Value)
 		case skipJobKeys[k]:
 			s.skip = e.Key
 		case ignoredJobKeys[k]:

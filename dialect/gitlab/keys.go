@@ -19,7 +19,7 @@ func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
 // none of which a local run has.
 var ignoredJobKeys = keySet(`artifacts cache coverage dast_configuration dependencies
 	environment hooks id_tokens identity interruptible manual_confirmation
-	needs pages publish release resource_group retry
+	pages publish release resource_group retry
 	start_in tags`)
 
 // skipJobKeys mark jobs that do not run a script in a container at all;

@@ -22,8 +22,8 @@ func gitOn(branch string, changed ...string) vcs.Info {
 	}
 }
 
-// planned lists the jobs that run, "name(when)" for those not on_success.
-func planned(t *testing.T, in string, opts Options) ([]string, []string) {
+// plannedJobs lists the jobs that run, "name(when)" for those not on_success.
+func plannedJobs(t *testing.T, in string, opts Options) ([]string, []string) {
 	t.Helper()
 	pl, warns, err := Parse("ci.yml", []byte(in), opts)
 	if err != nil {
@@ -88,7 +88,7 @@ nightly:
 `
 
 func TestRulesOnDefaultBranch(t *testing.T) {
-	got, warns := planned(t, rulesFile, Options{Git: gitOn("main", "README.md")})
+	got, warns := plannedJobs(t, rulesFile, Options{Git: gitOn("main", "README.md")})
 	want := []string{"build", "test", "deploy", "legacy"}
 	if !slices.Equal(got, want) {
 		t.Errorf("jobs %v, want %v", got, want)
@@ -106,7 +106,7 @@ func TestRulesOnDefaultBranch(t *testing.T) {
 }
 
 func TestRulesOnFeatureBranch(t *testing.T) {
-	got, _ := planned(t, rulesFile, Options{Git: gitOn("FEATURE-x", "src/a/b.go", "docs/x.md")})
+	got, _ := plannedJobs(t, rulesFile, Options{Git: gitOn("FEATURE-x", "src/a/b.go", "docs/x.md")})
 	want := []string{"build", "test", "docs(manual)", "legacy", "nightly"}
 	if !slices.Equal(got, want) {
 		t.Errorf("jobs %v, want %v", got, want)
@@ -114,7 +114,7 @@ func TestRulesOnFeatureBranch(t *testing.T) {
 }
 
 func TestRulesBranchOverrideAndNever(t *testing.T) {
-	got, _ := planned(t, rulesFile, Options{Git: gitOn("main"), Branch: "release-1"})
+	got, _ := plannedJobs(t, rulesFile, Options{Git: gitOn("main"), Branch: "release-1"})
 	// test: not main, no MR, no changed files: left out. deploy: never.
 	if want := []string{"build", "nightly"}; !slices.Equal(got, want) {
 		t.Errorf("jobs %v, want %v", got, want)
@@ -122,7 +122,7 @@ func TestRulesBranchOverrideAndNever(t *testing.T) {
 }
 
 func TestRulesTagPipeline(t *testing.T) {
-	got, _ := planned(t, rulesFile, Options{Git: gitOn("main"), Tag: "v1.2"})
+	got, _ := plannedJobs(t, rulesFile, Options{Git: gitOn("main"), Tag: "v1.2"})
 	// A tag pipeline: changes: is always true (test runs), only: [tags].
 	want := []string{"build", "test", "docs(manual)", "release", "tagonly", "nightly"}
 	if !slices.Equal(got, want) {
@@ -131,7 +131,7 @@ func TestRulesTagPipeline(t *testing.T) {
 }
 
 func TestRulesMergeRequestSource(t *testing.T) {
-	got, _ := planned(t, rulesFile, Options{Git: gitOn("feature"), PipelineSource: "merge_request_event"})
+	got, _ := plannedJobs(t, rulesFile, Options{Git: gitOn("feature"), PipelineSource: "merge_request_event"})
 	want := []string{"build", "test", "docs(manual)", "mr", "nightly"}
 	if !slices.Equal(got, want) {
 		t.Errorf("jobs %v, want %v", got, want)
@@ -195,7 +195,7 @@ func TestRulesExists(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := "a:\n  rules: [{exists: ['**/Dockerfile']}]\n  script: x\nb:\n  rules: [{exists: [Makefile]}]\n  script: x\n"
-	got, _ := planned(t, in, Options{Workspace: dir})
+	got, _ := plannedJobs(t, in, Options{Workspace: dir})
 	if !slices.Equal(got, []string{"a"}) {
 		t.Errorf("jobs %v, want [a]", got)
 	}
