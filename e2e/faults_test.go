@@ -175,13 +175,14 @@ func TestHostileInputIsRefusedClearly(t *testing.T) {
 	laughs += "test:\n  image: busybox:1.35\n  script: *k\n"
 	huge := "test:\n  image: busybox:1.35\n  script:\n" + strings.Repeat("    - echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 80000)
 	deep := "test: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n"
-	dup := "test:\n  image: busybox:1.35\n  script: [echo a]\ntest:\n  image: busybox:1.35\n  script: [echo b]\n"
+	// GitLab keeps the last of a key written twice (gitlab_rules_test.go); Drone refuses it.
+	dup := "kind: pipeline\nsteps:\n- name: s\n  image: busybox:1.35\n  image: busybox:1.35\n  commands: [echo a]\n"
 	for name, tc := range map[string]struct{ file, yml, want string }{
 		"billion laughs gitlab": {".gitlab-ci.yml", laughs, ".gitlab-ci.yml"},
 		"billion laughs drone":  {".drone.yml", strings.Replace(laughs, "test:\n  image: busybox:1.35\n  script: *k\n", "kind: pipeline\nsteps:\n- name: s\n  image: busybox:1.35\n  commands: *k\n", 1), ".drone.yml"},
 		"huge file":             {".gitlab-ci.yml", huge, "more than"},
 		"deep nesting":          {".gitlab-ci.yml", deep, ".gitlab-ci.yml"},
-		"duplicate job":         {".gitlab-ci.yml", dup, ".gitlab-ci.yml:4:1"},
+		"duplicate key drone":   {".drone.yml", dup, ".drone.yml:5:3"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := newProject(t, tc.file, tc.yml)

@@ -119,3 +119,13 @@ func TestGitLabIncludeLocal(t *testing.T) {
 	wantCode(t, r, 0)
 	mustContain(t, r, "included base.yml\n")
 }
+
+// TestGitLabDuplicateJobKeepsTheLast: as GitLab (a Ruby Hash), the last
+// of two jobs of one name runs, and a warning names both lines.
+func TestGitLabDuplicateJobKeepsTheLast(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", "test:\n  image: busybox:1.35\n  script: [echo a]\ntest:\n  image: busybox:1.35\n  script: [echo b]\n")
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, ".gitlab-ci.yml:4:1: test is also written at line 1; as in GitLab, this later one is used", "b\n")
+	mustNotContain(t, r, "$ echo a")
+}
