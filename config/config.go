@@ -31,6 +31,14 @@ type Runner struct {
 	Environment []string   `toml:"environment"`
 	Docker      Docker     `toml:"docker"`
 	Kubernetes  Kubernetes `toml:"kubernetes"`
+	// Tags are the runner's tags (gitlab-runner's tag_list): it takes a
+	// GitLab job whose tags are all among them. RunUntagged says whether
+	// it also takes jobs without tags; unset, it does when it has no tags,
+	// as gitlab-runner. With no tags at all, slipway takes any job except
+	// those whose tags name another platform (macOS, Windows, another
+	// CPU architecture).
+	Tags        []string `toml:"tags"`
+	RunUntagged *bool    `toml:"run_untagged"`
 }
 
 // Kubernetes is [runners.kubernetes], gitlab-runner's key names where it

@@ -129,3 +129,21 @@ func TestGitLabDuplicateJobKeepsTheLast(t *testing.T) {
 	mustContain(t, r, ".gitlab-ci.yml:4:1: test is also written at line 1; as in GitLab, this later one is used", "b\n")
 	mustNotContain(t, r, "$ echo a")
 }
+
+// TestGitLabTagsLeaveOutOtherRunnersJobs: a job for a macOS runner is
+// left out with a line that says why; the configuration's tags decide
+// when it has them.
+func TestGitLabTagsLeaveOutOtherRunnersJobs(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+linux: {image: "busybox:1.35", tags: [docker], script: [echo on linux]}
+mac: {image: "busybox:1.35", tags: [saas-macos-medium-m1], script: [echo on mac]}
+`, "runner.toml", "[[runners]]\n  tags = [\"gpu\"]\n  run_untagged = true\n")
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "on linux\n", "job mac is left out: its tags (saas-macos-medium-m1) ask for a runner on darwin")
+	mustNotContain(t, r, "on mac\n")
+
+	r = p.run("lint", "--config", filepath.Join(p.dir, "runner.toml"))
+	wantCode(t, r, 0)
+	mustContain(t, r, "job linux is left out: its tags (docker) are not all among the runner configuration's tags (gpu)")
+}

@@ -78,11 +78,14 @@ type Job struct {
 	// When says after what the job runs: GitLab's when:, Drone's
 	// trigger: status.
 	When When `json:"when,omitempty"`
-	// Needs are the jobs this one waits for (GitLab needs:): nil means
-	// every job of the stages before; empty but not nil (needs: []),
-	// none. The runner still runs stage by stage; a need is always in an
-	// earlier stage or earlier in the same one.
+	// DAG is set when the job waits only for the jobs in Needs (GitLab
+	// needs:; none for needs: []) rather than for every job of the
+	// stages before. The runner still runs stage by stage; a need is
+	// always in an earlier stage or earlier in the same one.
+	DAG   bool     `json:"dag,omitempty"`
 	Needs []string `json:"needs,omitempty"`
+	// Tags choose the runners that may take the job (GitLab tags:).
+	Tags []string `json:"tags,omitempty"`
 }
 
 // Target names the kind of engine a job runs on.

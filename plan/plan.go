@@ -86,10 +86,12 @@ func Prepare(p *pipeline.Pipeline, r config.Runner, o Options) (*Plan, []*pipeli
 	}
 	var warns []*pipeline.Warning
 	if p.Dialect == pipeline.GitLab {
-		var err error
-		if warns, err = gitlab.AddRunnerServices(p, runnerServices(r), o.ConfigPath); err != nil {
+		warns = selectTagged(p, r)
+		svcWarns, err := gitlab.AddRunnerServices(p, runnerServices(r), o.ConfigPath)
+		if err != nil {
 			return nil, nil, err
 		}
+		warns = append(warns, svcWarns...)
 	}
 	pol, err := policy(r, o)
 	if err != nil {

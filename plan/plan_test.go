@@ -206,8 +206,8 @@ func TestPrepareJobWithoutImage(t *testing.T) {
 func TestPrintMarksManualAllowFailureAndNeeds(t *testing.T) {
 	a, b, c := gitlabJob("a", "true"), gitlabJob("b", "true"), gitlabJob("c", "true")
 	a.When, a.AllowFailure = pipeline.Manual, true
-	b.Needs = []string{"x", "y"}
-	c.Needs = []string{}
+	b.DAG, b.Needs = true, []string{"x", "y"}
+	c.DAG = true
 	pl, _, err := Prepare(pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{a, b, c}}), config.Runner{}, Options{})
 	if err != nil {
 		t.Fatal(err)

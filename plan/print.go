@@ -52,7 +52,7 @@ func marks(j *Job) string {
 	if j.AllowFailure {
 		m = append(m, "allow_failure")
 	}
-	if j.Needs != nil {
+	if j.DAG {
 		m = append(m, "needs: "+cmp.Or(strings.Join(j.Needs, ", "), "none"))
 	}
 	if len(m) == 0 {

@@ -24,6 +24,7 @@ type common struct {
 	before   []string
 	after    []string
 	timeout  time.Duration
+	tags     []string
 }
 
 // take copies the value of keyword k from src.
@@ -39,11 +40,13 @@ func (c *common) take(k string, src *common) {
 		c.after = src.after
 	case "timeout":
 		c.timeout = src.timeout
+	case "tags":
+		c.tags = src.tags
 	}
 }
 
 // commonKeys are the keywords common holds.
-var commonKeys = []string{"image", "services", "before_script", "after_script", "timeout"}
+var commonKeys = []string{"image", "services", "before_script", "after_script", "timeout", "tags"}
 
 // globals is what the top level gives every job.
 type globals struct {
@@ -70,6 +73,8 @@ func (p *parser) setCommon(e yamlutil.Pair, c *common) {
 		c.after, ok = p.commands(k, e.Value)
 	case "timeout":
 		c.timeout, ok = p.timeout(k, e.Value)
+	case "tags":
+		c.tags, ok = p.commands(k, e.Value) // a list, nested by !reference
 	}
 	if c.keys == nil {
 		c.keys = map[string]*yaml.Node{}

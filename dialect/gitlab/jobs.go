@@ -341,7 +341,21 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 		Target:       pipeline.TargetDocker,
 		AllowFailure: allowFailure != nil && *allowFailure || allowFailure == nil && when == pipeline.Manual && s.rulesKey == nil,
 		When:         when,
+		Tags:         expandAll(c.tags, vars),
 	}
+}
+
+// expandAll expands the variables in each of list (tags: may use them).
+func expandAll(list []string, vars []variable) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	lookup := newScope(vars).lookup
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = expandString(s, lookup)
+	}
+	return out
 }
 
 // jobScope decides whether the job runs and returns its variables,

@@ -20,7 +20,7 @@ func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
 var ignoredJobKeys = keySet(`artifacts cache coverage dast_configuration dependencies
 	environment hooks id_tokens identity interruptible manual_confirmation
 	pages publish release resource_group retry
-	start_in tags`)
+	start_in`)
 
 // skipJobKeys mark jobs that do not run a script in a container at all;
 // such a job is skipped with a warning instead of failing for want of a
@@ -28,7 +28,7 @@ var ignoredJobKeys = keySet(`artifacts cache coverage dast_configuration depende
 var skipJobKeys = keySet(`trigger run`)
 
 // ignoredDefaultKeys are default: keywords slipway ignores with a warning.
-var ignoredDefaultKeys = keySet(`artifacts cache hooks id_tokens identity interruptible retry tags`)
+var ignoredDefaultKeys = keySet(`artifacts cache hooks id_tokens identity interruptible retry`)
 
 // ignoredImageKeys are image:/services: options for other executors.
 var ignoredImageKeys = keySet(`docker kubernetes`)

@@ -111,7 +111,7 @@ func (p *parser) resolveNeeds(jobs []planned, file map[string]bool) {
 		if !j.has {
 			continue
 		}
-		j.job.Needs = []string{}
+		j.job.DAG = true
 		for _, nd := range j.needs {
 			targets, ok := byBase[nd.job]
 			switch {

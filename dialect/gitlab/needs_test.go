@@ -36,7 +36,7 @@ plain:
 	var got []string
 	for _, j := range pl.Jobs() {
 		needs := "<stage order>"
-		if j.Needs != nil {
+		if j.DAG {
 			needs = "[" + strings.Join(j.Needs, "; ") + "]"
 		}
 		got = append(got, j.Name+" "+needs)
