@@ -147,3 +147,20 @@ mac: {image: "busybox:1.35", tags: [saas-macos-medium-m1], script: [echo on mac]
 	wantCode(t, r, 0)
 	mustContain(t, r, "job linux is left out: its tags (docker) are not all among the runner configuration's tags (gpu)")
 }
+
+// TestGitLabParallelMatrix: parallel: matrix runs one job per
+// combination, named as GitLab names them, each with its variables.
+func TestGitLabParallelMatrix(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+test:
+  image: busybox:1.35
+  parallel:
+    matrix:
+      - DB: [redis, postgres]
+  script: [echo "node $CI_NODE_INDEX/$CI_NODE_TOTAL db=$DB name=$CI_JOB_NAME"]
+`)
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, `Running job "test: [redis]"`, "node 1/2 db=redis name=test: [redis]\n",
+		`Running job "test: [postgres]"`, "node 2/2 db=postgres name=test: [postgres]\n")
+}
