@@ -114,7 +114,8 @@ func (o *options) load(jobs []string) (*loaded, error) {
 	if dialect.IsDrone(file) {
 		opts.Drone = o.droneContext(ws, project)
 	} else {
-		opts.GitLab = gitlab.Options{Git: vcs.Read(ws), Branch: o.branch, Tag: o.tag, PipelineSource: o.source, Workspace: ws}
+		opts.GitLab = gitlab.Options{Git: vcs.Read(ws), Branch: o.branch, Tag: o.tag, PipelineSource: o.source, Workspace: ws,
+			Env: o.env, BaseEnv: cfg.Runner().Environment}
 	}
 	p, warns, err := dialect.Load(file, opts)
 	printWarnings(warns)

@@ -92,6 +92,28 @@ type varScope struct {
 	byName map[string]variable
 	done   map[string]string
 	busy   map[string]bool
+	// above and below are the run's variables (Options.Env, BaseEnv),
+	// which win over the file's and give way to them.
+	above, below map[string]string
+}
+
+// scope is newScope with the run's variables around the file's.
+func (p *parser) scope(vars []variable) *varScope {
+	s := newScope(vars)
+	s.above, s.below = p.above, p.below
+	return s
+}
+
+// envMap reads NAME=VALUE lines; a line without = is ignored here (the
+// plan reports it).
+func envMap(lines []string) map[string]string {
+	m := map[string]string{}
+	for _, l := range lines {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 func newScope(vars []variable) *varScope {
@@ -105,9 +127,13 @@ func newScope(vars []variable) *varScope {
 // lookup is the expanded value of name. A variable that refers back to
 // itself (A: $A:x, or a longer cycle) sees the reference as empty.
 func (s *varScope) lookup(name string) (string, bool) {
+	if v, ok := s.above[name]; ok {
+		return v, true
+	}
 	v, ok := s.byName[name]
 	if !ok {
-		return "", false
+		v, ok := s.below[name]
+		return v, ok
 	}
 	if d, ok := s.done[name]; ok {
 		return d, true

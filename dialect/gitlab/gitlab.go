@@ -39,6 +39,12 @@ type Options struct {
 	// Registry is CI_REGISTRY, from the runner configuration; empty
 	// leaves CI_REGISTRY and CI_REGISTRY_IMAGE unset.
 	Registry string
+	// Env (--env) and BaseEnv (the configuration's environment) are
+	// NAME=VALUE lines the run adds above and below the file's variables.
+	// They are only used to expand references to them; the plan, not the
+	// dialect, puts them in the containers, so they stay out of the
+	// pipeline (and of what it is sent as).
+	Env, BaseEnv []string
 }
 
 // maxWork bounds the nodes visited while interpreting a file. Load
@@ -80,6 +86,8 @@ type parser struct {
 	busy     []string                 // extends: chain being expanded
 	refDepth int                      // !reference lookups in progress
 	refs     map[string]parsedRef     // image.Parse results by name
+
+	above, below map[string]string // Options.Env, Options.BaseEnv
 
 	ref  ref        // what the pipeline runs for
 	pre  []variable // the pipeline's predefined variables
@@ -134,6 +142,7 @@ func (p *parser) parse(data []byte) *pipeline.Pipeline {
 		p.errorf(root, "expected a map of jobs and keywords, got %s", yamlutil.Describe(root))
 		return nil
 	}
+	p.above, p.below = envMap(p.opts.Env), envMap(p.opts.BaseEnv)
 	p.ref = p.pipelineRef()
 	p.pre = p.predefined(p.ref)
 	p.included, p.nodeFile = map[string]bool{}, map[*yaml.Node]string{}

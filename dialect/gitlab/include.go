@@ -119,7 +119,7 @@ func (p *parser) includeMap(m *yaml.Node) (include, bool) {
 // includeDocs reads what one include: entry names, if its rules let it.
 func (p *parser) includeDocs(inc include) []*yaml.Node {
 	if inc.rules != nil {
-		if v := p.evalRules(inc.rules, p.newEvalContext(p.ref, newScope(p.pre).lookup)); !v.run {
+		if v := p.evalRules(inc.rules, p.newEvalContext(p.ref, p.scope(p.pre).lookup)); !v.run {
 			return nil
 		}
 	}
@@ -133,7 +133,7 @@ func (p *parser) includeDocs(inc include) []*yaml.Node {
 	}
 	var out []*yaml.Node
 	for _, name := range inc.names {
-		out = append(out, p.localInclude(inc.at, expandString(name, newScope(p.pre).lookup))...)
+		out = append(out, p.localInclude(inc.at, expandString(name, p.scope(p.pre).lookup))...)
 	}
 	return out
 }

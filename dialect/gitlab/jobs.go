@@ -341,16 +341,15 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 		Target:       pipeline.TargetDocker,
 		AllowFailure: allowFailure != nil && *allowFailure || allowFailure == nil && when == pipeline.Manual && s.rulesKey == nil,
 		When:         when,
-		Tags:         expandAll(c.tags, vars),
+		Tags:         expandAll(c.tags, p.scope(vars).lookup),
 	}
 }
 
 // expandAll expands the variables in each of list (tags: may use them).
-func expandAll(list []string, vars []variable) []string {
+func expandAll(list []string, lookup lookupFunc) []string {
 	if len(list) == 0 {
 		return nil
 	}
-	lookup := newScope(vars).lookup
 	out := make([]string, len(list))
 	for i, s := range list {
 		out[i] = expandString(s, lookup)
@@ -366,7 +365,7 @@ func expandAll(list []string, vars []variable) []string {
 func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, stage string, img pipeline.Image, extra []variable) (verdict, []variable) {
 	yamlVars := jobVariables(g.vars, s.vars, s.inherit.variables)
 	all := append(append(append(slices.Clone(p.pre), jobPredefined(name, stage, p.jobs, img)...), yamlVars...), extra...)
-	v := p.decide(s, p.newEvalContext(p.ref, newScope(all).lookup))
+	v := p.decide(s, p.newEvalContext(p.ref, p.scope(all).lookup))
 	if !v.run {
 		p.warnf(key, "job %s does not run for %s: %s", name, describeRef(p.ref), v.why)
 		p.ruledOut++
@@ -377,7 +376,7 @@ func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, s
 		byName[x.name] = x
 	}
 	final := sortedVars(byName)
-	final = newScope(final).resolved(final)
+	final = p.scope(final).resolved(final)
 	for i := range final {
 		if final[i].name == "CI_JOB_IMAGE" && final[i].raw {
 			final[i].value = p.expandImage(img, final).Name
@@ -438,7 +437,7 @@ func (p *parser) expandImage(img pipeline.Image, vars []variable) pipeline.Image
 	if img.Ref != "" || !strings.Contains(img.Name, "$") {
 		return img
 	}
-	lookup := newScope(vars).lookup
+	lookup := p.scope(vars).lookup
 	if unknownReference(img.Name, lookup) {
 		return img
 	}

@@ -137,3 +137,37 @@ type (
 	vcsInfo     = vcs.Info
 	pipelineEnv = pipeline.EnvVar
 )
+
+// The run's variables (--env above the file's, the configuration's
+// environment below) expand references and steer rules, but are not
+// copied into the pipeline: the plan adds them.
+func TestRunVariablesExpandButStayOut(t *testing.T) {
+	in := `
+variables: {AUTH: "Bearer $TOKEN", REGION: "$DEFAULT_REGION", DEFAULT_REGION: file}
+job:
+  image: $REG/app:1
+  rules: [{if: $TOKEN == "t0k"}]
+  script: x
+`
+	pl := mustParse(t, in, Options{Env: []string{"TOKEN=t0k", "REG=registry.local", "DEFAULT_REGION=env"}, BaseEnv: []string{"DEFAULT_REGION=config", "bad"}})
+	if len(pl.Jobs()) != 1 {
+		t.Fatal("the rule sees --env")
+	}
+	st := pl.Jobs()[0].Steps[0]
+	if got := envOf(st.Env, "AUTH"); got != "Bearer t0k" {
+		t.Errorf("AUTH = %q", got)
+	}
+	if got := envOf(st.Env, "REGION"); got != "env" {
+		t.Errorf("REGION = %q: --env wins over the file's own DEFAULT_REGION, as it does in the container", got)
+	}
+	if envOf(st.Env, "TOKEN") != "<unset>" || envOf(st.Env, "REG") != "<unset>" {
+		t.Error("--env values were copied into the pipeline")
+	}
+	if st.Image.Ref != "registry.local/app:1" {
+		t.Errorf("image %+v", st.Image)
+	}
+	env := mustParse(t, "variables: {R: $ONLY_CONFIG}\nj: {script: x}\n", Options{BaseEnv: []string{"ONLY_CONFIG=cfg"}}).Jobs()[0].Steps[0].Env
+	if got := envOf(env, "R"); got != "cfg" {
+		t.Errorf("R = %q, want the configuration's value when nothing above sets it", got)
+	}
+}

@@ -293,7 +293,7 @@ func (p *parser) workflow(g *globals) string {
 		return ""
 	}
 	all := append(slices.Clone(p.pre), g.vars...)
-	v := p.evalRules(g.workflow.rules, p.newEvalContext(p.ref, newScope(all).lookup))
+	v := p.evalRules(g.workflow.rules, p.newEvalContext(p.ref, p.scope(all).lookup))
 	if !v.run {
 		return "workflow: rules: " + v.why
 	}
