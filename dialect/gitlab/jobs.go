@@ -138,7 +138,7 @@ func (p *parser) decide(s *jobSpec, c *evalContext) verdict {
 		only = *s.only
 	}
 	if !only.holds(c) {
-		return verdict{why: fmt.Sprintf("only: at line %d leaves it out", lineOf(only.at))}
+		return verdict{why: whereOnly(only.at) + " leaves it out"}
 	}
 	if s.except != nil && s.except.holdsAny(c) {
 		return verdict{why: fmt.Sprintf("except: at line %d leaves it out", s.except.at.Line)}
@@ -146,11 +146,12 @@ func (p *parser) decide(s *jobSpec, c *evalContext) verdict {
 	return verdict{run: true}
 }
 
-func lineOf(n *yaml.Node) any {
+// whereOnly names the only: that decided, for messages.
+func whereOnly(n *yaml.Node) string {
 	if n == nil {
-		return "(default: branches and tags)"
+		return "only: (by default, branches and tags)"
 	}
-	return n.Line
+	return fmt.Sprintf("only: at line %d", n.Line)
 }
 
 // jobSpec decodes the keywords of an expanded job.
