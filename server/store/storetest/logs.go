@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/slipway-ci/slipway/server/store"
 )
@@ -60,32 +61,28 @@ func testLogOffsets(t *testing.T, b Backend) {
 	}
 }
 
-// testConcurrentWrites: 100 writers at once (as 100 webhooks would start
-// 100 builds, each with a log line and a variable): every write succeeds
-// ("database is locked" is a failure) and the build numbers are 1..100.
+// testConcurrentWrites: 100 writers at once, as 100 webhooks and the runners
+// they wake would be: each starts a build, logs a line, claims and finishes
+// a job and sets a variable. Every write succeeds ("database is locked" is
+// a failure), and the build numbers are 1..100.
 func testConcurrentWrites(t *testing.T, b Backend) {
 	s := b.Store
 	f := newFixture(t, s)
 	const writers = 100
+	r := runner(t, s, "r", true)
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	var mu sync.Mutex
 	numbers := map[int64]bool{}
 	for i := range writers {
 		wg.Go(func() {
-			bld, jobs, err := s.CreateBuild(ctx(t), store.Build{RepoID: f.repo.ID, Event: "push"}, []store.Job{job("a"), job("b", "a")})
-			if err == nil {
-				_, err = s.AppendLog(ctx(t), jobs[0].ID, 0, []byte("queued\n"))
-			}
-			if err == nil {
-				err = s.PutVariable(ctx(t), f.repo.ID, store.Variable{Name: fmt.Sprintf("V%d", i), Value: "x"})
-			}
+			n, err := webhook(t, s, f.repo.ID, r.ID, i)
 			if err != nil {
 				errs <- err
 				return
 			}
 			mu.Lock()
-			numbers[bld.Number] = true
+			numbers[n] = true
 			mu.Unlock()
 		})
 	}
@@ -105,4 +102,27 @@ func testConcurrentWrites(t *testing.T, b Backend) {
 	if vars := must(s.ListVariables(ctx(t), f.repo.ID))(t); len(vars) != writers {
 		t.Fatalf("%d variables written, want %d", len(vars), writers)
 	}
+	if c := must(s.CountJobs(ctx(t)))(t); c[store.JobSuccess] != writers {
+		t.Fatalf("jobs by status after %d claims and finishes: %v", writers, c)
+	}
+}
+
+// webhook is one writer of testConcurrentWrites. Every writer queues a job
+// before it claims one, so there is always one to claim.
+func webhook(t *testing.T, s store.Store, repoID, runnerID int64, i int) (int64, error) {
+	bld, jobs, err := s.CreateBuild(ctx(t), store.Build{RepoID: repoID, Event: "push"}, []store.Job{job("a")})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.AppendLog(ctx(t), jobs[0].ID, 0, []byte("queued\n")); err != nil {
+		return 0, err
+	}
+	c, err := s.Claim(ctx(t), runnerID, nil, true, time.Minute)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.Finish(ctx(t), c.Job.ID, runnerID, store.Result{Status: store.JobSuccess}); err != nil {
+		return 0, err
+	}
+	return bld.Number, s.PutVariable(ctx(t), repoID, store.Variable{Name: fmt.Sprintf("V%d", i), Value: "x"})
 }

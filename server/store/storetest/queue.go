@@ -225,11 +225,13 @@ func testConcurrentClaims(t *testing.T, b Backend) {
 					return
 				}
 				mu.Lock()
-				if prev, dup := owner[c.Job.ID]; dup {
-					errs <- fmt.Errorf("job %d claimed by runner %d and by runner %d", c.Job.ID, prev, r.ID)
-				}
+				prev, dup := owner[c.Job.ID]
 				owner[c.Job.ID] = r.ID
 				mu.Unlock()
+				if dup {
+					errs <- fmt.Errorf("job %d claimed by runner %d and by runner %d", c.Job.ID, prev, r.ID)
+					return
+				}
 			}
 		})
 	}

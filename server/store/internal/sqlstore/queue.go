@@ -166,7 +166,7 @@ func (db *DB) expire(ctx context.Context, jobID, at int64) (j store.Job, ok bool
 			"UPDATE jobs SET"+
 				" status = CASE WHEN requeues < ? THEN 'pending' ELSE 'failed' END,"+
 				" failure_reason = CASE WHEN requeues < ? THEN '' ELSE 'runner lost' END,"+
-				" finished = CASE WHEN requeues < ? THEN 0 ELSE ? END,"+
+				" finished = CASE WHEN requeues < ? THEN 0 ELSE CAST(? AS BIGINT) END,"+
 				" requeues = CASE WHEN requeues < ? THEN requeues + 1 ELSE requeues END,"+
 				" runner_id = 0, token_hash = NULL, lease_expires = 0, cancel_requested = FALSE"+
 				" WHERE id = ? AND status = 'running' AND lease_expires < ? RETURNING "+jobCols),
