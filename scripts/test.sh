@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"; .ci/run calls it).
 # Needs a running Docker Engine, the images of scripts/testimages.sh and
-# the registry of scripts/registry.sh (.ci/run sets all of them up).
+# the registry of scripts/registry.sh and the PostgreSQL of
+# scripts/postgres.sh (.ci/run sets all of them up).
 #
 #   scripts/test.sh            gofmt, vet, staticcheck, go mod tidy -diff, every test
 #                              (the layout rules in internal/layout among them),
@@ -36,6 +37,7 @@ done
 
 echo "== benchmarks, short mode (they still work; no figures are judged)"
 bash bench/run.sh --short
+go run ./server/store/claimbench -short
 
 echo "== leftovers"
 left=$(docker ps -aq --filter label=slipway.run | wc -l)

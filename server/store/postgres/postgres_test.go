@@ -3,13 +3,8 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/slipway-ci/slipway/server/secretbox"
 	"github.com/slipway-ci/slipway/server/store"
@@ -34,39 +29,18 @@ func baseURL(t *testing.T) string {
 	return ""
 }
 
-// freshSchema creates an empty schema for one test and returns the URL
-// that makes it the search path; the schema is dropped after the test.
+// freshSchema is an empty schema for one test, dropped after it.
 func freshSchema(t *testing.T, base string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(t.Context(), base)
+	u, drop, err := CreateSchema(t.Context(), base, "t_")
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+		if err := drop(context.Background()); err != nil {
 			t.Error(err)
 		}
 	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return u
 }
 
 func open(t *testing.T) storetest.Backend {
