@@ -44,6 +44,9 @@ type backend struct {
 	store store.Store
 	raw   *sql.DB
 	close func()
+	// prepare the baseline's statements, as the store does on SQLite
+	// (pgx keeps its own cache of prepared statements).
+	prepare bool
 }
 
 func main() {
@@ -104,7 +107,7 @@ func openSQLite(ctx context.Context, dir string, box store.Sealer) (backend, err
 	if err != nil {
 		return backend{}, err
 	}
-	return backend{name: "sqlite", store: s, raw: s.Raw(), close: func() { s.Close() }}, nil
+	return backend{name: "sqlite", store: s, raw: s.Raw(), close: func() { s.Close() }, prepare: true}, nil
 }
 
 func openPostgres(ctx context.Context, base string, box store.Sealer) (backend, error) {
@@ -138,7 +141,7 @@ func measure(ctx context.Context, open func(context.Context) (backend, error), c
 	}
 	var base, claims, cycles []float64
 	for range cfg.reps {
-		r, err := baseline(ctx, b.raw, cfg.jobs, claimers)
+		r, err := baseline(ctx, b, cfg.jobs, claimers)
 		if err != nil {
 			return "", fmt.Errorf("%s baseline: %w", b.name, err)
 		}
@@ -233,16 +236,38 @@ func drain(ctx context.Context, s store.Store, total, claimers int, finish bool)
 
 // baseline inserts and deletes rows of a plain table: what any write costs
 // on this database, this machine, at this concurrency.
-func baseline(ctx context.Context, db *sql.DB, total, workers int) (float64, error) {
-	ins, del := "INSERT INTO bench_baseline (id, v) VALUES ($1, 'x')", "DELETE FROM bench_baseline WHERE id = $1"
+func baseline(ctx context.Context, b backend, total, workers int) (float64, error) {
+	ins, err := statement(ctx, b, "INSERT INTO bench_baseline (id, v) VALUES ($1, 'x')")
+	if err != nil {
+		return 0, err
+	}
+	del, err := statement(ctx, b, "DELETE FROM bench_baseline WHERE id = $1")
+	if err != nil {
+		return 0, err
+	}
 	return parallel(total, workers, func(w, i int) error {
 		id := int64(w)<<32 | int64(i)
-		if _, err := db.ExecContext(ctx, ins, id); err != nil {
+		if _, err := ins(ctx, id); err != nil {
 			return err
 		}
-		_, err := db.ExecContext(ctx, del, id)
+		_, err := del(ctx, id)
 		return err
 	})
+}
+
+// statement is a function that executes query, prepared where the backend
+// prepares.
+func statement(ctx context.Context, b backend, query string) (func(context.Context, ...any) (sql.Result, error), error) {
+	if !b.prepare {
+		return func(ctx context.Context, args ...any) (sql.Result, error) {
+			return b.raw.ExecContext(ctx, query, args...)
+		}, nil
+	}
+	st, err := b.raw.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext, nil
 }
 
 func median(v []float64) float64 {

@@ -72,7 +72,8 @@ func Open(ctx context.Context, path string, sealer store.Sealer) (*Store, error)
 		return nil, err
 	}
 	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	db, err := sqlstore.New(w, r, sqlstore.Dialect{Classify: classify}, sealer)
+	r.SetMaxIdleConns(max(4, runtime.NumCPU())) // keeps their prepared statements
+	db, err := sqlstore.New(w, r, sqlstore.Dialect{Prepare: true, Classify: classify}, sealer)
 	if err != nil {
 		w.Close()
 		r.Close()

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/slipway-ci/slipway/server/store"
@@ -25,7 +24,7 @@ func (db *DB) CreateBuild(ctx context.Context, b store.Build, jobs []store.Job) 
 		return store.Build{}, nil, err
 	}
 	var out []store.Job
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tx querier) error {
 		var err error
 		if b, err = db.insertBuild(ctx, tx, b, len(jobs) == 0); err != nil {
 			return err
@@ -40,7 +39,7 @@ func (db *DB) CreateBuild(ctx context.Context, b store.Build, jobs []store.Job) 
 				return err
 			}
 		}
-		if b, err = scanBuild(tx.QueryRowContext(ctx, db.q("SELECT "+buildCols+" FROM builds WHERE id = ?"), b.ID)); err != nil {
+		if b, err = scanBuild(tx.QueryRowContext(ctx, "SELECT "+buildCols+" FROM builds WHERE id = ?", b.ID)); err != nil {
 			return err
 		}
 		out, err = db.jobs(ctx, tx, b.ID)
@@ -55,9 +54,9 @@ func (db *DB) CreateBuild(ctx context.Context, b store.Build, jobs []store.Job) 
 // insertBuild numbers the build from the repository's counter (its row
 // lock orders concurrent builds) and inserts it; a build without jobs is
 // finished at once.
-func (db *DB) insertBuild(ctx context.Context, tx *sql.Tx, b store.Build, empty bool) (store.Build, error) {
-	err := tx.QueryRowContext(ctx, db.q(
-		"UPDATE repos SET build_counter = build_counter + 1 WHERE id = ? RETURNING build_counter"),
+func (db *DB) insertBuild(ctx context.Context, tx querier, b store.Build, empty bool) (store.Build, error) {
+	err := tx.QueryRowContext(ctx,
+		"UPDATE repos SET build_counter = build_counter + 1 WHERE id = ? RETURNING build_counter",
 		b.RepoID).Scan(&b.Number)
 	if err != nil {
 		return b, notFound(err, fmt.Sprintf("repository %d", b.RepoID))
@@ -70,30 +69,30 @@ func (db *DB) insertBuild(ctx context.Context, tx *sql.Tx, b store.Build, empty 
 			b.Status = store.BuildError
 		}
 	}
-	err = tx.QueryRowContext(ctx, db.q(
+	err = tx.QueryRowContext(ctx,
 		"INSERT INTO builds (repo_id, number, status, event, sender, ref, commit_sha, message, error, created, started, finished)"+
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id"),
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
 		b.RepoID, b.Number, b.Status, b.Event, b.Sender, b.Ref, b.Commit, b.Message, b.Error,
 		created, finished).Scan(&b.ID)
 	return b, err
 }
 
-func (db *DB) insertJob(ctx context.Context, tx *sql.Tx, buildID int64, position int, j store.Job) error {
+func (db *DB) insertJob(ctx context.Context, tx querier, buildID int64, position int, j store.Job) error {
 	if j.When == "" {
 		j.When = store.OnSuccess
 	}
 	var id int64
-	err := tx.QueryRowContext(ctx, db.q(
+	err := tx.QueryRowContext(ctx,
 		"INSERT INTO jobs (build_id, position, name, stage, needs, run_when, allow_failure, tags, has_tags,"+
-			" status, document, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
+			" status, document, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
 		buildID, position, j.Name, j.Stage, encodeList(j.Needs), j.When, j.AllowFailure,
 		encodeList(j.Tags), len(j.Tags) > 0, store.JobCreated, j.Document, now()).Scan(&id)
 	if err != nil {
 		return fmt.Errorf("job %s: %w", j.Name, err)
 	}
 	for _, tag := range j.Tags {
-		if _, err := tx.ExecContext(ctx, db.q(
-			"INSERT INTO job_tags (job_id, tag) VALUES (?, ?) ON CONFLICT (job_id, tag) DO NOTHING"), id, tag); err != nil {
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO job_tags (job_id, tag) VALUES (?, ?) ON CONFLICT (job_id, tag) DO NOTHING", id, tag); err != nil {
 			return fmt.Errorf("job %s, tag %s: %w", j.Name, tag, err)
 		}
 	}
@@ -103,15 +102,15 @@ func (db *DB) insertJob(ctx context.Context, tx *sql.Tx, buildID int64, position
 // lockBuild takes the build's row lock. Every transaction that moves a
 // build's jobs on takes it first, so they never see each other half-done
 // and never lock in opposite orders.
-func (db *DB) lockBuild(ctx context.Context, tx *sql.Tx, buildID int64) error {
+func (db *DB) lockBuild(ctx context.Context, tx querier, buildID int64) error {
 	var id int64
-	err := tx.QueryRowContext(ctx, db.q("SELECT id FROM builds WHERE id = ?"+db.d.LockRow), buildID).Scan(&id)
+	err := tx.QueryRowContext(ctx, "SELECT id FROM builds WHERE id = ?"+db.d.LockRow, buildID).Scan(&id)
 	return notFound(err, fmt.Sprintf("build %d", buildID))
 }
 
 // settleBuild moves waiting jobs on (store.Advance) and finishes the build
 // once every job is done. The caller holds the build's lock.
-func (db *DB) settleBuild(ctx context.Context, tx *sql.Tx, buildID int64) error {
+func (db *DB) settleBuild(ctx context.Context, tx querier, buildID int64) error {
 	jobs, err := db.jobs(ctx, tx, buildID)
 	if err != nil {
 		return err
@@ -122,8 +121,8 @@ func (db *DB) settleBuild(ctx context.Context, tx *sql.Tx, buildID int64) error 
 		if c.Status.Done() {
 			finished = now()
 		}
-		if _, err := tx.ExecContext(ctx, db.q(
-			"UPDATE jobs SET status = ?, upstream_failed = ?, finished = ? WHERE id = ?"),
+		if _, err := tx.ExecContext(ctx,
+			"UPDATE jobs SET status = ?, upstream_failed = ?, finished = ? WHERE id = ?",
 			c.Status, c.UpstreamFailed, finished, c.ID); err != nil {
 			return err
 		}
@@ -137,30 +136,30 @@ func (db *DB) settleBuild(ctx context.Context, tx *sql.Tx, buildID int64) error 
 	if !done {
 		return nil
 	}
-	_, err = tx.ExecContext(ctx, db.q(
-		"UPDATE builds SET status = ?, finished = ? WHERE id = ? AND finished = 0"), status, now(), buildID)
+	_, err = tx.ExecContext(ctx,
+		"UPDATE builds SET status = ?, finished = ? WHERE id = ? AND finished = 0", status, now(), buildID)
 	return err
 }
 
 // Build implements store.Builds.
 func (db *DB) Build(ctx context.Context, repoID, number int64) (store.Build, error) {
-	b, err := scanBuild(db.r.QueryRowContext(ctx, db.q(
-		"SELECT "+buildCols+" FROM builds WHERE repo_id = ? AND number = ?"), repoID, number))
+	b, err := scanBuild(db.r.QueryRowContext(ctx,
+		"SELECT "+buildCols+" FROM builds WHERE repo_id = ? AND number = ?", repoID, number))
 	return b, notFound(err, fmt.Sprintf("build %d", number))
 }
 
 // BuildByID implements store.Builds.
 func (db *DB) BuildByID(ctx context.Context, id int64) (store.Build, error) {
-	b, err := scanBuild(db.r.QueryRowContext(ctx, db.q(
-		"SELECT "+buildCols+" FROM builds WHERE id = ?"), id))
+	b, err := scanBuild(db.r.QueryRowContext(ctx,
+		"SELECT "+buildCols+" FROM builds WHERE id = ?", id))
 	return b, notFound(err, fmt.Sprintf("build id %d", id))
 }
 
 // ListBuilds implements store.Builds.
 func (db *DB) ListBuilds(ctx context.Context, repoID int64, page, perPage int) ([]store.Build, error) {
 	page, perPage = max(page, 1), max(perPage, 1)
-	rows, err := db.r.QueryContext(ctx, db.q(
-		"SELECT "+buildCols+" FROM builds WHERE repo_id = ? ORDER BY number DESC LIMIT ? OFFSET ?"),
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT "+buildCols+" FROM builds WHERE repo_id = ? ORDER BY number DESC LIMIT ? OFFSET ?",
 		repoID, perPage, (page-1)*perPage)
 	return collect(rows, err, scanBuild)
 }
@@ -171,30 +170,30 @@ func (db *DB) Jobs(ctx context.Context, buildID int64) ([]store.Job, error) {
 }
 
 func (db *DB) jobs(ctx context.Context, q querier, buildID int64) ([]store.Job, error) {
-	rows, err := q.QueryContext(ctx, db.q(
-		"SELECT "+jobCols+" FROM jobs WHERE build_id = ? ORDER BY position"), buildID)
+	rows, err := q.QueryContext(ctx,
+		"SELECT "+jobCols+" FROM jobs WHERE build_id = ? ORDER BY position", buildID)
 	return collect(rows, err, scanJob)
 }
 
 // Job implements store.Builds.
 func (db *DB) Job(ctx context.Context, id int64) (store.Job, error) {
-	j, err := scanJob(db.r.QueryRowContext(ctx, db.q("SELECT "+jobCols+" FROM jobs WHERE id = ?"), id))
+	j, err := scanJob(db.r.QueryRowContext(ctx, "SELECT "+jobCols+" FROM jobs WHERE id = ?", id))
 	return j, notFound(err, fmt.Sprintf("job %d", id))
 }
 
 // CancelBuild implements store.Builds.
 func (db *DB) CancelBuild(ctx context.Context, buildID int64) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx querier) error {
 		if err := db.lockBuild(ctx, tx, buildID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, db.q(
-			"UPDATE jobs SET status = 'canceled', finished = ? WHERE build_id = ? AND status IN ('created', 'pending')"),
+		if _, err := tx.ExecContext(ctx,
+			"UPDATE jobs SET status = 'canceled', finished = ? WHERE build_id = ? AND status IN ('created', 'pending')",
 			now(), buildID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, db.q(
-			"UPDATE jobs SET cancel_requested = TRUE WHERE build_id = ? AND status = 'running'"), buildID); err != nil {
+		if _, err := tx.ExecContext(ctx,
+			"UPDATE jobs SET cancel_requested = TRUE WHERE build_id = ? AND status = 'running'", buildID); err != nil {
 			return err
 		}
 		return db.settleBuild(ctx, tx, buildID)

@@ -13,8 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/slipway-ci/slipway/server/store"
@@ -24,6 +22,8 @@ import (
 type Dialect struct {
 	// Numbered parameters ($1, $2, ...) instead of "?".
 	Numbered bool
+	// Prepare keeps every query prepared on the pools (see conns).
+	Prepare bool
 	// SkipLocked ends the claim's job-picking subquery, so concurrent
 	// claimers pass over each other's rows instead of queueing on them
 	// (PostgreSQL). Empty where one writer already serializes claims.
@@ -39,7 +39,7 @@ type Dialect struct {
 // DB implements store.Store on a writer and a reader connection pool (the
 // same pool where the database allows concurrent writers).
 type DB struct {
-	w, r   *sql.DB
+	w, r   *conns
 	d      Dialect
 	sealer store.Sealer
 }
@@ -49,60 +49,43 @@ func New(writer, reader *sql.DB, d Dialect, sealer store.Sealer) (*DB, error) {
 	if sealer == nil {
 		return nil, errors.New("store: a sealer for secrets is required")
 	}
-	return &DB{w: writer, r: reader, d: d, sealer: sealer}, nil
+	db := &DB{w: newConns(writer, d.Numbered, d.Prepare), d: d, sealer: sealer}
+	db.r = db.w
+	if reader != writer {
+		db.r = newConns(reader, d.Numbered, d.Prepare)
+	}
+	return db, nil
 }
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
-	err := db.w.Close()
+	err := db.w.close()
 	if db.r != db.w {
-		err = errors.Join(err, db.r.Close())
+		err = errors.Join(err, db.r.close())
 	}
 	return err
 }
 
-// q rewrites the "?" markers of a query for the dialect.
-func (db *DB) q(query string) string {
-	if !db.d.Numbered {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range query {
-		if c == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 // inTx runs fn in a write transaction, committed when fn returns nil.
-func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+func (db *DB) inTx(ctx context.Context, fn func(querier) error) error {
+	tx, err := db.w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	err = fn(txConns{tx: tx, c: db.w})
+	if err != nil {
 		_ = tx.Rollback()
-		return err
+	} else {
+		err = tx.Commit()
 	}
-	return tx.Commit()
-}
-
-// querier is a pool or a transaction.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	db.w.preparePending(ctx)
+	return err
 }
 
 // exec runs a statement that must change a row; ErrNotFound (wrapped with
 // what) when it changes none.
 func (db *DB) exec(ctx context.Context, q querier, what, query string, args ...any) error {
-	res, err := q.ExecContext(ctx, db.q(query), args...)
+	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return db.d.Classify(err)
 	}

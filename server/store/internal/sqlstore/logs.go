@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -14,9 +13,9 @@ import (
 // two senders of the same range cannot both succeed.
 func (db *DB) AppendLog(ctx context.Context, jobID, offset int64, data []byte) (int64, error) {
 	end := offset + int64(len(data))
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(
-			"UPDATE jobs SET log_length = ? WHERE id = ? AND log_length = ?"), end, jobID, offset)
+	err := db.inTx(ctx, func(tx querier) error {
+		res, err := tx.ExecContext(ctx,
+			"UPDATE jobs SET log_length = ? WHERE id = ? AND log_length = ?", end, jobID, offset)
 		if err != nil {
 			return err
 		}
@@ -26,8 +25,8 @@ func (db *DB) AppendLog(ctx context.Context, jobID, offset int64, data []byte) (
 		if len(data) == 0 {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, db.q(
-			"INSERT INTO log_chunks (job_id, pos, end_pos, data) VALUES (?, ?, ?, ?)"), jobID, offset, end, data)
+		_, err = tx.ExecContext(ctx,
+			"INSERT INTO log_chunks (job_id, pos, end_pos, data) VALUES (?, ?, ?, ?)", jobID, offset, end, data)
 		return err
 	})
 	if err != nil {
@@ -38,9 +37,9 @@ func (db *DB) AppendLog(ctx context.Context, jobID, offset int64, data []byte) (
 
 // offsetError says why a chunk was refused: no such job, or the length
 // the sender must resume from.
-func (db *DB) offsetError(ctx context.Context, tx *sql.Tx, jobID, offset int64) error {
+func (db *DB) offsetError(ctx context.Context, tx querier, jobID, offset int64) error {
 	var length int64
-	err := tx.QueryRowContext(ctx, db.q("SELECT log_length FROM jobs WHERE id = ?"), jobID).Scan(&length)
+	err := tx.QueryRowContext(ctx, "SELECT log_length FROM jobs WHERE id = ?", jobID).Scan(&length)
 	if err != nil {
 		return notFound(err, fmt.Sprintf("job %d", jobID))
 	}
@@ -49,8 +48,8 @@ func (db *DB) offsetError(ctx context.Context, tx *sql.Tx, jobID, offset int64) 
 
 // ReadLog implements store.Logs.
 func (db *DB) ReadLog(ctx context.Context, jobID, offset int64, limit int) ([]byte, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(
-		"SELECT pos, data FROM log_chunks WHERE job_id = ? AND end_pos > ? ORDER BY pos"), jobID, offset)
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT pos, data FROM log_chunks WHERE job_id = ? AND end_pos > ? ORDER BY pos", jobID, offset)
 	if err != nil {
 		return nil, err
 	}

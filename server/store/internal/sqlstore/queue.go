@@ -50,12 +50,12 @@ func (db *DB) Claim(ctx context.Context, runnerID int64, tags []string, runUntag
 			args = append(args, t)
 		}
 	}
-	j, err := scanJob(db.w.QueryRowContext(ctx, db.q(
+	j, err := scanJob(db.w.QueryRowContext(ctx,
 		"UPDATE jobs SET status = 'running', runner_id = ?, token_hash = ?, lease_expires = ?, started = ?,"+
 			" cancel_requested = FALSE"+
 			" WHERE status = 'pending' AND id = (SELECT j.id FROM jobs j WHERE j.status = 'pending'"+
 			" AND (j.has_tags OR ?) AND "+tagRule+" ORDER BY j.id LIMIT 1"+db.d.SkipLocked+")"+
-			" RETURNING "+jobCols), args...))
+			" RETURNING "+jobCols, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Claimed{}, store.ErrNoJob
 	}
@@ -65,23 +65,23 @@ func (db *DB) Claim(ctx context.Context, runnerID int64, tags []string, runUntag
 	// The build's start is stamped after the claim, outside its
 	// transaction: a claim never waits for a build's lock, and a lost
 	// stamp only delays the build's "running" until its next change.
-	_, err = db.w.ExecContext(ctx, db.q(
-		"UPDATE builds SET status = 'running', started = ? WHERE id = ? AND status = 'pending'"), start, j.BuildID)
+	_, err = db.w.ExecContext(ctx,
+		"UPDATE builds SET status = 'running', started = ? WHERE id = ? AND status = 'pending'", start, j.BuildID)
 	return store.Claimed{Job: j, Token: token}, err
 }
 
 // JobByToken implements store.Queue.
 func (db *DB) JobByToken(ctx context.Context, token string) (store.Job, error) {
-	j, err := scanJob(db.r.QueryRowContext(ctx, db.q(
-		"SELECT "+jobCols+" FROM jobs WHERE token_hash = ? AND status = 'running'"), store.HashToken(token)))
+	j, err := scanJob(db.r.QueryRowContext(ctx,
+		"SELECT "+jobCols+" FROM jobs WHERE token_hash = ? AND status = 'running'", store.HashToken(token)))
 	return j, notFound(err, "running job token")
 }
 
 // Renew implements store.Queue.
 func (db *DB) Renew(ctx context.Context, jobID, runnerID int64, lease time.Duration) (store.Job, error) {
-	j, err := scanJob(db.w.QueryRowContext(ctx, db.q(
+	j, err := scanJob(db.w.QueryRowContext(ctx,
 		"UPDATE jobs SET lease_expires = ? WHERE id = ? AND runner_id = ? AND status = 'running'"+
-			" RETURNING "+jobCols), now()+int64(lease), jobID, runnerID))
+			" RETURNING "+jobCols, now()+int64(lease), jobID, runnerID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, fmt.Errorf("renew job %d: %w", jobID, store.ErrLeaseLost)
 	}
@@ -95,14 +95,14 @@ func (db *DB) Finish(ctx context.Context, jobID, runnerID int64, r store.Result)
 	default:
 		return fmt.Errorf("finish job %d: %q is not a final status", jobID, r.Status)
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx querier) error {
 		buildID, err := db.lockJobBuild(ctx, tx, jobID)
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, db.q(
+		res, err := tx.ExecContext(ctx,
 			"UPDATE jobs SET status = ?, exit_code = ?, failure_reason = ?, finished = ?, lease_expires = 0"+
-				" WHERE id = ? AND runner_id = ? AND status = 'running'"),
+				" WHERE id = ? AND runner_id = ? AND status = 'running'",
 			r.Status, r.ExitCode, r.FailureReason, now(), jobID, runnerID)
 		if err != nil {
 			return err
@@ -114,20 +114,19 @@ func (db *DB) Finish(ctx context.Context, jobID, runnerID int64, r store.Result)
 	})
 }
 
-// lockJobBuild locks the build of a job and returns its id.
-func (db *DB) lockJobBuild(ctx context.Context, tx *sql.Tx, jobID int64) (int64, error) {
+// lockJobBuild locks the build of a job and returns its id, in one
+// statement.
+func (db *DB) lockJobBuild(ctx context.Context, tx querier, jobID int64) (int64, error) {
 	var buildID int64
-	err := tx.QueryRowContext(ctx, db.q("SELECT build_id FROM jobs WHERE id = ?"), jobID).Scan(&buildID)
-	if err != nil {
-		return 0, notFound(err, fmt.Sprintf("job %d", jobID))
-	}
-	return buildID, db.lockBuild(ctx, tx, buildID)
+	err := tx.QueryRowContext(ctx,
+		"SELECT id FROM builds WHERE id = (SELECT build_id FROM jobs WHERE id = ?)"+db.d.LockRow, jobID).Scan(&buildID)
+	return buildID, notFound(err, fmt.Sprintf("job %d", jobID))
 }
 
 // ExpireLeases implements store.Queue, one transaction per lapsed job.
 func (db *DB) ExpireLeases(ctx context.Context, at time.Time) ([]store.Job, error) {
-	rows, err := db.w.QueryContext(ctx, db.q(
-		"SELECT id FROM jobs WHERE status = 'running' AND lease_expires < ? ORDER BY id"), unixNano(at))
+	rows, err := db.w.QueryContext(ctx,
+		"SELECT id FROM jobs WHERE status = 'running' AND lease_expires < ? ORDER BY id", unixNano(at))
 	ids, err := collect(rows, err, func(s scanner) (int64, error) {
 		var id int64
 		return id, s.Scan(&id)
@@ -151,25 +150,25 @@ func (db *DB) ExpireLeases(ctx context.Context, at time.Time) ([]store.Job, erro
 // expire requeues or fails one job whose lease lapsed before at; ok is
 // false when its runner renewed or finished it in the meantime.
 func (db *DB) expire(ctx context.Context, jobID, at int64) (j store.Job, ok bool, err error) {
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx querier) error {
 		buildID, err := db.lockJobBuild(ctx, tx, jobID)
 		if err != nil {
 			return err
 		}
 		var maxRequeues int
-		if err := tx.QueryRowContext(ctx, db.q(
-			"SELECT r.max_requeues FROM builds b JOIN repos r ON r.id = b.repo_id WHERE b.id = ?"),
+		if err := tx.QueryRowContext(ctx,
+			"SELECT r.max_requeues FROM builds b JOIN repos r ON r.id = b.repo_id WHERE b.id = ?",
 			buildID).Scan(&maxRequeues); err != nil {
 			return err
 		}
-		j, err = scanJob(tx.QueryRowContext(ctx, db.q(
+		j, err = scanJob(tx.QueryRowContext(ctx,
 			"UPDATE jobs SET"+
 				" status = CASE WHEN requeues < ? THEN 'pending' ELSE 'failed' END,"+
 				" failure_reason = CASE WHEN requeues < ? THEN '' ELSE 'runner lost' END,"+
 				" finished = CASE WHEN requeues < ? THEN 0 ELSE CAST(? AS BIGINT) END,"+
 				" requeues = CASE WHEN requeues < ? THEN requeues + 1 ELSE requeues END,"+
 				" runner_id = 0, token_hash = NULL, lease_expires = 0, cancel_requested = FALSE"+
-				" WHERE id = ? AND status = 'running' AND lease_expires < ? RETURNING "+jobCols),
+				" WHERE id = ? AND status = 'running' AND lease_expires < ? RETURNING "+jobCols,
 			maxRequeues, maxRequeues, maxRequeues, now(), maxRequeues, jobID, at))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil

@@ -27,9 +27,9 @@ func (db *DB) CreateRepo(ctx context.Context, r store.Repo) (store.Repo, error) 
 		r.MaxRequeues = 1
 	}
 	created := now()
-	err := db.w.QueryRowContext(ctx, db.q(
+	err := db.w.QueryRowContext(ctx,
 		"INSERT INTO repos (owner_id, namespace, name, trusted, config_path, clone_url, max_requeues, build_counter, created)"+
-			" VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id"),
+			" VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
 		r.OwnerID, r.Namespace, r.Name, r.Trusted, r.ConfigPath, r.CloneURL, r.MaxRequeues, created).Scan(&r.ID)
 	if err != nil {
 		return store.Repo{}, fmt.Errorf("repository %s: %w", r.Slug(), db.d.Classify(err))
@@ -40,15 +40,15 @@ func (db *DB) CreateRepo(ctx context.Context, r store.Repo) (store.Repo, error) 
 
 // Repo implements store.Repos.
 func (db *DB) Repo(ctx context.Context, namespace, name string) (store.Repo, error) {
-	r, err := scanRepo(db.r.QueryRowContext(ctx, db.q(
-		"SELECT "+repoCols+" FROM repos WHERE namespace = ? AND name = ?"), namespace, name))
+	r, err := scanRepo(db.r.QueryRowContext(ctx,
+		"SELECT "+repoCols+" FROM repos WHERE namespace = ? AND name = ?", namespace, name))
 	return r, notFound(err, "repository "+namespace+"/"+name)
 }
 
 // RepoByID implements store.Repos.
 func (db *DB) RepoByID(ctx context.Context, id int64) (store.Repo, error) {
-	r, err := scanRepo(db.r.QueryRowContext(ctx, db.q(
-		"SELECT "+repoCols+" FROM repos WHERE id = ?"), id))
+	r, err := scanRepo(db.r.QueryRowContext(ctx,
+		"SELECT "+repoCols+" FROM repos WHERE id = ?", id))
 	return r, notFound(err, fmt.Sprintf("repository %d", id))
 }
 
@@ -59,7 +59,7 @@ func (db *DB) ListRepos(ctx context.Context, userID int64) ([]store.Repo, error)
 		query += " WHERE owner_id = ? OR id IN (SELECT repo_id FROM repo_members WHERE user_id = ?)"
 		args = append(args, userID, userID)
 	}
-	rows, err := db.r.QueryContext(ctx, db.q(query+" ORDER BY namespace, name"), args...)
+	rows, err := db.r.QueryContext(ctx, query+" ORDER BY namespace, name", args...)
 	return collect(rows, err, scanRepo)
 }
 
@@ -78,8 +78,8 @@ func (db *DB) DeleteRepo(ctx context.Context, id int64) error {
 
 // GrantRepo implements store.Repos.
 func (db *DB) GrantRepo(ctx context.Context, repoID, userID int64) error {
-	_, err := db.w.ExecContext(ctx, db.q(
-		"INSERT INTO repo_members (repo_id, user_id) VALUES (?, ?) ON CONFLICT (repo_id, user_id) DO NOTHING"),
+	_, err := db.w.ExecContext(ctx,
+		"INSERT INTO repo_members (repo_id, user_id) VALUES (?, ?) ON CONFLICT (repo_id, user_id) DO NOTHING",
 		repoID, userID)
 	if err != nil {
 		return fmt.Errorf("grant repository %d to user %d: %w", repoID, userID, db.d.Classify(err))

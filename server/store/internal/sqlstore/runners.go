@@ -29,9 +29,9 @@ func (db *DB) CreateRunner(ctx context.Context, r store.Runner, token string) (s
 		return store.Runner{}, fmt.Errorf("a runner needs a token")
 	}
 	created := now()
-	err := db.w.QueryRowContext(ctx, db.q(
+	err := db.w.QueryRowContext(ctx,
 		"INSERT INTO runners (description, token_hash, tags, run_untagged, created, contacted)"+
-			" VALUES (?, ?, ?, ?, ?, 0) RETURNING id"),
+			" VALUES (?, ?, ?, ?, ?, 0) RETURNING id",
 		r.Description, store.HashToken(token), encodeList(r.Tags), r.RunUntagged, created).Scan(&r.ID)
 	if err != nil {
 		return store.Runner{}, fmt.Errorf("runner %q: %w", r.Description, db.d.Classify(err))
@@ -42,8 +42,8 @@ func (db *DB) CreateRunner(ctx context.Context, r store.Runner, token string) (s
 
 // RunnerByToken implements store.Runners.
 func (db *DB) RunnerByToken(ctx context.Context, token string) (store.Runner, error) {
-	r, err := scanRunner(db.r.QueryRowContext(ctx, db.q(
-		"SELECT "+runnerCols+" FROM runners WHERE token_hash = ?"), store.HashToken(token)))
+	r, err := scanRunner(db.r.QueryRowContext(ctx,
+		"SELECT "+runnerCols+" FROM runners WHERE token_hash = ?", store.HashToken(token)))
 	return r, notFound(err, "runner token")
 }
 

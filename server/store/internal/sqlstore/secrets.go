@@ -21,9 +21,9 @@ func (db *DB) PutSecret(ctx context.Context, repoID int64, s store.Secret) error
 	if err != nil {
 		return fmt.Errorf("seal secret %s: %w", s.Name, err)
 	}
-	_, err = db.w.ExecContext(ctx, db.q(
+	_, err = db.w.ExecContext(ctx,
 		"INSERT INTO secrets (repo_id, name, sealed, pull_request) VALUES (?, ?, ?, ?)"+
-			" ON CONFLICT (repo_id, name) DO UPDATE SET sealed = excluded.sealed, pull_request = excluded.pull_request"),
+			" ON CONFLICT (repo_id, name) DO UPDATE SET sealed = excluded.sealed, pull_request = excluded.pull_request",
 		repoID, s.Name, sealed, s.PullRequest)
 	if err != nil {
 		return fmt.Errorf("secret %s of repository %d: %w", s.Name, repoID, db.d.Classify(err))
@@ -33,8 +33,8 @@ func (db *DB) PutSecret(ctx context.Context, repoID int64, s store.Secret) error
 
 // ListSecrets implements store.Repos: it never reads the sealed values.
 func (db *DB) ListSecrets(ctx context.Context, repoID int64) ([]store.Secret, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(
-		"SELECT name, pull_request FROM secrets WHERE repo_id = ? ORDER BY name"), repoID)
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT name, pull_request FROM secrets WHERE repo_id = ? ORDER BY name", repoID)
 	return collect(rows, err, func(s scanner) (store.Secret, error) {
 		var sec store.Secret
 		return sec, s.Scan(&sec.Name, &sec.PullRequest)
@@ -43,8 +43,8 @@ func (db *DB) ListSecrets(ctx context.Context, repoID int64) ([]store.Secret, er
 
 // RevealSecrets implements store.Repos.
 func (db *DB) RevealSecrets(ctx context.Context, repoID int64) ([]store.Secret, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(
-		"SELECT name, pull_request, sealed FROM secrets WHERE repo_id = ? ORDER BY name"), repoID)
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT name, pull_request, sealed FROM secrets WHERE repo_id = ? ORDER BY name", repoID)
 	return collect(rows, err, func(s scanner) (store.Secret, error) {
 		var sec store.Secret
 		var sealed []byte
@@ -71,9 +71,9 @@ func (db *DB) PutVariable(ctx context.Context, repoID int64, v store.Variable) e
 	if v.Name == "" {
 		return fmt.Errorf("a variable needs a name")
 	}
-	_, err := db.w.ExecContext(ctx, db.q(
+	_, err := db.w.ExecContext(ctx,
 		"INSERT INTO variables (repo_id, name, value, masked) VALUES (?, ?, ?, ?)"+
-			" ON CONFLICT (repo_id, name) DO UPDATE SET value = excluded.value, masked = excluded.masked"),
+			" ON CONFLICT (repo_id, name) DO UPDATE SET value = excluded.value, masked = excluded.masked",
 		repoID, v.Name, v.Value, v.Masked)
 	if err != nil {
 		return fmt.Errorf("variable %s of repository %d: %w", v.Name, repoID, db.d.Classify(err))
@@ -83,8 +83,8 @@ func (db *DB) PutVariable(ctx context.Context, repoID int64, v store.Variable) e
 
 // ListVariables implements store.Repos.
 func (db *DB) ListVariables(ctx context.Context, repoID int64) ([]store.Variable, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(
-		"SELECT name, value, masked FROM variables WHERE repo_id = ? ORDER BY name"), repoID)
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT name, value, masked FROM variables WHERE repo_id = ? ORDER BY name", repoID)
 	return collect(rows, err, func(s scanner) (store.Variable, error) {
 		var v store.Variable
 		return v, s.Scan(&v.Name, &v.Value, &v.Masked)

@@ -23,8 +23,8 @@ func (db *DB) CreateUser(ctx context.Context, u store.User, token string) (store
 		return store.User{}, fmt.Errorf("a user needs a login and a token")
 	}
 	created := now()
-	err := db.w.QueryRowContext(ctx, db.q(
-		"INSERT INTO users (login, admin, token_hash, created) VALUES (?, ?, ?, ?) RETURNING id"),
+	err := db.w.QueryRowContext(ctx,
+		"INSERT INTO users (login, admin, token_hash, created) VALUES (?, ?, ?, ?) RETURNING id",
 		u.Login, u.Admin, store.HashToken(token), created).Scan(&u.ID)
 	if err != nil {
 		return store.User{}, fmt.Errorf("user %q: %w", u.Login, db.d.Classify(err))
@@ -35,15 +35,15 @@ func (db *DB) CreateUser(ctx context.Context, u store.User, token string) (store
 
 // UserByToken implements store.Users.
 func (db *DB) UserByToken(ctx context.Context, token string) (store.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, db.q(
-		"SELECT "+userCols+" FROM users WHERE token_hash = ?"), store.HashToken(token)))
+	u, err := scanUser(db.r.QueryRowContext(ctx,
+		"SELECT "+userCols+" FROM users WHERE token_hash = ?", store.HashToken(token)))
 	return u, notFound(err, "user token")
 }
 
 // UserByLogin implements store.Users.
 func (db *DB) UserByLogin(ctx context.Context, login string) (store.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, db.q(
-		"SELECT "+userCols+" FROM users WHERE login = ?"), login))
+	u, err := scanUser(db.r.QueryRowContext(ctx,
+		"SELECT "+userCols+" FROM users WHERE login = ?", login))
 	return u, notFound(err, "user "+login)
 }
 
