@@ -148,8 +148,16 @@ func testAllowFailure(t *testing.T, b Backend) {
 	lint := job("lint")
 	lint.AllowFailure = true
 	bld, _ := newBuild(t, s, f.repo.ID, lint, job("test", "lint"))
-	finish(t, s, claim(t, s, r), store.JobFailed)
 	c := claim(t, s, r)
+	// As if the claim's stamp of the build had been lost: the build's next
+	// change stamps it.
+	_, err := b.Raw.ExecContext(ctx(t), "UPDATE builds SET status = 'pending', started = 0")
+	noErr(t, err)
+	finish(t, s, c, store.JobFailed)
+	if got := must(s.BuildByID(ctx(t), bld.ID))(t); got.Status != store.BuildRunning || !got.Started.Equal(c.Job.Started) {
+		t.Fatalf("build after a lost stamp and a finish: %+v, want running since %v", got, c.Job.Started)
+	}
+	c = claim(t, s, r)
 	if c.Job.Name != "test" {
 		t.Fatalf("after an allowed failure claimed %q, want test", c.Job.Name)
 	}

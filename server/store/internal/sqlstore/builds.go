@@ -132,6 +132,11 @@ func (db *DB) settleBuild(ctx context.Context, tx querier, buildID int64) error 
 			}
 		}
 	}
+	if started := firstStart(jobs); started != 0 {
+		if err := db.stampStarted(ctx, tx, buildID, started); err != nil {
+			return err
+		}
+	}
 	status, done := store.Outcome(jobs)
 	if !done {
 		return nil
@@ -217,4 +222,15 @@ func (db *DB) CountJobs(ctx context.Context) (map[store.JobStatus]int64, error) 
 		counts[s] = n
 	}
 	return counts, rows.Err()
+}
+
+// firstStart is when the build's first job started (0: none has).
+func firstStart(jobs []store.Job) int64 {
+	var first int64
+	for _, j := range jobs {
+		if t := unixNano(j.Started); t != 0 && (first == 0 || t < first) {
+			first = t
+		}
+	}
+	return first
 }

@@ -63,11 +63,18 @@ func (db *DB) Claim(ctx context.Context, runnerID int64, tags []string, runUntag
 		return store.Claimed{}, fmt.Errorf("claim a job for runner %d: %w", runnerID, err)
 	}
 	// The build's start is stamped after the claim, outside its
-	// transaction: a claim never waits for a build's lock, and a lost
-	// stamp only delays the build's "running" until its next change.
-	_, err = db.w.ExecContext(ctx,
-		"UPDATE builds SET status = 'running', started = ? WHERE id = ? AND status = 'pending'", start, j.BuildID)
-	return store.Claimed{Job: j, Token: token}, err
+	// transaction, so that a claim never waits for a build's lock. The
+	// job is the runner's now whatever happens to the stamp: its error is
+	// dropped, and the build's next change (settleBuild) stamps it.
+	_ = db.stampStarted(context.WithoutCancel(ctx), db.w, j.BuildID, start)
+	return store.Claimed{Job: j, Token: token}, nil
+}
+
+// stampStarted marks a pending build running since at.
+func (db *DB) stampStarted(ctx context.Context, q querier, buildID, at int64) error {
+	_, err := q.ExecContext(ctx,
+		"UPDATE builds SET status = 'running', started = ? WHERE id = ? AND status = 'pending'", at, buildID)
+	return err
 }
 
 // JobByToken implements store.Queue.
