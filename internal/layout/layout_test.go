@@ -59,6 +59,7 @@ func check(p pkg) []error {
 			}
 		}
 	}
+	errs = append(errs, checkStore(rel, p)...)
 	if in(rel, "engine") {
 		for _, d := range p.Deps {
 			if r := strings.TrimPrefix(d, mod); strings.HasPrefix(d, mod) && !in(r, "engine") {
@@ -70,6 +71,27 @@ func check(p pkg) []error {
 		for _, d := range p.Deps {
 			if in(strings.TrimPrefix(d, mod), "config", "plan", "runner", "engine") && strings.HasPrefix(d, mod) {
 				errs = append(errs, fmt.Errorf("%s depends on %s: a dialect reads only the file, no runner configuration", rel, d))
+			}
+		}
+	}
+	return errs
+}
+
+// checkStore: the store is the server's (nothing outside server/ imports
+// it), and it reaches nothing of the path from file to engine.
+func checkStore(rel string, p pkg) []error {
+	var errs []error
+	if !in(rel, "server") {
+		for _, i := range p.Imports {
+			if strings.HasPrefix(i, mod) && in(strings.TrimPrefix(i, mod), "server/store") {
+				errs = append(errs, fmt.Errorf("%s imports %s: only server packages use the store", rel, i))
+			}
+		}
+	}
+	if in(rel, "server/store") {
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, mod) && in(strings.TrimPrefix(d, mod), "runner", "plan", "engine", "dialect") {
+				errs = append(errs, fmt.Errorf("%s depends on %s: the store keeps job documents as bytes, it runs nothing", rel, d))
 			}
 		}
 	}
@@ -114,6 +136,8 @@ func TestRulesCatchBreaks(t *testing.T) {
 		{ImportPath: mod + "engine/kube", Deps: []string{mod + "pipeline"}},
 		{ImportPath: mod + "engine/docker", Deps: []string{mod + "image"}},
 		{ImportPath: mod + "dialect/gitlab", Deps: []string{mod + "config"}},
+		{ImportPath: mod + "bench/cmd/x", Imports: []string{mod + "server/store/sqlite"}},
+		{ImportPath: mod + "server/store/sqlite", Deps: []string{mod + "dialect/gitlab"}},
 	} {
 		if len(check(p)) == 0 {
 			t.Errorf("%s with deps %v imports %v passed the rules", p.ImportPath, p.Deps, p.Imports)
