@@ -28,6 +28,8 @@ type Store struct {
 	db   *sql.DB
 }
 
+var _ store.Store = (*Store)(nil)
+
 // Raw is a database/sql handle on the pool, for tests that look at what
 // is stored.
 func (s *Store) Raw() *sql.DB { return s.db }

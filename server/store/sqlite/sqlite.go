@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -27,6 +28,8 @@ type Store struct {
 	*sqlstore.DB
 	writer *sql.DB
 }
+
+var _ store.Store = (*Store)(nil)
 
 // Raw is the writer connection, for tests that look at what is stored.
 func (s *Store) Raw() *sql.DB { return s.writer }
@@ -51,6 +54,9 @@ func dsn(path string, readOnly bool) string {
 // Open opens (creating if needed) the database file at path and brings
 // its schema up to date. Secrets are sealed with sealer.
 func Open(ctx context.Context, path string, sealer store.Sealer) (*Store, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite %s: a database path with ? or # cannot be opened (they start a URI's query)", path)
+	}
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, err

@@ -51,3 +51,10 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
 	}
 }
+
+func TestOpenRefusesURIPath(t *testing.T) {
+	box, _ := secretbox.New(bytes.Repeat([]byte{1}, secretbox.KeySize))
+	if _, err := Open(t.Context(), filepath.Join(t.TempDir(), "a?mode=ro"), box); err == nil {
+		t.Fatal("a path with ? was opened")
+	}
+}
