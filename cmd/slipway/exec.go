@@ -57,7 +57,13 @@ func run(l *loaded, o *options, concurrency int, serviceLogs bool) error {
 	defer es.close()
 	es.collect(ctx)
 	r := newRunner(l, es, concurrency, serviceLogs, kill)
-	res := r.Run(ctx, l.plan, runner.Options{ID: newRunID(), Workspace: l.workspace, Events: runner.NewPrinter(&dropOnError{w: os.Stdout})})
+	// A closed stdout (`slipway exec | head -1`) ends the run as Ctrl-C
+	// does: nobody is reading any more.
+	out := &dropOnError{w: os.Stdout, onFail: func() {
+		fmt.Fprintln(os.Stderr, "slipway: standard output was closed; canceling")
+		cancel()
+	}}
+	res := r.Run(ctx, l.plan, runner.Options{ID: newRunID(), Workspace: l.workspace, Events: runner.NewPrinter(out)})
 	switch {
 	case ctx.Err() != nil:
 		return &exitError{code: exitCanceled, err: fmt.Errorf("run canceled")}
@@ -86,22 +92,36 @@ func newRunner(l *loaded, es *engines, concurrency int, serviceLogs bool, kill c
 }
 
 // endSignals are the signals that can be caught and by default end the
-// process: a closed terminal (SIGHUP), a closed pipe (SIGPIPE: `slipway
-// exec | head -1`), kill's default and the others. Each leads to the
-// cleanup Ctrl-C does instead.
-var endSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE,
+// process: a closed terminal (SIGHUP), kill's default and the others. Each
+// leads to the cleanup Ctrl-C does instead.
+var endSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP,
 	syscall.SIGQUIT, syscall.SIGALRM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGVTALRM,
 	syscall.SIGXCPU, syscall.SIGXFSZ}
 
 // onSignals cancels on the first of endSignals and closes kill on the
-// second. SIGPIPE never counts as a second one: every write to a closed
-// pipe raises it again, and it is no one asking to hurry. Because SIGPIPE
-// is caught, a write to a closed stdout or stderr fails with EPIPE instead
-// of killing the process.
+// second.
+//
+// SIGPIPE is caught and dropped, not taken as a request to stop: once it
+// is caught, a write to any broken pipe or connection fails with EPIPE
+// instead of killing the process, and such writes happen in normal
+// operation (an engine's stream the other side closed). A closed stdout,
+// the one that means "stop", is noticed by the write that fails (see
+// dropOnError).
 func onSignals(cancel context.CancelFunc, kill chan struct{}) func() {
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, endSignals...)
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
 	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-pipes:
+			case <-done:
+				return
+			}
+		}
+	}()
 	go func() {
 		select {
 		case <-sig:
@@ -110,20 +130,14 @@ func onSignals(cancel context.CancelFunc, kill chan struct{}) func() {
 		case <-done:
 			return
 		}
-		for {
-			select {
-			case s := <-sig:
-				if s == syscall.SIGPIPE {
-					continue
-				}
-				fmt.Fprintln(os.Stderr, "slipway: killing")
-				close(kill)
-			case <-done:
-			}
-			return
+		select {
+		case <-sig:
+			fmt.Fprintln(os.Stderr, "slipway: killing")
+			close(kill)
+		case <-done:
 		}
 	}()
-	return func() { signal.Stop(sig); close(done) }
+	return func() { signal.Stop(sig); signal.Stop(pipes); close(done) }
 }
 
 // dropOnError passes writes on until one fails (the reader of a pipe went
@@ -132,13 +146,14 @@ func onSignals(cancel context.CancelFunc, kill chan struct{}) func() {
 // must not block a step's output stream on the way.
 type dropOnError struct {
 	w      io.Writer
+	onFail func() // called once, at the first failed write
 	failed atomic.Bool
 }
 
 func (d *dropOnError) Write(p []byte) (int, error) {
 	if !d.failed.Load() {
-		if _, err := d.w.Write(p); err != nil {
-			d.failed.Store(true)
+		if _, err := d.w.Write(p); err != nil && !d.failed.Swap(true) && d.onFail != nil {
+			d.onFail()
 		}
 	}
 	return len(p), nil
