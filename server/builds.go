@@ -137,7 +137,8 @@ func pipelineFile(tree *object.Tree, configPath string) (string, []byte, error) 
 // checkout writes tree's regular files below dir.
 func checkout(tree *object.Tree, dir string) error {
 	return tree.Files().ForEach(func(f *object.File) error {
-		if f.Mode != filemode.Regular && f.Mode != filemode.Executable {
+		// A crafted tree could name "../x": nothing may land outside dir.
+		if f.Mode != filemode.Regular && f.Mode != filemode.Executable || !filepath.IsLocal(filepath.FromSlash(f.Name)) {
 			return nil
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(f.Name))
@@ -169,6 +170,7 @@ func gitInfo(g *git.Repository, commit *object.Commit, p push) vcs.Info {
 	}
 	if !p.before.IsZero() {
 		info.BeforeSHA = p.before.String()
+		info.Changed, info.ChangedKnown = changedSince(g, p.before, commit)
 	}
 	if p.ref.IsBranch() {
 		info.Branch = p.ref.Short()
@@ -179,6 +181,39 @@ func gitInfo(g *git.Repository, commit *object.Commit, p push) vcs.Info {
 		info.DefaultBranch = head.Target().Short()
 	}
 	return info
+}
+
+// changedSince lists the paths that differ between the commit a ref had
+// before the push and the pushed one, as GitLab's rules: changes compares
+// them. A new branch has no such commit: changes: is then true, as on
+// GitLab, which ChangedKnown false gives.
+func changedSince(g *git.Repository, before plumbing.Hash, commit *object.Commit) ([]string, bool) {
+	old, err := peel(g, before)
+	if err != nil {
+		return nil, false
+	}
+	oldTree, err := old.Tree()
+	if err != nil {
+		return nil, false
+	}
+	newTree, err := commit.Tree()
+	if err != nil {
+		return nil, false
+	}
+	changes, err := object.DiffTree(oldTree, newTree)
+	if err != nil {
+		return nil, false
+	}
+	var paths []string
+	for _, c := range changes {
+		for _, name := range []string{c.From.Name, c.To.Name} {
+			if name != "" && !slices.Contains(paths, name) {
+				paths = append(paths, name)
+			}
+		}
+	}
+	slices.Sort(paths)
+	return paths, true
 }
 
 func title(msg string) string {

@@ -38,9 +38,18 @@ func (s *Server) bareDir(ns, name string) string {
 // initBare creates the bare repository git pushes go to.
 func (s *Server) initBare(ctx context.Context, ns, name string) error {
 	dir := s.bareDir(ns, name)
-	out, err := exec.CommandContext(ctx, s.git, "init", "--quiet", "--bare", "--initial-branch=main", dir).CombinedOutput()
+	if err := s.runGit(ctx, "init", "--quiet", "--bare", "--initial-branch=main", dir); err != nil {
+		return err
+	}
+	// Check what a push sends, so that no malformed object (a tree entry
+	// named "..", say) gets in to be read by the builds.
+	return s.runGit(ctx, "--git-dir", dir, "config", "receive.fsckObjects", "true")
+}
+
+func (s *Server) runGit(ctx context.Context, args ...string) error {
+	out, err := exec.CommandContext(ctx, s.git, args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("git init %s: %v: %s", dir, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }

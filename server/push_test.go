@@ -331,3 +331,33 @@ func TestJobTokenFetches(t *testing.T) {
 		t.Error("refused pushes made builds")
 	}
 }
+
+// TestRulesChangesComparesWithBefore: rules: changes sees the files the
+// push changed since the branch's previous commit.
+func TestRulesChangesComparesWithBefore(t *testing.T) {
+	ts := startServer(t, Options{})
+	repo := ts.enable(t, "octo/changes")
+	dir, _ := ts.clone(t, "octo/changes", ts.admin)
+	commitFile(t, dir, ".gitlab-ci.yml", "src:\n  image: busybox:1.35\n  script: [echo src]\n  rules:\n    - changes: [src/**]\n")
+	mustGit(t, dir, "push", "--quiet", "origin", "main")
+	commitFile(t, dir, "README", "docs only\n")
+	mustGit(t, dir, "push", "--quiet", "origin", "main")
+	os.MkdirAll(filepath.Join(dir, "src"), 0o755)
+	commitFile(t, dir, "src/a.go", "package a\n")
+	commitFile(t, dir, "NOTES", "and more\n")
+	mustGit(t, dir, "push", "--quiet", "origin", "main")
+	builds := ts.builds(t, repo) // newest first
+	if len(builds) != 3 {
+		t.Fatalf("builds %+v", builds)
+	}
+	var counts []int
+	for _, b := range slices.Backward(builds) {
+		jobs, _ := ts.st.Jobs(context.Background(), b.ID)
+		counts = append(counts, len(jobs))
+	}
+	// A new branch runs changes: jobs (as GitLab does); then only a push
+	// that touched src/ does.
+	if !slices.Equal(counts, []int{1, 0, 1}) {
+		t.Errorf("jobs per build %v, want [1 0 1]", counts)
+	}
+}

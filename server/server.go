@@ -168,7 +168,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// Requests still running (a runner's long poll, a slow push) are
+		// cut: the runner polls again, git reports the push failed.
+		fmt.Fprintf(s.opts.Log, "slipway server: requests still running after 10 s are cut: %v\n", err)
+		return hs.Close()
 	}
 	return nil
 }
