@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,9 @@ const maxBody = 1 << 20
 func (s *Server) droneRoutes(mux *http.ServeMux) {
 	const repo = "/api/repos/{ns}/{name}"
 	mux.Handle("GET /api/user", s.authed(s.getUser))
+	mux.Handle("GET /api/user/repos", s.authed(s.listRepos))
 	mux.Handle("POST "+repo, s.authed(s.enableRepo))
+	mux.Handle("DELETE "+repo, s.authed(s.withRepo(s.deleteRepo)))
 	mux.Handle("GET "+repo, s.authed(s.withRepo(s.getRepo)))
 	mux.Handle("PATCH "+repo, s.authed(s.withRepo(s.patchRepo)))
 	mux.Handle("GET "+repo+"/secrets", s.authed(s.withRepo(s.listSecrets)))
@@ -118,6 +121,39 @@ func (s *Server) enableRepo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.repoJSON(repo))
+}
+
+// listRepos lists the repositories the user owns or was given (drone
+// repo ls).
+func (s *Server) listRepos(w http.ResponseWriter, r *http.Request) {
+	repos, err := s.st.ListRepos(r.Context(), userOf(r).ID)
+	if err != nil {
+		httpError(w, err)
+		return
+	}
+	out := []droneRepo{}
+	for _, repo := range repos {
+		out = append(out, s.repoJSON(repo))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// deleteRepo removes a repository with its builds, logs and git (drone
+// repo disable). Only its owner or an administrator may.
+func (s *Server) deleteRepo(w http.ResponseWriter, r *http.Request, repo store.Repo) {
+	if u := userOf(r); !u.Admin && u.ID != repo.OwnerID {
+		http.Error(w, "only the owner or an administrator may remove "+repo.Slug(), http.StatusForbidden)
+		return
+	}
+	err := s.st.DeleteRepo(r.Context(), repo.ID)
+	if err == nil {
+		err = os.RemoveAll(s.bareDir(repo.Namespace, repo.Name))
+	}
+	if err != nil {
+		httpError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) getRepo(w http.ResponseWriter, _ *http.Request, repo store.Repo) {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,5 +145,34 @@ func TestDroneBuildsAndLogs(t *testing.T) {
 	wantClientError(t, err, 404, "no build 2")
 	if page2, err := admin.BuildList("octo", "logs", drone.ListOptions{Page: 2, Size: 25}); err != nil || len(page2) != 0 {
 		t.Errorf("page 2: %+v %v", page2, err)
+	}
+}
+
+func TestDroneRepoListAndDisable(t *testing.T) {
+	ts := startServer(t, Options{})
+	_, aliceToken := ts.user(t, "alice")
+	alice := ts.drone(aliceToken)
+	for _, slug := range []string{"alice/a", "alice/b"} {
+		ns, name, _ := strings.Cut(slug, "/")
+		if _, err := alice.RepoEnable(ns, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ts.drone(ts.admin).RepoEnable("octo", "hidden"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := alice.RepoList()
+	if err != nil || len(list) != 2 || list[0].Slug != "alice/a" || list[1].Slug != "alice/b" {
+		t.Errorf("drone repo ls: %+v %v", list, err)
+	}
+	wantClientError(t, alice.RepoDisable("octo", "hidden"), 403, "may not access")
+	if err := alice.RepoDisable("alice", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ts.bareDir("alice", "a")); !os.IsNotExist(err) {
+		t.Errorf("the removed repository's git is still there: %v", err)
+	}
+	if list, _ := alice.RepoList(); len(list) != 1 {
+		t.Errorf("after disable: %+v", list)
 	}
 }

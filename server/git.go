@@ -172,9 +172,12 @@ func (s *Server) receivePack(w http.ResponseWriter, r *http.Request, h http.Hand
 			continue
 		}
 		p := push{repo: repo, ref: name, sha: h, before: before[name], sender: sender}
-		if _, err := s.buildPush(r.Context(), p); err != nil {
+		b, err := s.buildPush(r.Context(), p)
+		if err != nil {
 			fmt.Fprintf(s.opts.Log, "slipway server: %s: build %s: %v\n", repo.Slug(), name, err)
+			continue
 		}
+		fmt.Fprintf(s.opts.Log, "slipway server: %s: build %d of %s %.8s by %s: %s\n", repo.Slug(), b.Number, name.Short(), b.Commit, sender, b.Status)
 	}
 }
 

@@ -361,3 +361,23 @@ func TestRulesChangesComparesWithBefore(t *testing.T) {
 		t.Errorf("jobs per build %v, want [1 0 1]", counts)
 	}
 }
+
+// TestIncludeLocalReadsTheCommit: include: local reads the pushed
+// commit's files, not the server's working directory.
+func TestIncludeLocalReadsTheCommit(t *testing.T) {
+	ts := startServer(t, Options{})
+	repo := ts.enable(t, "octo/include")
+	dir, _ := ts.clone(t, "octo/include", ts.admin)
+	os.MkdirAll(filepath.Join(dir, "ci"), 0o755)
+	commitFile(t, dir, "ci/jobs.yml", "included:\n  image: busybox:1.35\n  script: [echo included]\n")
+	commitFile(t, dir, ".gitlab-ci.yml", "include:\n  - local: ci/jobs.yml\nown:\n  image: busybox:1.35\n  script: [echo own]\n")
+	mustGit(t, dir, "push", "--quiet", "origin", "main")
+	builds := ts.builds(t, repo)
+	if len(builds) != 1 || builds[0].Error != "" {
+		t.Fatalf("builds %+v", builds)
+	}
+	jobs, _ := ts.st.Jobs(context.Background(), builds[0].ID)
+	if got := names(jobs); !slices.Contains(got, "included") || !slices.Contains(got, "own") {
+		t.Errorf("jobs %v", got)
+	}
+}
