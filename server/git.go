@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/cgi"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -167,7 +169,10 @@ func (s *Server) receivePack(w http.ResponseWriter, r *http.Request, h http.Hand
 		fmt.Fprintf(s.opts.Log, "slipway server: %s: read refs after a push: %v\n", repo.Slug(), err)
 		return
 	}
-	for name, h := range after {
+	// In name order, so that the builds of one push are numbered the same
+	// way every time.
+	for _, name := range slices.Sorted(maps.Keys(after)) {
+		h := after[name]
 		if before[name] == h || !(name.IsBranch() || name.IsTag()) {
 			continue
 		}

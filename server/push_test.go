@@ -225,6 +225,9 @@ func TestTagAndBranchPushes(t *testing.T) {
 		byRef[b.Ref] = b
 	}
 	tag, branch := byRef["refs/tags/v1"], byRef["refs/heads/main"]
+	if branch.Number != 1 || tag.Number != 2 {
+		t.Errorf("one push's builds are numbered by ref name: branch %d, tag %d", branch.Number, tag.Number)
+	}
 	if tag.Event != "tag" || tag.Commit != strings.TrimSpace(mustGit(t, dir, "rev-parse", "HEAD")) {
 		t.Errorf("tag build %+v", tag)
 	}
