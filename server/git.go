@@ -103,6 +103,11 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 		},
 		Stderr: s.opts.Log,
 	}
+	if v := r.Header.Get("Git-Protocol"); v != "" {
+		// Lets the client speak protocol v2, as git's docs set up for
+		// http-backend behind a web server.
+		h.Env = append(h.Env, "GIT_PROTOCOL="+v)
+	}
 	if !push || rest != "git-receive-pack" {
 		h.ServeHTTP(w, r)
 		return
