@@ -37,8 +37,9 @@ type Options struct {
 	ExternalURL string
 	// RunnerAPI makes the GitLab Runner API handler mounted at /api/v4/
 	// (gitlabapi.New); it is a constructor because the handler needs the
-	// store Open creates. nil: /api/v4/ answers 404 with a reason.
-	RunnerAPI func(st store.Store, sealer store.Sealer) http.Handler
+	// store Open creates and the external URL Serve settles (clone URLs).
+	// nil: /api/v4/ answers 404 with a reason.
+	RunnerAPI func(st store.Store, sealer store.Sealer, externalURL string) http.Handler
 	// LeaseCheck is how often lapsed job leases are taken back (default
 	// 5 s).
 	LeaseCheck time.Duration
@@ -91,9 +92,6 @@ func Open(ctx context.Context, o Options) (*Server, error) {
 	if err := s.bootstrap(ctx); err != nil {
 		s.st.Close()
 		return nil, err
-	}
-	if o.RunnerAPI != nil {
-		s.runner = o.RunnerAPI(s.st, s.sealer)
 	}
 	return s, nil
 }
@@ -153,6 +151,9 @@ func (s *Server) Close() error { return s.st.Close() }
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.opts.ExternalURL == "" {
 		s.opts.ExternalURL = "http://" + ln.Addr().String()
+	}
+	if s.opts.RunnerAPI != nil {
+		s.runner = s.opts.RunnerAPI(s.st, s.sealer, s.opts.ExternalURL)
 	}
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	loopCtx, stop := context.WithCancel(ctx)

@@ -155,7 +155,7 @@ func TestSecretKeyFromEnvironment(t *testing.T) {
 
 func TestGracefulShutdownLetsRequestsFinish(t *testing.T) {
 	slow := make(chan struct{})
-	o := Options{DataDir: t.TempDir(), Log: io.Discard, RunnerAPI: func(store.Store, store.Sealer) http.Handler {
+	o := Options{DataDir: t.TempDir(), Log: io.Discard, RunnerAPI: func(store.Store, store.Sealer, string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			close(slow)
 			time.Sleep(300 * time.Millisecond)
@@ -213,15 +213,16 @@ func TestRunnerAPIMount(t *testing.T) {
 		t.Errorf("without a runner API: %d %q", code, body)
 	}
 	var gotStore store.Store
-	ts = startServer(t, Options{RunnerAPI: func(st store.Store, _ store.Sealer) http.Handler {
-		gotStore = st
+	var gotURL string
+	ts = startServer(t, Options{RunnerAPI: func(st store.Store, _ store.Sealer, externalURL string) http.Handler {
+		gotStore, gotURL = st, externalURL
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 			io.WriteString(w, r.URL.Path)
 		})
 	}})
-	if gotStore != ts.st {
-		t.Error("the runner API was not given the server's store")
+	if gotStore != ts.st || gotURL != ts.url {
+		t.Errorf("the runner API was given store %v and URL %q, want the server's and %q", gotStore, gotURL, ts.url)
 	}
 	if code, _ := ts.call(t, "POST", "/api/v4/jobs/request", "", ""); code != 204 {
 		t.Errorf("the runner API handler was not reached: %d", code)

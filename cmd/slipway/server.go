@@ -30,6 +30,7 @@ func serverCmd() *cobra.Command {
 			if o.DataDir == "" {
 				return invalid(fmt.Errorf("--data-dir is required"))
 			}
+			// o.RunnerAPI = func(st, sealer, url) { return gitlabapi.New(...) }: wired when server/gitlabapi lands.
 			return runServer(cmd.Context(), o, addr)
 		},
 	}
