@@ -42,7 +42,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(execCmd(), lintCmd(), gcCmd())
+	root.AddCommand(execCmd(), lintCmd(), gcCmd(), serverCmd(), runnerCmd())
 	err := root.Execute()
 	if err == nil {
 		return
