@@ -30,6 +30,9 @@ type container struct {
 	skip          string // why when: leaves the step out, or ""
 	ignoreFailure bool
 	deps          stepDeps
+	// number is DRONE_STEP_NUMBER: Drone numbers the clone step, then
+	// the services, then the steps, in file order.
+	number int
 	// extra are unknown keys of a Drone 0.x step, which are plugin
 	// settings when the step has no commands.
 	extra []yamlutil.Pair
@@ -105,7 +108,7 @@ func (p *parser) containers(d *jobDoc, v *yaml.Node, key string, isStep bool) {
 
 // container reads one step or service; nameKey is its key in the map form.
 func (p *parser) container(d *jobDoc, body, nameKey *yaml.Node, isStep bool) {
-	c := &container{at: body}
+	c := &container{at: body, number: d.nextNumber(isStep)}
 	if nameKey != nil {
 		c.name, c.at = nameKey.Value, nameKey
 	}
@@ -208,7 +211,7 @@ func (p *parser) image(c *container, what string) (pipeline.Image, bool) {
 
 func (p *parser) addStep(d *jobDoc, c *container, img pipeline.Image) {
 	s := &pipeline.Step{
-		Container: p.modelContainer(c, img, mergeEnv(d.env, c.env, c.settings)),
+		Container: p.modelContainer(c, img, p.containerEnv(d, c)),
 		Commands:  c.commands, IgnoreFailure: c.ignoreFailure, When: c.when,
 	}
 	if len(c.commands) > 0 {
@@ -227,7 +230,7 @@ func (p *parser) modelContainer(c *container, img pipeline.Image, env []pipeline
 }
 
 func (p *parser) addService(d *jobDoc, c *container, img pipeline.Image) {
-	s := &pipeline.Service{Container: p.modelContainer(c, img, mergeEnv(d.env, c.env))}
+	s := &pipeline.Service{Container: p.modelContainer(c, img, p.containerEnv(d, c))}
 	// Services answer on localhost (shared namespace); their name is an
 	// extra host name when it is a valid one.
 	if validHost(c.name) {
@@ -241,6 +244,8 @@ func (p *parser) addService(d *jobDoc, c *container, img pipeline.Image) {
 func (p *parser) setImage(_ *jobDoc, c *container, _, v *yaml.Node) { c.img = v }
 
 // setPull: Drone 0.x wrote pull: true for always; false is the default.
+// Drone reads the policy names in any case, and takes default (or a name
+// it does not know, with a warning here) as its default policy.
 func (p *parser) setPull(_ *jobDoc, c *container, _, v *yaml.Node) {
 	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
 		if b, _ := p.boolean(v, "pull"); b {
@@ -252,11 +257,12 @@ func (p *parser) setPull(_ *jobDoc, c *container, _, v *yaml.Node) {
 	if !ok {
 		return
 	}
-	switch pol := pipeline.PullPolicy(s); pol {
+	switch pol := pipeline.PullPolicy(strings.ToLower(s)); pol {
 	case pipeline.PullAlways, pipeline.PullIfNotExists, pipeline.PullNever:
 		c.pull = []pipeline.PullPolicy{pol}
+	case "default":
 	default:
-		p.errorf(v, "pull: expected always, if-not-exists or never, got %s", quote(s))
+		p.warnf(v, "pull: %s is not a pull policy (always, if-not-exists, never, default); the default is used, as Drone does", quote(s))
 	}
 }
 

@@ -40,6 +40,37 @@ type jobDoc struct {
 	skip         string
 	skipAt       *yaml.Node
 	skippedSteps int
+	// number is the document's place among the file's pipelines
+	// (DRONE_STAGE_NUMBER); the others count steps and services as they
+	// are read, to number them.
+	number, stepsSeen, servicesSeen int
+	// wsBase is where the workspace volume is mounted, wsPath the
+	// working directory below it.
+	wsBase, wsPath string
+	// os and arch are the platform: the pipeline asks for.
+	os, arch   string
+	platformAt *yaml.Node
+	// noClone: clone: disable: true.
+	noClone bool
+	// foreign: a pipeline of a type slipway does not run (exec, ssh,
+	// vm, ...).
+	foreign bool
+	// services counts the services, which Drone numbers before steps.
+	services int
+}
+
+// nextNumber is the next DRONE_STEP_NUMBER of a step or a service.
+func (d *jobDoc) nextNumber(isStep bool) int {
+	n := 1
+	if !d.noClone {
+		n++ // the clone step is number 1
+	}
+	if isStep {
+		d.stepsSeen++
+		return n + d.services + d.stepsSeen - 1
+	}
+	d.servicesSeen++
+	return n + d.servicesSeen - 1
 }
 
 // stepDeps is a step's depends_on: the key (for errors) and the names.
@@ -116,6 +147,8 @@ var (
 		"image_pull_secrets": (*parser).pullSecrets,
 		"timeout":            (*parser).timeout,
 		"trigger":            (*parser).trigger,
+		"clone":              (*parser).clone,
+		"platform":           (*parser).platform,
 	}
 	// legacyKeys are the Drone 0.x top-level keys slipway understands.
 	legacyKeys = map[string]docKey{
@@ -123,10 +156,18 @@ var (
 		"workspace": (*parser).workspace,
 	}
 	// unsupportedDocKeys are real Drone keys with no place in the model.
-	unsupportedDocKeys = set("platform", "clone", "node", "concurrency", "node_selector",
+	unsupportedDocKeys = set("clone", "node", "concurrency", "node_selector",
 		"tolerations", "service_account_name", "metadata", "host_aliases", "dns_config",
 		"branches", "matrix", "labels", "version", "cache")
 )
+
+// countItems is the number of entries of a list or a mapping.
+func countItems(v *yaml.Node) int {
+	if v.Kind == yaml.MappingNode {
+		return len(v.Content) / 2
+	}
+	return len(v.Content)
+}
 
 func set(keys ...string) map[string]bool {
 	m := map[string]bool{}
@@ -145,9 +186,12 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 		},
 		root:     root,
 		legacy:   legacy,
+		wsBase:   defaultWorkspace,
 		names:    map[string]*yaml.Node{},
 		stepDeps: map[*pipeline.Step]stepDeps{},
 	}
+	p.documents++
+	d.number = p.documents
 	known := pipelineKeys
 	if legacy {
 		known = legacyKeys
@@ -164,6 +208,10 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}
 	}
+	if d.foreign {
+		return d // its steps are for another runner; it is skipped
+	}
+	p.platformSkip(d)
 	p.docContainers(d, pairs)
 	return d
 }
@@ -182,6 +230,9 @@ func (p *parser) docContainers(d *jobDoc, pairs []yamlutil.Pair) {
 		stepsKey = "pipeline"
 	}
 	steps := find(pairs, stepsKey)
+	if v := find(pairs, "services"); v != nil {
+		d.services = countItems(v.Value)
+	}
 	if steps != nil {
 		p.containers(d, steps.Value, stepsKey, true)
 	}
@@ -201,6 +252,8 @@ func (p *parser) docContainers(d *jobDoc, pairs []yamlutil.Pair) {
 	}
 }
 
+// pipelineType: pipelines of the types Drone runs elsewhere (exec, ssh,
+// vm, ...) are skipped, as drone exec skips what its runner cannot run.
 func (p *parser) pipelineType(d *jobDoc, _, v *yaml.Node) {
 	t, ok := p.str(v, "type")
 	if !ok {
@@ -208,7 +261,8 @@ func (p *parser) pipelineType(d *jobDoc, _, v *yaml.Node) {
 	}
 	target, known := pipeline.ParseTarget(t)
 	if !known || t == "" {
-		p.errorf(v, "pipeline type %s is not supported (slipway runs docker and kubernetes pipelines)", quote(t))
+		d.foreign = true
+		d.skip, d.skipAt = "type "+quote(t)+" pipelines run on Drone's "+t+" runner; slipway runs docker and kubernetes pipelines", v
 		return
 	}
 	d.job.Target = target
@@ -266,8 +320,10 @@ func (p *parser) timeout(d *jobDoc, _, v *yaml.Node) {
 	p.errorf(v, "timeout: expected a duration such as 90m or 1h30m, or a number of minutes")
 }
 
-// workspace: Drone 1.x gives the full path in path; 0.x gives base and a
-// path under it. A relative path with no base goes under /drone/src.
+// workspace reads base and path as drone-runner-docker does: the
+// workspace volume is mounted at base, the steps work in base joined with
+// path. Without a base, an absolute path is the base, and a relative one
+// goes under /drone/src.
 func (p *parser) workspace(d *jobDoc, _, v *yaml.Node) {
 	pairs, ok := p.mappingOf(v, "workspace")
 	if !ok {
@@ -288,24 +344,19 @@ func (p *parser) workspace(d *jobDoc, _, v *yaml.Node) {
 			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}
 	}
-	ws := workspacePath(base, rel)
-	if ws == "/" {
-		p.errorf(v, "workspace: the workspace cannot be /")
-		return
-	}
-	d.job.Workspace = ws
-}
-
-func workspacePath(base, rel string) string {
 	switch {
 	case base != "":
-		return path.Join(base, rel)
 	case path.IsAbs(rel):
-		return path.Clean(rel)
-	case rel != "":
-		return path.Join(defaultWorkspace, rel)
+		base, rel = rel, ""
+	default:
+		base = defaultWorkspace
 	}
-	return defaultWorkspace
+	ws := path.Join(base, rel)
+	if ws == "/" || path.Clean(base) == "/" {
+		p.errorf(v, "workspace: the workspace cannot be mounted at /")
+		return
+	}
+	d.job.Workspace, d.wsBase, d.wsPath = ws, path.Clean(base), rel
 }
 
 func (p *parser) nameInUse(d *jobDoc, name string, n *yaml.Node) bool {

@@ -62,11 +62,12 @@ const maxErrors = 50
 // On error the pipeline is nil and the error is an errors.Join of
 // *pipeline.Error, sorted by position.
 func Parse(file string, data []byte, ctx Context) (*pipeline.Pipeline, []*pipeline.Warning, error) {
-	p := &parser{file: file, ctx: ctx}
+	p := &parser{file: file, ctx: ctx.normalized()}
+	data = p.substitute(data)
 	// On a syntax error (which ends the file) or a limit passed, the
 	// documents before it are still checked, so their errors show too.
 	docs, err := words.Load(file, data)
-	p.errs = yamlutil.Problems(file, err)
+	p.errs = append(p.errs, yamlutil.Problems(file, err)...)
 	var jobs []*jobDoc
 	for _, d := range docs {
 		if j := p.document(d); j != nil {
@@ -74,6 +75,7 @@ func Parse(file string, data []byte, ctx Context) (*pipeline.Pipeline, []*pipeli
 		}
 	}
 	stages := p.stages(jobs)
+	p.allForeign(jobs)
 	if len(jobs) == 0 && len(p.errs) == 0 {
 		p.errorAt(pipeline.Pos{File: file, Line: 1, Column: 1},
 			"no pipeline found: expected a document with kind: pipeline (Drone 1.x) or a pipeline: map (Drone 0.x)")
@@ -85,12 +87,27 @@ func Parse(file string, data []byte, ctx Context) (*pipeline.Pipeline, []*pipeli
 	return &pipeline.Pipeline{File: file, Dialect: pipeline.Drone, Stages: stages}, warns, nil
 }
 
+// allForeign refuses a file none of whose pipelines slipway can run
+// because of their type: there is nothing to plan.
+func (p *parser) allForeign(jobs []*jobDoc) {
+	for _, j := range jobs {
+		if !j.foreign {
+			return
+		}
+	}
+	if len(jobs) > 0 {
+		p.errorf(jobs[0].skipAt, "no pipeline slipway can run: %s", jobs[0].skip)
+	}
+}
+
 // parser collects errors and warnings while walking one file.
 type parser struct {
-	file  string
-	ctx   Context
-	errs  []*pipeline.Error
-	warns []*pipeline.Warning
+	file string
+	ctx  Context
+	// documents counts the pipeline documents, to number them.
+	documents int
+	errs      []*pipeline.Error
+	warns     []*pipeline.Warning
 }
 
 func (p *parser) pos(n *yaml.Node) pipeline.Pos { return yamlutil.Pos(p.file, n) }

@@ -59,7 +59,6 @@ var errorTests = []struct {
 		`t.yml:6:24: environment "A": expected a string, a number, a boolean or {from_secret: name}, got a list`,
 		"t.yml:6:30: environment: expected NAME=value, got a string without =",
 		"t.yml:7:15: privileged: expected true or false, got a string",
-		`t.yml:8:9: pull: expected always, if-not-exists or never, got "sometimes"`,
 	}},
 	{"command looks like a mapping", "kind: pipeline\nsteps:\n- name: a\n  image: alpine\n  commands:\n  - echo a: b\n" +
 		"  environment:\n    A=B: c\n    SECRET: {from_secret: x, other: y}\n", []string{
@@ -84,10 +83,12 @@ var errorTests = []struct {
 		`t.yml:6:10: invalid image name "alpine::": invalid reference format`,
 		"t.yml:8:10: image: expected a string, got an empty string",
 	}},
-	{"bad pull value", "pipeline:\n  build:\n    image: golang\n    pull: sometimes\n",
-		[]string{`t.yml:4:11: pull: expected always, if-not-exists or never, got "sometimes"`}},
 	{"unsupported pipeline type", "kind: pipeline\ntype: exec\nsteps: [{name: s, image: alpine}]\n",
-		[]string{`t.yml:2:7: pipeline type "exec" is not supported (slipway runs docker and kubernetes pipelines)`}},
+		[]string{`t.yml:2:7: no pipeline slipway can run: type "exec" pipelines run on Drone's exec runner; slipway runs docker and kubernetes pipelines`}},
+	{"bad substitution", "kind: pipeline\nsteps:\n- name: a\n  image: alpine\n  commands:\n  - echo ${!X}\n  - echo ${A\n", []string{
+		"t.yml:6:10: unable to parse variable name in a ${...} substitution (Drone substitutes variables in the whole file; write $$ for a literal $)",
+		"t.yml:7:10: missing closing brace in a ${...} substitution (Drone substitutes variables in the whole file; write $$ for a literal $)",
+	}},
 	{"duplicate pipeline names", "kind: pipeline\nname: x\nsteps: [{name: s, image: alpine}]\n---\n" +
 		"kind: pipeline\nname: x\nsteps: [{name: s, image: alpine}]\n",
 		[]string{`t.yml:6:7: duplicate pipeline name "x" (first defined at line 2)`}},

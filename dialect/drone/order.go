@@ -110,7 +110,9 @@ func (p *parser) orderSteps(d *jobDoc) {
 	for i, s := range steps {
 		index[s.Name] = i
 	}
-	known := func(name string) bool { _, ok := d.names[name]; return ok }
+	// The implicit clone step runs first: depending on it is depending
+	// on nothing.
+	known := func(name string) bool { _, ok := d.names[name]; return ok || name == "clone" && !d.noClone }
 	deps := make([][]int, len(steps))
 	for i, s := range steps {
 		deps[i] = p.depIndexes(d.stepDeps[s].names, index, known, "step")

@@ -8,21 +8,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Context is what Drone's conditions (a step's when:, a pipeline's
-// trigger:) are matched against; the server would know it from the
-// webhook, a local run gets it from the command line and the checkout.
-type Context struct {
-	Branch, Event, Ref, Repo, Instance, Target, Cron, Action string
-}
-
-func (c Context) value(key string) (string, bool) {
-	v, ok := map[string]string{
-		"branch": c.Branch, "event": c.Event, "ref": c.Ref, "repo": c.Repo,
-		"instance": c.Instance, "target": c.Target, "cron": c.Cron, "action": c.Action,
-	}[key]
-	return v, ok
-}
-
 // condition is one key of when: or trigger: — a list of glob patterns,
 // or {include, exclude}.
 type condition struct {
