@@ -3,6 +3,8 @@ package drone
 import (
 	"strings"
 
+	"github.com/google/shlex"
+
 	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
 	"github.com/slipway-ci/slipway/image"
 	"github.com/slipway-ci/slipway/pipeline"
@@ -64,12 +66,13 @@ var (
 		"failure":      {(*parser).setFailure, false},
 		"depends_on":   {(*parser).setDeps, false},
 		"when":         {(*parser).setWhen, false},
+		"group":        {(*parser).setGroup, false},
 	}
 	// unsupportedContainerKeys are real Drone keys with no place in the
 	// model.
 	unsupportedContainerKeys = set("detach", "resources", "user", "networks",
 		"shm_size", "working_dir", "dns", "dns_search", "extra_hosts", "mem_limit",
-		"memswap_limit", "cpu_quota", "cpu_shares", "cpu_set", "cpuset", "oom_kill_disable", "group",
+		"memswap_limit", "cpu_quota", "cpu_shares", "cpu_set", "cpuset", "oom_kill_disable",
 		"labels", "tmpfs", "ulimits", "sysctls", "cap_drop", "isolation", "logging",
 		"stop_grace_period", "ports", "security_context")
 )
@@ -88,7 +91,7 @@ func (p *parser) containers(d *jobDoc, v *yaml.Node, key string, isStep bool) {
 			p.container(d, item, nil, isStep)
 		}
 	case yaml.MappingNode:
-		for _, pr := range p.pairs(v) {
+		for _, pr := range p.namedContainers(d, v, isStep) {
 			if pr.Value.Kind != yaml.MappingNode {
 				p.errorf(pr.Value, "%s %s: expected a mapping with an image, got %s", key, quote(pr.Key.Value), describe(pr.Value))
 				continue
@@ -104,6 +107,24 @@ func (p *parser) containers(d *jobDoc, v *yaml.Node, key string, isStep bool) {
 			p.errorf(v, "%s: expected %s, got %s", key, form, describe(v))
 		}
 	}
+}
+
+// namedContainers lists the entries of the map form. Drone 0.x read its
+// pipeline: as an ordered list of pairs, so a step name may come back (a
+// build step per event, say): those are kept, in file order.
+func (p *parser) namedContainers(d *jobDoc, v *yaml.Node, isStep bool) []yamlutil.Pair {
+	if !d.legacy || !isStep {
+		return p.pairs(v)
+	}
+	var out []yamlutil.Pair
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k := yamlutil.Resolve(v.Content[i])
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+			return p.pairs(v) // merge keys and odd keys: the general rules
+		}
+		out = append(out, yamlutil.Pair{Key: k, Value: yamlutil.Resolve(v.Content[i+1])})
+	}
+	return out
 }
 
 // container reads one step or service; nameKey is its key in the map form.
@@ -155,6 +176,12 @@ func (p *parser) checkName(d *jobDoc, c *container, named bool, what string) boo
 		return false
 	case c.name == "":
 		return false // p.str said why
+	}
+	if d.legacy && what == "step" && d.legacySteps[c.name] {
+		return true // 0.x: a step name may come back
+	}
+	if d.legacy && what == "step" {
+		d.legacySteps[c.name] = true
 	}
 	return !p.nameInUse(d, c.name, c.at)
 }
@@ -339,18 +366,19 @@ func (p *parser) setCommand(_ *jobDoc, c *container, _, v *yaml.Node) {
 	c.command, _ = p.argv(v, "command")
 }
 
-// argv reads an argument list: a list, or a string split at spaces. A
-// string with quotes would need shell parsing, so it must be a list.
+// argv reads an argument list: a list, or a string split into words as
+// a shell would (quotes and backslashes), as Drone 0.x split it.
 func (p *parser) argv(v *yaml.Node, what string) ([]string, bool) {
 	if isNull(v) {
 		return nil, true
 	}
 	if v.Kind == yaml.ScalarNode {
-		if strings.ContainsAny(v.Value, `"'\`) {
-			p.errorf(v, "%s: write an argument list with quotes or backslashes as a YAML list", what)
+		words, err := shlex.Split(v.Value)
+		if err != nil {
+			p.errorf(v, "%s: cannot split the string into arguments (%v); write a YAML list", what, err)
 			return nil, false
 		}
-		return strings.Fields(v.Value), true
+		return append([]string{}, words...), true
 	}
 	items, ok := p.strList(v, what, false)
 	if !ok {
@@ -376,7 +404,7 @@ func (p *parser) setSettings(_ *jobDoc, c *container, _, v *yaml.Node) {
 }
 
 func (p *parser) setVolumes(d *jobDoc, c *container, _, v *yaml.Node) {
-	c.volumes = p.containerVolumes(d, v)
+	c.volumes = p.containerVolumes(d, c, v)
 }
 
 // setPrivileged records where privileged was set: a later layer refuses it
@@ -403,6 +431,12 @@ func (p *parser) setFailure(_ *jobDoc, c *container, _, v *yaml.Node) {
 
 func (p *parser) setWhen(_ *jobDoc, c *container, _, v *yaml.Node) {
 	c.when, c.skip = p.conditions(v, "when")
+}
+
+// setGroup: Drone 0.x ran the steps of a group in parallel. Running them
+// one after another, in file order, is one valid schedule of that.
+func (p *parser) setGroup(_ *jobDoc, _ *container, _, v *yaml.Node) {
+	p.str(v, "group")
 }
 
 func (p *parser) setDeps(_ *jobDoc, c *container, k, v *yaml.Node) {

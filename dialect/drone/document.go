@@ -55,6 +55,9 @@ type jobDoc struct {
 	// foreign: a pipeline of a type slipway does not run (exec, ssh,
 	// vm, ...).
 	foreign bool
+	// legacySteps are the names of a 0.x pipeline's steps, which may
+	// repeat.
+	legacySteps map[string]bool
 	// services counts the services, which Drone numbers before steps.
 	services int
 }
@@ -152,13 +155,14 @@ var (
 	}
 	// legacyKeys are the Drone 0.x top-level keys slipway understands.
 	legacyKeys = map[string]docKey{
-		"pipeline": nil, "services": nil,
+		"pipeline": nil, "services": nil, "matrix": nil,
 		"workspace": (*parser).workspace,
+		"branches":  (*parser).branches,
 	}
 	// unsupportedDocKeys are real Drone keys with no place in the model.
 	unsupportedDocKeys = set("clone", "node", "concurrency", "node_selector",
 		"tolerations", "service_account_name", "metadata", "host_aliases", "dns_config",
-		"branches", "matrix", "labels", "version", "cache")
+		"labels", "version", "cache")
 )
 
 // countItems is the number of entries of a list or a mapping.
@@ -184,11 +188,12 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 			Name: "default", Pos: p.pos(root), Network: pipeline.NetworkSharedLocalhost,
 			Workspace: defaultWorkspace, Target: pipeline.TargetDocker,
 		},
-		root:     root,
-		legacy:   legacy,
-		wsBase:   defaultWorkspace,
-		names:    map[string]*yaml.Node{},
-		stepDeps: map[*pipeline.Step]stepDeps{},
+		root:        root,
+		legacy:      legacy,
+		wsBase:      defaultWorkspace,
+		names:       map[string]*yaml.Node{},
+		legacySteps: map[string]bool{},
+		stepDeps:    map[*pipeline.Step]stepDeps{},
 	}
 	p.documents++
 	d.number = p.documents
@@ -293,6 +298,14 @@ func (p *parser) pipelineDeps(d *jobDoc, k, v *yaml.Node) {
 func (p *parser) trigger(d *jobDoc, k, v *yaml.Node) {
 	d.job.When, d.skip = p.conditions(v, "trigger")
 	d.skipAt = k
+}
+
+// branches is Drone 0.x's pipeline-wide branch condition.
+func (p *parser) branches(d *jobDoc, k, v *yaml.Node) {
+	c, ok := p.condition(v, "branches")
+	if ok && !c.match(p.ctx.Branch) {
+		d.skip, d.skipAt = "branches does not match branch "+quoteValue(p.ctx.Branch), k
+	}
 }
 
 func (p *parser) pullSecrets(d *jobDoc, _, v *yaml.Node) {

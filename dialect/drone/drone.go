@@ -63,16 +63,13 @@ const maxErrors = 50
 // *pipeline.Error, sorted by position.
 func Parse(file string, data []byte, ctx Context) (*pipeline.Pipeline, []*pipeline.Warning, error) {
 	p := &parser{file: file, ctx: ctx.normalized()}
-	data = p.substitute(data)
-	// On a syntax error (which ends the file) or a limit passed, the
-	// documents before it are still checked, so their errors show too.
-	docs, err := words.Load(file, data)
-	p.errs = append(p.errs, yamlutil.Problems(file, err)...)
 	var jobs []*jobDoc
-	for _, d := range docs {
-		if j := p.document(d); j != nil {
-			jobs = append(jobs, j)
+	if axes := p.matrix(data); axes != nil {
+		for _, a := range axes {
+			jobs = append(jobs, p.read(data, a)...)
 		}
+	} else {
+		jobs = p.read(data, nil)
 	}
 	stages := p.stages(jobs)
 	p.allForeign(jobs)
@@ -85,6 +82,28 @@ func Parse(file string, data []byte, ctx Context) (*pipeline.Pipeline, []*pipeli
 		return nil, warns, p.joinedErrors()
 	}
 	return &pipeline.Pipeline{File: file, Dialect: pipeline.Drone, Stages: stages}, warns, nil
+}
+
+// read substitutes Drone's variables (and the matrix axis's, if any) into
+// the file and reads its documents.
+func (p *parser) read(data []byte, a axis) []*jobDoc {
+	p.axis = a
+	// On a syntax error (which ends the file) or a limit passed, the
+	// documents before it are still checked, so their errors show too.
+	docs, err := words.Load(p.file, p.substitute(data))
+	p.errs = append(p.errs, yamlutil.Problems(p.file, err)...)
+	var jobs []*jobDoc
+	for _, d := range docs {
+		j := p.document(d)
+		if j == nil {
+			continue
+		}
+		if a != nil {
+			j.job.Name = a.name()
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs
 }
 
 // allForeign refuses a file none of whose pipelines slipway can run
@@ -106,8 +125,10 @@ type parser struct {
 	ctx  Context
 	// documents counts the pipeline documents, to number them.
 	documents int
-	errs      []*pipeline.Error
-	warns     []*pipeline.Warning
+	// axis is the matrix combination being read, or nil.
+	axis  axis
+	errs  []*pipeline.Error
+	warns []*pipeline.Warning
 }
 
 func (p *parser) pos(n *yaml.Node) pipeline.Pos { return yamlutil.Pos(p.file, n) }

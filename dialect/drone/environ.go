@@ -41,6 +41,6 @@ func (p *parser) containerEnv(d *jobDoc, c *container) []pipeline.EnvVar {
 	for _, name := range slices.Sorted(maps.Keys(drone)) {
 		builtin = append(builtin, pipeline.EnvVar{Name: name, Value: drone[name]})
 	}
-	env := mergeEnv(d.env, builtin, c.env, c.settings)
+	env := mergeEnv(d.env, p.axis.env(), builtin, c.env, c.settings)
 	return slices.DeleteFunc(env, func(e pipeline.EnvVar) bool { return e.Value == "" && e.FromSecret == "" })
 }

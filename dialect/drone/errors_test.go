@@ -116,7 +116,7 @@ var errorTests = []struct {
 		[]string{"t.yml:6:17: auth_config password: expected a string, got a list"}},
 	{"credentials without password", "services:\n  db:\n    image: postgres\n    auth_config:\n      username: octocat\n",
 		[]string{"t.yml:4:5: auth_config: expected a username and a password"}},
-	{"legacy volumes", "pipeline:\n  a:\n    image: alpine\n    volumes: [/a, 'rel:/x', '/a:/b:rw:x', '/a:/b:zz']\n", []string{
+	{"legacy volumes", "pipeline:\n  a:\n    image: alpine\n    volumes: [aa, 'rel:/x', '/a:/b:rw:x', '/a:/b:zz']\n", []string{
 		"t.yml:4:15: volumes: expected /host/path:/container/path or /host/path:/container/path:ro",
 		"t.yml:4:19: volumes: expected /host/path:/container/path or /host/path:/container/path:ro",
 		"t.yml:4:29: volumes: expected /host/path:/container/path or /host/path:/container/path:ro",
@@ -135,11 +135,11 @@ var errorTests = []struct {
 		"t.yml:17:16: host path: expected an absolute path",
 	}},
 	{"misc values", "kind: pipeline\ntimeout: forever\nworkspace: {base: rel}\n" +
-		"steps: [{name: s, image: alpine, failure: always, entrypoint: \"sh -c 'x'\"}]\n", []string{
+		"steps: [{name: s, image: alpine, failure: always, entrypoint: \"sh -c 'x\"}]\n", []string{
 		"t.yml:2:10: timeout: expected a duration such as 90m or 1h30m, or a number of minutes",
 		"t.yml:3:19: workspace base: expected an absolute path",
 		`t.yml:4:43: failure: expected ignore or fail, got "always"`,
-		"t.yml:4:63: entrypoint: write an argument list with quotes or backslashes as a YAML list",
+		"t.yml:4:63: entrypoint: cannot split the string into arguments (EOF found when expecting closing quote); write a YAML list",
 	}},
 	{"host settings", "kind: pipeline\nvolumes: [{name: t, temp: {}}]\nsteps:\n- name: a\n  image: alpine\n  network_mode: bridge\n  cap_add: [\"NET ADMIN\"]\n  devices: [dev/x, /dev/x:/y:q, {name: t, path: /dev/t}, {name: nope, path: /dev/n}]\n",
 		[]string{

@@ -24,6 +24,7 @@ import (
 func (p *parser) substitute(data []byte) []byte {
 	env := p.ctx.buildEnv()
 	maps.Copy(env, p.ctx.runnerEnv())
+	maps.Copy(env, p.axis)
 	var out strings.Builder
 	for i, line := range strings.SplitAfter(string(data), "\n") {
 		var unknown []string

@@ -1,6 +1,7 @@
 package drone
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 	"strings"
@@ -130,14 +131,18 @@ func (p *parser) tempVolume(temp *yaml.Node) bool {
 // containerVolumes reads a step's or service's volumes: Drone 1.x
 // {name, path} items naming a pipeline volume, or Drone 0.x
 // "/host:/container[:ro]" strings.
-func (p *parser) containerVolumes(d *jobDoc, v *yaml.Node) []pipeline.Volume {
+func (p *parser) containerVolumes(d *jobDoc, c *container, v *yaml.Node) []pipeline.Volume {
 	var out []pipeline.Volume
 	p.mountItems(v, "volumes", func(item *yaml.Node) {
 		var vol pipeline.Volume
 		var ok bool
-		if item.Kind == yaml.ScalarNode && !isNull(item) {
+		switch {
+		case item.Kind == yaml.ScalarNode && path.IsAbs(item.Value) && !strings.Contains(item.Value, ":"):
+			vol, ok = anonymousVolume(item, c, len(out)), true
+			vol.Pos = p.pos(item)
+		case item.Kind == yaml.ScalarNode && !isNull(item):
 			vol, ok = p.bindVolume(item)
-		} else {
+		default:
 			vol, ok = p.volumeRef(d, item)
 		}
 		if ok {
@@ -145,6 +150,13 @@ func (p *parser) containerVolumes(d *jobDoc, v *yaml.Node) []pipeline.Volume {
 		}
 	})
 	return out
+}
+
+// anonymousVolume is Drone 0.x's "volumes: [/tmp]": a fresh volume for
+// the container alone, as Docker makes for an anonymous volume. Its name
+// (Source, never absolute) is the container's own.
+func anonymousVolume(n *yaml.Node, c *container, i int) pipeline.Volume {
+	return pipeline.Volume{Source: fmt.Sprintf("anonymous-%d-%d", c.number, i+1), Target: path.Clean(n.Value)}
 }
 
 // mountItems calls read with each item of a list of volumes or devices,

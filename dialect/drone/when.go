@@ -1,7 +1,9 @@
 package drone
 
 import (
+	"cmp"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/slipway-ci/slipway/pipeline"
@@ -44,7 +46,7 @@ func globMatch(pat, v string) bool {
 
 // unsupportedConditions are real Drone condition keys that slipway does
 // not evaluate: they are warned about and do not skip anything.
-var unsupportedConditions = set("paths", "platform", "matrix", "environment", "local")
+var unsupportedConditions = set("paths", "platform", "environment", "local")
 
 // conditions reads a when: or trigger: mapping. It returns the status
 // part as a pipeline.When, and why the step or pipeline does not run in
@@ -61,12 +63,19 @@ func (p *parser) conditions(v *yaml.Node, what string) (pipeline.When, string) {
 			p.warnf(pr.Key, "%s: condition %s is not supported by slipway and is ignored", what, quote(key))
 			continue
 		}
+		if key == "matrix" {
+			skip = cmp.Or(skip, p.matrixCondition(pr.Value, what+".matrix"))
+			continue
+		}
 		c, ok := p.condition(pr.Value, what+"."+key)
 		if !ok {
 			continue
 		}
 		if key == "status" {
+			var never string
+			c, never = p.withoutChanged(pr.Key, c, what)
 			when = p.statusWhen(pr.Value, c, what)
+			skip = cmp.Or(skip, never)
 			continue
 		}
 		val, known := p.ctx.value(key)
@@ -118,6 +127,25 @@ func (p *parser) condition(v *yaml.Node, what string) (condition, bool) {
 		}
 	}
 	return c, ok
+}
+
+// withoutChanged takes Drone 0.x's status "changed" (the build's status
+// differs from the previous build's) out of c: a local run has no
+// previous build, so it never matches. When it was all c asked for, the
+// step never runs, and never says why.
+func (p *parser) withoutChanged(k *yaml.Node, c condition, what string) (condition, string) {
+	if !slices.Contains(c.include, "changed") && !slices.Contains(c.exclude, "changed") {
+		return c, ""
+	}
+	p.warnf(k, "%s.status: changed compares with the previous build, which slipway does not have; it never matches", what)
+	isChanged := func(s string) bool { return s == "changed" }
+	only := len(c.include) > 0 && !slices.ContainsFunc(c.include, func(s string) bool { return s != "changed" })
+	c.include = slices.DeleteFunc(slices.Clone(c.include), isChanged)
+	c.exclude = slices.DeleteFunc(slices.Clone(c.exclude), isChanged)
+	if only {
+		return condition{}, what + ".status is only changed, which never matches here"
+	}
+	return c, ""
 }
 
 // statusWhen turns status: [success, failure] into a pipeline.When.
