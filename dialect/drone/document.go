@@ -52,9 +52,10 @@ type jobDoc struct {
 	platformAt *yaml.Node
 	// noClone: clone: disable: true.
 	noClone bool
-	// foreign: a pipeline of a type slipway does not run (exec, ssh,
-	// vm, ...).
-	foreign bool
+	// foreign says why the pipeline is of a type slipway does not run
+	// (exec, ssh, vm, ...), or is "".
+	foreign   string
+	foreignAt *yaml.Node
 	// legacySteps are the names of a 0.x pipeline's steps, which may
 	// repeat.
 	legacySteps map[string]bool
@@ -213,8 +214,11 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}
 	}
-	if d.foreign {
-		return d // its steps are for another runner; it is skipped
+	if d.foreign != "" {
+		// Its steps are for another runner: it is skipped, whatever its
+		// trigger says.
+		d.skip, d.skipAt = d.foreign, d.foreignAt
+		return d
 	}
 	p.platformSkip(d)
 	p.docContainers(d, pairs)
@@ -266,8 +270,8 @@ func (p *parser) pipelineType(d *jobDoc, _, v *yaml.Node) {
 	}
 	target, known := pipeline.ParseTarget(t)
 	if !known || t == "" {
-		d.foreign = true
-		d.skip, d.skipAt = "type "+quote(t)+" pipelines run on Drone's "+t+" runner; slipway runs docker and kubernetes pipelines", v
+		d.foreign = "type " + quote(t) + " pipelines run on Drone's " + t + " runner; slipway runs docker and kubernetes pipelines"
+		d.foreignAt = v
 		return
 	}
 	d.job.Target = target

@@ -110,12 +110,12 @@ func (p *parser) read(data []byte, a axis) []*jobDoc {
 // because of their type: there is nothing to plan.
 func (p *parser) allForeign(jobs []*jobDoc) {
 	for _, j := range jobs {
-		if !j.foreign {
+		if j.foreign == "" {
 			return
 		}
 	}
 	if len(jobs) > 0 {
-		p.errorf(jobs[0].skipAt, "no pipeline slipway can run: %s", jobs[0].skip)
+		p.errorf(jobs[0].foreignAt, "no pipeline slipway can run: %s", jobs[0].foreign)
 	}
 }
 

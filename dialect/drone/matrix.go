@@ -10,7 +10,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxAxes is Drone 0.8's limit on the combinations of a matrix.
+// maxAxes is Drone 0.8's limit on the combinations a matrix of
+// NAME: [values...] expands to.
 const maxAxes = 25
 
 // axis is one combination of a Drone 0.x matrix: variable to value.
@@ -49,15 +50,13 @@ func (p *parser) matrix(data []byte) []axis {
 	if err != nil || m == nil || find(pairs, "kind") != nil {
 		return nil
 	}
-	var axes []axis
 	if inc := p.matrixInclude(m.Value); inc != nil {
-		axes = p.includedAxes(inc)
-	} else {
-		axes = p.productAxes(m.Value)
+		return p.includedAxes(inc) // Drone set no limit on a list
 	}
+	axes := p.productAxes(m.Value)
 	if len(axes) > maxAxes {
-		p.errorf(m.Key, "matrix: %d combinations; Drone runs at most %d", len(axes), maxAxes)
-		return nil
+		p.warnf(m.Key, "matrix: %d combinations; only the first %d run, as in Drone 0.8", len(axes), maxAxes)
+		axes = axes[:maxAxes]
 	}
 	return axes
 }
