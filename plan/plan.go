@@ -28,6 +28,9 @@ type Plan struct {
 	// RunnerEnv is the configuration's [[runners]] environment, as
 	// NAME=VALUE: its DOCKER_AUTH_CONFIG is for pulls only.
 	RunnerEnv []string
+	// MissingSecrets are the secrets a lint was not given, which
+	// placeholders stand in for (Options.Lint); such a plan cannot run.
+	MissingSecrets []string
 }
 
 // Stage is a group of prepared jobs.
@@ -66,7 +69,8 @@ type Options struct {
 	// none, over the configuration's.
 	DefaultImage string
 	// Lint plans without running: what only a run needs (an image for a
-	// job that names none) is a warning, not an error.
+	// job that names none, the values of secrets) is a warning, not an
+	// error.
 	Lint bool
 }
 
@@ -84,7 +88,11 @@ func Prepare(p *pipeline.Pipeline, r config.Runner, o Options) (*Plan, []*pipeli
 			j.Target = pipeline.TargetKubernetes
 		}
 	}
-	var warns []*pipeline.Warning
+	var warns, missingWarns []*pipeline.Warning
+	var missing []string
+	if o.Lint {
+		o.Secrets, missing, missingWarns = placeholders(p, o.Secrets)
+	}
 	if p.Dialect == pipeline.GitLab {
 		warns = selectTagged(p, r)
 		svcWarns, err := gitlab.AddRunnerServices(p, runnerServices(r), o.ConfigPath)
@@ -106,7 +114,9 @@ func Prepare(p *pipeline.Pipeline, r config.Runner, o Options) (*Plan, []*pipeli
 	if err != nil {
 		return nil, warns, err
 	}
-	return wrap(p, o.Secrets, r.Environment), warns, nil
+	pl := wrap(p, o.Secrets, r.Environment)
+	pl.MissingSecrets = missing
+	return pl, append(warns, missingWarns...), nil
 }
 
 // runnerServices are the configuration's services, which gitlab-runner

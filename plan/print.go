@@ -13,6 +13,9 @@ import (
 // variable values: they may hold credentials.
 func (p *Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "%s (%s)\n", p.File, p.Dialect)
+	if len(p.MissingSecrets) > 0 {
+		fmt.Fprintf(w, "secrets not given (placeholders here; exec needs them): %s\n", strings.Join(p.MissingSecrets, ", "))
+	}
 	for _, st := range p.Stages {
 		fmt.Fprintf(w, "stage %s\n", st.Name)
 		for _, j := range st.Jobs {
