@@ -86,8 +86,6 @@ type Job struct {
 	Needs []string `json:"needs,omitempty"`
 	// Tags choose the runners that may take the job (GitLab tags:).
 	Tags []string `json:"tags,omitempty"`
-	// NoCheckout: the workspace starts empty (Drone's clone: disable).
-	NoCheckout bool `json:"no_checkout,omitempty"`
 }
 
 // Target names the kind of engine a job runs on.
