@@ -85,6 +85,13 @@ type Container struct {
 	// HostNetwork puts the container in the host's network namespace
 	// instead of the job's.
 	HostNetwork bool
+	// User runs the container as a user (name or uid[:gid]) other than
+	// the image's.
+	User string
+	// Resolver replaces the engine's DNS settings for the container. In a
+	// shared namespace (NetworkShared), whose containers share one
+	// resolver, the namespace takes those of all its containers.
+	Resolver Resolver
 	// StopGrace is how long a stop signal is given before a kill.
 	StopGrace time.Duration
 	// Pull is set only for engines that pull images themselves (see
@@ -136,6 +143,23 @@ type Mount struct {
 	Source   string
 	Target   string
 	ReadOnly bool
+	// Tmpfs: memory-backed (Source names it), the container's own on
+	// Docker, the pod's on Kubernetes.
+	Tmpfs bool
+}
+
+// Resolver is DNS servers, search domains and "name:ip" host entries.
+type Resolver struct {
+	DNS, DNSSearch, ExtraHosts []string
+}
+
+// With is r plus more's entries.
+func (r Resolver) With(more Resolver) Resolver {
+	return Resolver{
+		DNS:        append(r.DNS[:len(r.DNS):len(r.DNS)], more.DNS...),
+		DNSSearch:  append(r.DNSSearch[:len(r.DNSSearch):len(r.DNSSearch)], more.DNSSearch...),
+		ExtraHosts: append(r.ExtraHosts[:len(r.ExtraHosts):len(r.ExtraHosts)], more.ExtraHosts...),
+	}
 }
 
 // ImageInfo is what the runner needs to know about an image.

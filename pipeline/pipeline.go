@@ -164,6 +164,11 @@ type Container struct {
 	Volumes    []Volume `json:"volumes,omitempty"`
 	Privileged Setting  `json:"privileged,omitempty"`
 	Host       Host     `json:"host,omitzero"`
+	// User runs the container as this user (name or uid[:gid]) instead
+	// of the image's; WorkingDir replaces the job's workspace as its
+	// working directory.
+	User       string `json:"user,omitempty"`
+	WorkingDir string `json:"working_dir,omitempty"`
 }
 
 // Step is one container run to completion.
@@ -202,6 +207,18 @@ type Host struct {
 	// Network, when set, puts the container in the host's network
 	// namespace (network_mode: host).
 	Network *Setting `json:"network_host,omitempty"`
+	// DNS servers and search domains replace the engine's; ExtraHosts
+	// are "name:ip" lines added to /etc/hosts (Drone's dns, dns_search,
+	// extra_hosts, which its linter allows only trusted repositories).
+	DNS        []HostValue `json:"dns,omitempty"`
+	DNSSearch  []HostValue `json:"dns_search,omitempty"`
+	ExtraHosts []HostValue `json:"extra_hosts,omitempty"`
+}
+
+// HostValue is one value of a host setting, where it was set.
+type HostValue struct {
+	Value string `json:"value"`
+	Pos   Pos    `json:"pos"`
 }
 
 // With is h plus the settings of more (the runner configuration's).
@@ -297,7 +314,10 @@ type Volume struct {
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only,omitempty"`
-	Pos      Pos    `json:"pos"`
+	// Tmpfs: a memory-backed volume of the container alone (Drone's temp
+	// volumes with medium: memory); Source is the volume's name.
+	Tmpfs bool `json:"tmpfs,omitempty"`
+	Pos   Pos  `json:"pos"`
 }
 
 // Setting is a boolean that reaches the host, with where it was set.

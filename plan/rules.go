@@ -75,7 +75,7 @@ func apply(p *pipeline.Pipeline, pol Policy) error {
 			errs = append(errs, pol.prepareStep(j, st)...)
 			st.Volumes = append(st.Volumes[:len(st.Volumes):len(st.Volumes)], cfgVols...)
 			st.Host = st.Host.With(cfgHost)
-			errs = append(errs, checkTarget(j, st.Host)...)
+			errs = append(errs, checkTarget(j, &st.Container)...)
 		}
 		for _, svc := range j.Services {
 			svc.Env = pol.env(svc.Env)
@@ -90,7 +90,7 @@ func apply(p *pipeline.Pipeline, pol Policy) error {
 			svc.Volumes = append(svc.Volumes[:len(svc.Volumes):len(svc.Volumes)], cfgVols...)
 			svc.Privileged.Value = svc.Privileged.Value || pol.Privileged
 			svc.Host = svc.Host.With(cfgHost)
-			errs = append(errs, checkTarget(j, svc.Host)...)
+			errs = append(errs, checkTarget(j, &svc.Container)...)
 		}
 	}
 	return errors.Join(uniqueErrors(errs)...)

@@ -1,10 +1,13 @@
 package plan
 
 import (
+	"cmp"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/slipway-ci/slipway/pipeline"
@@ -46,7 +49,27 @@ func (pol Policy) checkHost(vols []pipeline.Volume, priv pipeline.Setting, host 
 	if host.Network != nil && host.Network.Value {
 		refuse(host.Network.Pos, "network_mode: host")
 	}
+	// Drone's linter allows the resolver settings only to trusted
+	// repositories: they redirect the container's names.
+	for _, v := range hostValues(host) {
+		refuse(v.Pos, v.Value)
+	}
 	return errs
+}
+
+// hostValues lists the resolver settings as "key: value" with where each
+// was set.
+func hostValues(h pipeline.Host) []pipeline.HostValue {
+	var out []pipeline.HostValue
+	for key, vs := range map[string][]pipeline.HostValue{"dns": h.DNS, "dns_search": h.DNSSearch, "extra_hosts": h.ExtraHosts} {
+		for _, v := range vs {
+			out = append(out, pipeline.HostValue{Value: key + ": " + v.Value, Pos: v.Pos})
+		}
+	}
+	slices.SortFunc(out, func(a, b pipeline.HostValue) int {
+		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+	})
+	return out
 }
 
 func (pol Policy) checkHostPath(v pipeline.Volume) error {
@@ -137,19 +160,29 @@ func dangerous(p string) string {
 	return ""
 }
 
+// numericUser is uid[:gid], what a pod's security context can express.
+var numericUser = regexp.MustCompile(`^[0-9]+(:[0-9]+)?$`)
+
 // checkTarget refuses host settings the job's engine cannot apply: a
 // Kubernetes pod shares one network namespace (host networking would be
 // the whole pod's) and maps no devices without privileged.
-func checkTarget(j *pipeline.Job, host pipeline.Host) []error {
+func checkTarget(j *pipeline.Job, c *pipeline.Container) []error {
 	if j.Target != pipeline.TargetKubernetes {
 		return nil
 	}
+	host := c.Host
 	var errs []error
+	if c.User != "" && !numericUser.MatchString(c.User) {
+		errs = append(errs, pipeline.Errorf(c.Pos, "user: %q: Kubernetes runs a container as a numeric uid[:gid] only", c.User))
+	}
 	for _, d := range host.Devices {
 		errs = append(errs, pipeline.Errorf(d.Pos, "devices: not supported on Kubernetes (%s); run this pipeline with type: docker", d.Source))
 	}
 	if host.Network != nil && host.Network.Value {
 		errs = append(errs, pipeline.Errorf(host.Network.Pos, "network_mode: host is not supported on Kubernetes; run this pipeline with type: docker"))
+	}
+	for _, v := range hostValues(host) {
+		errs = append(errs, pipeline.Errorf(v.Pos, "%s: not supported on Kubernetes (a pod has one resolver); run this pipeline with type: docker", v.Value))
 	}
 	return errs
 }

@@ -245,7 +245,7 @@ func (jb *job) stepContainer(i int, st *pipeline.Step) (*engine.Container, error
 		Mounts:     mountsOf(st.Volumes),
 		StopGrace:  jb.r.StopGrace,
 	}
-	withHost(c, st.Host)
+	withHost(c, &st.Container)
 	return c, nil
 }
 
@@ -270,19 +270,34 @@ func (r *run) env(vars []pipeline.EnvVar) ([]string, error) {
 func mountsOf(vols []pipeline.Volume) []engine.Mount {
 	var out []engine.Mount
 	for _, v := range vols {
-		out = append(out, engine.Mount{Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+		out = append(out, engine.Mount{Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly, Tmpfs: v.Tmpfs})
 	}
 	return out
 }
 
-// withHost copies the host settings a trusted file asked for; Prepare has
-// already refused them for untrusted runs.
-func withHost(c *engine.Container, h pipeline.Host) {
+// withHost copies the host settings a trusted file asked for (Prepare
+// has already refused them for untrusted runs), and the user and working
+// directory it set.
+func withHost(c *engine.Container, pc *pipeline.Container) {
+	h := pc.Host
 	c.Devices = mountsOf(h.Devices)
 	for _, cp := range h.CapAdd {
 		c.CapAdd = append(c.CapAdd, cp.Name)
 	}
 	c.HostNetwork = h.Network != nil && h.Network.Value
+	c.Resolver = engine.Resolver{DNS: values(h.DNS), DNSSearch: values(h.DNSSearch), ExtraHosts: values(h.ExtraHosts)}
+	c.User = pc.User
+	if pc.WorkingDir != "" {
+		c.WorkingDir = pc.WorkingDir
+	}
+}
+
+func values(vs []pipeline.HostValue) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Value)
+	}
+	return out
 }
 
 func describeImages(j *plan.Job) string {

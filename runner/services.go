@@ -71,7 +71,7 @@ func (r *run) serviceContainer(svc *pipeline.Service) (*engine.Container, error)
 		Privileged: svc.Privileged.Value,
 		Mounts:     mountsOf(svc.Volumes),
 	}
-	withHost(c, svc.Host)
+	withHost(c, &svc.Container)
 	return c, nil
 }
 

@@ -16,22 +16,23 @@ type container struct {
 	name string
 	// at is where the step or service is: its mapping in the list form,
 	// its name in the map form.
-	at            *yaml.Node
-	img           *yaml.Node
-	pull          []pipeline.PullPolicy
-	auth          *pipeline.Credentials
-	commands      []string
-	entrypoint    []string
-	command       []string
-	env           []pipeline.EnvVar
-	settings      []pipeline.EnvVar
-	volumes       []pipeline.Volume
-	privileged    pipeline.Setting
-	host          pipeline.Host
-	when          pipeline.When
-	skip          string // why when: leaves the step out, or ""
-	ignoreFailure bool
-	deps          stepDeps
+	at               *yaml.Node
+	img              *yaml.Node
+	pull             []pipeline.PullPolicy
+	auth             *pipeline.Credentials
+	commands         []string
+	entrypoint       []string
+	command          []string
+	env              []pipeline.EnvVar
+	settings         []pipeline.EnvVar
+	volumes          []pipeline.Volume
+	privileged       pipeline.Setting
+	host             pipeline.Host
+	when             pipeline.When
+	skip             string // why when: leaves the step out, or ""
+	ignoreFailure    bool
+	deps             stepDeps
+	user, workingDir string
 	// number is DRONE_STEP_NUMBER: Drone numbers the clone step, then
 	// the services, then the steps, in file order.
 	number int
@@ -61,6 +62,11 @@ var (
 		"devices":      {(*parser).setDevices, true},
 		"cap_add":      {(*parser).setCapAdd, true},
 		"network_mode": {(*parser).setNetworkMode, true},
+		"user":         {(*parser).setUser, true},
+		"working_dir":  {(*parser).setWorkingDir, true},
+		"dns":          {(*parser).setDNS, true},
+		"dns_search":   {(*parser).setDNSSearch, true},
+		"extra_hosts":  {(*parser).setExtraHosts, true},
 		"commands":     {(*parser).setCommands, false},
 		"settings":     {(*parser).setSettings, false},
 		"failure":      {(*parser).setFailure, false},
@@ -70,8 +76,8 @@ var (
 	}
 	// unsupportedContainerKeys are real Drone keys with no place in the
 	// model.
-	unsupportedContainerKeys = set("detach", "resources", "user", "networks",
-		"shm_size", "working_dir", "dns", "dns_search", "extra_hosts", "mem_limit",
+	unsupportedContainerKeys = set("detach", "resources", "networks",
+		"shm_size", "mem_limit",
 		"memswap_limit", "cpu_quota", "cpu_shares", "cpu_set", "cpuset", "oom_kill_disable",
 		"labels", "tmpfs", "ulimits", "sysctls", "cap_drop", "isolation", "logging",
 		"stop_grace_period", "ports", "security_context")
@@ -253,6 +259,7 @@ func (p *parser) modelContainer(c *container, img pipeline.Image, env []pipeline
 	return pipeline.Container{
 		Name: c.name, Pos: p.pos(c.at), Image: img, Entrypoint: c.entrypoint, Command: c.command,
 		Env: env, Volumes: c.volumes, Privileged: c.privileged, Host: c.host,
+		User: c.user, WorkingDir: c.workingDir,
 	}
 }
 

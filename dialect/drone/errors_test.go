@@ -156,6 +156,15 @@ var errorTests = []struct {
 			`t.yml:6:19: when.branch: expected include or exclude, got "only"`,
 			"t.yml:6:42: when.status: matches neither success nor failure; the step could never run",
 		}},
+	{"container settings", "kind: pipeline\nvolumes: [{name: t, temp: {medium: disk}}]\nsteps:\n- name: a\n  image: alpine\n" +
+		"  working_dir: rel\n  dns: [dns.example.com]\n  dns_search: 'a b'\n  extra_hosts: [nohost, 'h:999.1.1.1']\n", []string{
+		`t.yml:2:36: temp medium: expected memory, got "disk"`,
+		"t.yml:6:16: working_dir: expected an absolute path",
+		`t.yml:7:9: dns: expected an IP address, got "dns.example.com"`,
+		`t.yml:8:15: dns_search: expected a domain name, got "a b"`,
+		`t.yml:9:17: extra_hosts: expected name:ip, got "nohost"`,
+		`t.yml:9:25: extra_hosts: expected name:ip, got "h:999.1.1.1"`,
+	}},
 	{"bad merge", "kind: pipeline\nsteps:\n- name: a\n  image: alpine\n  <<: [x]\n",
 		[]string{"t.yml:5:8: <<: expected a mapping to merge, got a string"}},
 	{"errors in several documents", "kind: pipeline\nname: a\nsteps: [{name: s}]\n---\nkind: pipeline\nname: b\nsteps: [{image: alpine}]\n",

@@ -1,6 +1,7 @@
 package drone
 
 import (
+	"net/netip"
 	"path"
 	"regexp"
 	"strings"
@@ -72,4 +73,54 @@ func (p *parser) deviceString(n *yaml.Node) (pipeline.Volume, bool) {
 	}
 	dev.Pos = p.pos(n)
 	return dev, ok
+}
+
+func (p *parser) setUser(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.user, _ = p.str(v, "user")
+}
+
+func (p *parser) setWorkingDir(_ *jobDoc, c *container, _, v *yaml.Node) {
+	dir, ok := p.str(v, "working_dir")
+	if ok && !path.IsAbs(dir) {
+		p.errorf(v, "working_dir: expected an absolute path")
+		return
+	}
+	c.workingDir = path.Clean(dir)
+}
+
+// setDNS reads "dns: 8.8.8.8" or a list of servers.
+func (p *parser) setDNS(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.host.DNS = p.hostValues(v, "dns", func(s string) bool {
+		_, err := netip.ParseAddr(s)
+		return err == nil
+	}, "an IP address")
+}
+
+func (p *parser) setDNSSearch(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.host.DNSSearch = p.hostValues(v, "dns_search", func(s string) bool {
+		return !strings.ContainsAny(s, " \t/:")
+	}, "a domain name")
+}
+
+// setExtraHosts reads "extra_hosts: [name:ip]", as docker run --add-host.
+func (p *parser) setExtraHosts(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.host.ExtraHosts = p.hostValues(v, "extra_hosts", func(s string) bool {
+		name, ip, ok := strings.Cut(s, ":")
+		_, err := netip.ParseAddr(ip)
+		return ok && name != "" && err == nil
+	}, "name:ip")
+}
+
+// hostValues reads a string or a list of strings, each checked by valid.
+func (p *parser) hostValues(v *yaml.Node, what string, valid func(string) bool, form string) []pipeline.HostValue {
+	items, _ := p.strList(v, what, true)
+	var out []pipeline.HostValue
+	for _, n := range items {
+		if !valid(n.Value) {
+			p.errorf(n, "%s: expected %s, got %s", what, form, quote(n.Value))
+			continue
+		}
+		out = append(out, pipeline.HostValue{Value: n.Value, Pos: p.pos(n)})
+	}
+	return out
 }

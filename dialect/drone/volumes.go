@@ -17,6 +17,8 @@ import (
 // naming it share it, and removes with the job.
 type volumeDef struct {
 	source string
+	// tmpfs: a temp volume with medium: memory.
+	tmpfs bool
 }
 
 // volumeNameRE is what Docker accepts as a volume name.
@@ -81,8 +83,8 @@ func (p *parser) volumeDef(item *yaml.Node) (string, *yaml.Node, volumeDef, bool
 		src, ok := p.hostPath(host)
 		return name, nameNode, volumeDef{source: src}, ok
 	default:
-		ok := p.tempVolume(temp)
-		return name, nameNode, volumeDef{source: name}, ok
+		tmpfs, ok := p.tempVolume(temp)
+		return name, nameNode, volumeDef{source: name, tmpfs: tmpfs}, ok
 	}
 	return "", nil, volumeDef{}, false
 }
@@ -114,18 +116,27 @@ func (p *parser) hostPath(host *yaml.Node) (string, bool) {
 	return "", false
 }
 
-// tempVolume reads "temp: {}"; memory-backed volumes have no place in the
-// model yet, so they become disk volumes.
-func (p *parser) tempVolume(temp *yaml.Node) bool {
+// tempVolume reads "temp: {}" or "temp: {medium: memory}", which is a
+// tmpfs in each container that mounts it, as drone-runner-docker makes it.
+func (p *parser) tempVolume(temp *yaml.Node) (tmpfs, ok bool) {
 	pairs, ok := p.mappingOf(temp, "temp")
 	for _, pr := range pairs {
-		if pr.Key.Value == "medium" {
-			p.warnf(pr.Key, "key %s is not supported by slipway and is ignored (the volume is on disk)", quote(pr.Key.Value))
-			continue
+		switch pr.Key.Value {
+		case "medium":
+			medium, good := p.str(pr.Value, "temp medium")
+			switch {
+			case good && medium == "memory":
+				tmpfs = true
+			case good:
+				p.errorf(pr.Value, "temp medium: expected memory, got %s", quote(medium))
+				ok = false
+			}
+		case "size_limit":
+		default:
+			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}
-		p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 	}
-	return ok
+	return tmpfs, ok
 }
 
 // containerVolumes reads a step's or service's volumes: Drone 1.x
@@ -237,6 +248,6 @@ func (p *parser) lookupVolume(d *jobDoc, item, nameNode *yaml.Node, name string,
 		p.errorf(nameNode, "unknown volume %s (volumes are declared in the pipeline's volumes: section)", quote(name))
 		return vol, false
 	}
-	vol.Source, vol.Target = def.source, path.Clean(vol.Target)
+	vol.Source, vol.Target, vol.Tmpfs = def.source, path.Clean(vol.Target), def.tmpfs
 	return vol, true
 }

@@ -324,3 +324,41 @@ func TestPrivilegedReachesTheEngine(t *testing.T) {
 		t.Errorf("privileged not set: %v", err)
 	}
 }
+
+// TestUserTmpfsAndResolver: a container runs as its user, with a tmpfs of
+// its own and its resolver settings; in a shared namespace the sandbox
+// carries the settings of every container.
+func TestUserTmpfsAndResolver(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	script := "id -u; id -g; grep -c ' /scratch tmpfs ' /proc/mounts; grep -c '192.0.2.53' /etc/resolv.conf; " +
+		"grep -c 'search example.test' /etc/resolv.conf; grep -c '10.9.8.7[[:space:]]*registry.test' /etc/hosts"
+	step := func() *engine.Container {
+		return &engine.Container{Name: "step-0", Image: busybox, User: "1234:4321", Cmd: []string{"sh", "-c", script},
+			Mounts:   []engine.Mount{{Source: "scratch", Target: "/scratch", Tmpfs: true}},
+			Resolver: engine.Resolver{DNS: []string{"192.0.2.53"}, DNSSearch: []string{"example.test"}, ExtraHosts: []string{"registry.test:10.9.8.7"}}}
+	}
+	for _, network := range []engine.Network{engine.NetworkNone, engine.NetworkShared} {
+		s := newSpec(t, e, network)
+		s.RunID += fmt.Sprint(network)
+		s.Steps = []*engine.Container{step()}
+		if err := e.Setup(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		code, err := e.Run(ctx, s, s.Steps[0], &out, &out)
+		// On a user-defined network Docker's own resolver (127.0.0.11)
+		// forwards to the servers: resolv.conf does not name them.
+		want := "1234\n4321\n1\n1\n1\n1\n"
+		if network == engine.NetworkShared {
+			want = "1234\n4321\n1\n0\n1\n1\n"
+			res, ierr := e.cli.ContainerInspect(ctx, name(s, "sandbox"), client.ContainerInspectOptions{})
+			if ierr != nil || fmt.Sprint(res.Container.HostConfig.DNS) != "[192.0.2.53]" {
+				t.Errorf("sandbox DNS: %v %v", ierr, res.Container.HostConfig)
+			}
+		}
+		if err != nil || code != 0 || out.String() != want {
+			t.Errorf("network %v: code %d err %v out %q", network, code, err, out.String())
+		}
+	}
+}

@@ -123,6 +123,7 @@ func (e *Engine) create(ctx context.Context, s *engine.Spec, c *engine.Container
 		Cmd:          c.Cmd,
 		Env:          c.Env,
 		WorkingDir:   c.WorkingDir,
+		User:         c.User,
 		Labels:       labels(s, role),
 		AttachStdout: role == "step",
 		AttachStderr: role == "step",
@@ -145,6 +146,10 @@ func (e *Engine) create(ctx context.Context, s *engine.Spec, c *engine.Container
 		CapAdd:      c.CapAdd,
 	}
 	host.Devices = devices(c.Devices)
+	if s.Network != engine.NetworkShared || c.HostNetwork {
+		// A member of a shared namespace uses the sandbox's resolver.
+		setResolver(host, c.Resolver)
+	}
 	if role == "step" {
 		// Output is read from the attach stream; the engine's log store
 		// would only double the cost of every byte.
@@ -181,6 +186,15 @@ func (e *Engine) create(ctx context.Context, s *engine.Spec, c *engine.Container
 	return nil
 }
 
+func setResolver(host *container.HostConfig, r engine.Resolver) {
+	host.DNSSearch, host.ExtraHosts = r.DNSSearch, r.ExtraHosts
+	for _, d := range r.DNS {
+		if a, err := netip.ParseAddr(d); err == nil {
+			host.DNS = append(host.DNS, a)
+		}
+	}
+}
+
 // devices maps host device files; read-only devices get "rm" (no write).
 func devices(ds []engine.Mount) []container.DeviceMapping {
 	var out []container.DeviceMapping
@@ -200,6 +214,10 @@ func devices(ds []engine.Mount) []container.DeviceMapping {
 func (e *Engine) mounts(ctx context.Context, s *engine.Spec, ms []engine.Mount) ([]mount.Mount, error) {
 	var out []mount.Mount
 	for _, m := range ms {
+		if m.Tmpfs {
+			out = append(out, mount.Mount{Type: mount.TypeTmpfs, Target: m.Target, ReadOnly: m.ReadOnly})
+			continue
+		}
 		if strings.HasPrefix(m.Source, "/") {
 			out = append(out, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 			continue

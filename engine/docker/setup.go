@@ -55,10 +55,14 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	host := &container.HostConfig{Mounts: workspaceMount(s), NetworkMode: networkMode(s)}
+	if s.Network == engine.NetworkShared {
+		setResolver(host, sharedResolver(s))
+	}
 	if _, err := e.cli.ContainerCreate(api, client.ContainerCreateOptions{
 		Name:             sandbox,
 		Config:           &container.Config{Image: pauseRef, Labels: labels(s, "sandbox")},
-		HostConfig:       &container.HostConfig{Mounts: workspaceMount(s), NetworkMode: networkMode(s)},
+		HostConfig:       host,
 		NetworkingConfig: endpoint(s, s.Aliases),
 	}); err != nil {
 		return fmt.Errorf("create sandbox: %w", err)
@@ -77,6 +81,18 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 		}
 	}
 	return nil
+}
+
+// sharedResolver is the resolver settings of all the containers of a
+// shared namespace, which has one resolver.
+func sharedResolver(s *engine.Spec) engine.Resolver {
+	var r engine.Resolver
+	for _, c := range append(s.Services[:len(s.Services):len(s.Services)], s.Steps...) {
+		if !c.HostNetwork {
+			r = r.With(c.Resolver)
+		}
+	}
+	return r
 }
 
 // pendingCopy is the workspace of a job without services, still to be

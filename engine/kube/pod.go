@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -269,10 +270,18 @@ func envVars(secret, keyPrefix string, env []string) ([]corev1.EnvVar, map[strin
 // refused them for untrusted runs, and refused devices and host networking,
 // which a pod cannot give one container.
 func securityContext(c *engine.Container) *corev1.SecurityContext {
-	if !c.Privileged && len(c.CapAdd) == 0 {
+	if !c.Privileged && len(c.CapAdd) == 0 && c.User == "" {
 		return nil
 	}
 	sc := &corev1.SecurityContext{}
+	// The runner refused a user that is not uid[:gid].
+	uid, gid, _ := strings.Cut(c.User, ":")
+	if n, err := strconv.ParseInt(uid, 10, 64); err == nil {
+		sc.RunAsUser = ptr(n)
+	}
+	if n, err := strconv.ParseInt(gid, 10, 64); err == nil {
+		sc.RunAsGroup = ptr(n)
+	}
 	if c.Privileged {
 		sc.Privileged = ptr(true)
 	}
@@ -392,6 +401,9 @@ func (j *job) declareVolumes(mounts []engine.Mount) []corev1.Volume {
 			v = corev1.Volume{Name: "host-" + shortHash(m.Source), VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path.Clean(m.Source)}}}
 		} else {
 			v = corev1.Volume{Name: dnsLabel("vol-"+m.Source, 63), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+			if m.Tmpfs {
+				v.EmptyDir.Medium = corev1.StorageMediumMemory
+			}
 		}
 		j.volumes[m.Source] = v.Name
 		out = append(out, v)

@@ -698,3 +698,29 @@ func TestStepsVolumesAndCredentialsAreInThePodFromTheStart(t *testing.T) {
 		}
 	}
 }
+
+// TestUserAndMemoryVolume: a numeric user becomes the security context's;
+// a memory-backed mount an emptyDir in memory.
+func TestUserAndMemoryVolume(t *testing.T) {
+	e, _ := newFakeEngine(t, Config{})
+	s := testSpec()
+	s.Steps = []*engine.Container{{Name: "step-0", Image: "docker.io/library/busybox:1.35", User: "1000:2000",
+		Mounts: []engine.Mount{{Source: "scratch", Target: "/scratch", Tmpfs: true}}}}
+	j, pp := build(t, e, s)
+	var medium corev1.StorageMedium = "unset"
+	for _, v := range pp.pod.Spec.Volumes {
+		if v.Name == "vol-scratch" {
+			medium = v.EmptyDir.Medium
+		}
+	}
+	if medium != corev1.StorageMediumMemory {
+		t.Errorf("scratch volume medium %q", medium)
+	}
+	ec, _, err := j.stepParts(s, s.Steps[0], j.containerName("step-0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := ec.SecurityContext; sc == nil || *sc.RunAsUser != 1000 || *sc.RunAsGroup != 2000 || sc.Privileged != nil {
+		t.Errorf("security context %+v", sc)
+	}
+}
