@@ -48,6 +48,10 @@ type Spec struct {
 	// bind-mounting, keeps a job from changing the user's files.
 	WorkspaceDir  string
 	WorkspacePath string
+	// WorkspaceSub is where below WorkspacePath the checkout goes (a
+	// relative slash path; "" for WorkspacePath itself): Drone's
+	// workspace base is the volume, base/path the checkout.
+	WorkspaceSub string
 	// Services are the job's services, known before Setup. An engine whose
 	// sandbox must declare them up front (a Kubernetes pod, where they are
 	// sidecars) creates them in Setup; the Docker engine starts each one

@@ -57,6 +57,12 @@ type Job struct {
 	// Workspace is the path in the containers where the checkout is copied;
 	// it is also the working directory of every step.
 	Workspace string `json:"workspace"`
+	// WorkspaceBase, when set, is where the workspace volume is mounted:
+	// Workspace or a directory above it, shared by the steps (Drone's
+	// workspace base, a GOPATH say).
+	WorkspaceBase string `json:"workspace_base,omitempty"`
+	// NoCheckout: the workspace starts empty (Drone's clone: disable).
+	NoCheckout bool `json:"no_checkout,omitempty"`
 	// Steps run in order; a failing step stops the ones after it, except
 	// steps marked Always.
 	Steps    []*Step    `json:"steps"`

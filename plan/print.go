@@ -25,7 +25,14 @@ func (p *Plan) Print(w io.Writer) {
 }
 
 func printJob(w io.Writer, j *Job) {
-	fmt.Fprintf(w, "  job %s (workspace %s)%s\n", j.Name, j.Workspace, marks(j))
+	ws := j.Workspace
+	if j.WorkspaceBase != "" {
+		ws += ", volume at " + j.WorkspaceBase
+	}
+	if j.NoCheckout {
+		ws += ", no checkout"
+	}
+	fmt.Fprintf(w, "  job %s (workspace %s)%s\n", j.Name, ws, marks(j))
 	for _, svc := range j.Services {
 		fmt.Fprintf(w, "    service %s: %s (aliases: %s)\n", svc.Name, svc.Image.Ref, strings.Join(svc.Aliases, ", "))
 	}

@@ -82,6 +82,13 @@ func (r *run) spec(key string, j *plan.Job) *engine.Spec {
 		RunID: r.id, Key: key, Owner: r.Owner,
 		WorkspaceDir: r.workspace, WorkspacePath: j.Workspace,
 	}
+	if j.WorkspaceBase != "" {
+		sub, _ := strings.CutPrefix(j.Workspace, j.WorkspaceBase)
+		s.WorkspacePath, s.WorkspaceSub = j.WorkspaceBase, strings.Trim(sub, "/")
+	}
+	if j.NoCheckout {
+		s.WorkspaceDir = ""
+	}
 	switch {
 	case j.Network == pipeline.NetworkSharedLocalhost && len(j.Services) > 0:
 		s.Network = engine.NetworkShared

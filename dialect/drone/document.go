@@ -374,6 +374,9 @@ func (p *parser) workspace(d *jobDoc, _, v *yaml.Node) {
 		return
 	}
 	d.job.Workspace, d.wsBase, d.wsPath = ws, path.Clean(base), rel
+	if d.wsBase != ws {
+		d.job.WorkspaceBase = d.wsBase
+	}
 }
 
 func (p *parser) nameInUse(d *jobDoc, name string, n *yaml.Node) bool {

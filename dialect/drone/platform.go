@@ -8,8 +8,7 @@ import (
 
 // clone reads the implicit clone step's settings. slipway copies the
 // checkout instead of cloning, so depth, tags and the rest change nothing;
-// disable: true only renumbers the steps and makes depends_on: [clone]
-// unknown, as in Drone.
+// disable: true leaves the workspace empty, as Drone does.
 func (p *parser) clone(d *jobDoc, _, v *yaml.Node) {
 	pairs, ok := p.mappingOf(v, "clone")
 	if !ok {
@@ -19,10 +18,7 @@ func (p *parser) clone(d *jobDoc, _, v *yaml.Node) {
 		switch pr.Key.Value {
 		case "disable":
 			d.noClone, _ = p.boolean(pr.Value, "clone disable")
-			if d.noClone {
-				// The runner has no way yet to start with an empty workspace.
-				p.warnf(pr.Key, "clone: disable is not honoured yet: the checkout is still copied into the workspace")
-			}
+			d.job.NoCheckout = d.noClone
 		case "depth", "retries":
 			if _, err := strconv.Atoi(pr.Value.Value); pr.Value.Kind != yaml.ScalarNode || err != nil {
 				p.errorf(pr.Value, "clone %s: expected a number, got %s", pr.Key.Value, describe(pr.Value))

@@ -362,3 +362,34 @@ func TestUserTmpfsAndResolver(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkspaceBelowTheVolume: the volume is mounted at WorkspacePath (a
+// GOPATH), the checkout goes into WorkspaceSub below it, and what a step
+// writes elsewhere in the volume is there for the next step.
+func TestWorkspaceBelowTheVolume(t *testing.T) {
+	e := newEngine(t)
+	for _, network := range []engine.Network{engine.NetworkNone, engine.NetworkShared} {
+		s := newSpec(t, e, network)
+		s.RunID += fmt.Sprint(network)
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.WorkspaceDir, s.WorkspacePath, s.WorkspaceSub = dir, "/go", "src/example.com/app"
+		ctx := context.Background()
+		if err := e.Setup(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		code, err := e.Run(ctx, s, &engine.Container{Name: "step-0", Image: busybox, WorkingDir: "/go/src/example.com/app",
+			Cmd: []string{"sh", "-c", "cat main.go && mkdir -p /go/bin && echo built > /go/bin/app"}}, &out, &out)
+		if err != nil || code != 0 || out.String() != "package main\n" {
+			t.Fatalf("network %v: code %d err %v out %q", network, code, err, out.String())
+		}
+		out.Reset()
+		code, err = e.Run(ctx, s, &engine.Container{Name: "step-1", Image: busybox, Cmd: []string{"cat", "/go/bin/app"}}, &out, &out)
+		if err != nil || code != 0 || out.String() != "built\n" {
+			t.Errorf("network %v: second step: code %d err %v out %q", network, code, err, out.String())
+		}
+	}
+}

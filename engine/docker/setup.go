@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
 	"sync"
 
 	"github.com/moby/moby/api/types/container"
@@ -120,7 +121,9 @@ func (e *Engine) fillWorkspace(ctx context.Context, s *engine.Spec, ctr string) 
 // nothing is buffered whole, whatever the size of the checkout.
 func (e *Engine) copyWorkspace(ctx context.Context, ctr string, s *engine.Spec) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarball.Write(pw, s.WorkspaceDir, s.WorkspacePath)) }()
+	go func() {
+		pw.CloseWithError(tarball.Write(pw, s.WorkspaceDir, path.Join(s.WorkspacePath, s.WorkspaceSub), s.WorkspaceSub))
+	}()
 	_, err := e.cli.CopyToContainer(ctx, ctr, client.CopyToContainerOptions{
 		DestinationPath: s.WorkspacePath, Content: pr,
 	})

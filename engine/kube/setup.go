@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -229,7 +230,7 @@ func (j *job) copyWorkspace(ctx context.Context, s *engine.Spec) error {
 	pr, pw := io.Pipe()
 	tarErr := make(chan error, 1)
 	go func() {
-		err := tarball.Write(pw, s.WorkspaceDir, s.WorkspacePath)
+		err := tarball.Write(pw, s.WorkspaceDir, path.Join(s.WorkspacePath, s.WorkspaceSub), s.WorkspaceSub)
 		tarErr <- err
 		pw.CloseWithError(err)
 	}()

@@ -10,18 +10,25 @@ import (
 	pathpkg "path"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Write writes dir's tree to w as a tar stream, symlinks as symlinks, for
-// extraction at dest (an absolute path in the container).
+// extraction at dest (an absolute path in the container). The entries are
+// inside the directory under (a relative slash path, "" for none): dest
+// is then that directory below where the stream is unpacked, and the
+// entries of under itself come first, so that it is made.
 //
 // A relative link that leads out of dir (up -> ../sibling) is written as
 // the absolute path it leads to in the container (/builds/g/sibling): it
 // means the same there, and dangles there as a git checkout's would, but
 // an engine that refuses links breaking out of the extraction directory
 // (Docker does) accepts it.
-func Write(w io.Writer, dir, dest string) error {
+func Write(w io.Writer, dir, dest, under string) error {
 	tw := tar.NewWriter(w)
+	if err := parents(tw, under); err != nil {
+		return err
+	}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -30,7 +37,7 @@ func Write(w io.Writer, dir, dest string) error {
 		if err != nil || rel == "." {
 			return err
 		}
-		return addTarEntry(tw, path, filepath.ToSlash(rel), dest, d)
+		return addTarEntry(tw, path, filepath.ToSlash(rel), dest, under, d)
 	})
 	if err != nil {
 		return err
@@ -38,7 +45,23 @@ func Write(w io.Writer, dir, dest string) error {
 	return tw.Close()
 }
 
-func addTarEntry(tw *tar.Writer, path, rel, dest string, d fs.DirEntry) error {
+// parents writes a directory entry for under and each directory above it.
+func parents(tw *tar.Writer, under string) error {
+	if under == "" || under == "." {
+		return nil
+	}
+	var dir string
+	for _, part := range strings.Split(pathpkg.Clean(under), "/") {
+		dir = pathpkg.Join(dir, part)
+		hdr := &tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: time.Now()}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addTarEntry(tw *tar.Writer, path, rel, dest, under string, d fs.DirEntry) error {
 	info, err := d.Info()
 	if err != nil {
 		return err
@@ -54,7 +77,7 @@ func addTarEntry(tw *tar.Writer, path, rel, dest string, d fs.DirEntry) error {
 	if err != nil {
 		return nil // sockets, devices: not part of a checkout
 	}
-	hdr.Name = rel
+	hdr.Name = pathpkg.Join(under, rel)
 	if d.IsDir() {
 		hdr.Name += "/"
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,7 +31,7 @@ func TestLinksLeavingTheTreeBecomeAbsolute(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := Write(&buf, dir, "/builds/g/p"); err != nil {
+	if err := Write(&buf, dir, "/builds/g/p", ""); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
@@ -55,5 +56,38 @@ func TestLinksLeavingTheTreeBecomeAbsolute(t *testing.T) {
 		if got[name] != w {
 			t.Errorf("%s -> %q, want %q", name, got[name], w)
 		}
+	}
+}
+
+// TestEntriesUnderADirectory: with under, the directories above come
+// first and every entry is inside; a link out of the tree is resolved
+// from dest, the checkout's place.
+func TestEntriesUnderADirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../lib", filepath.Join(dir, "lib")); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, dir, "/go/src/app", "src/app"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	tr := tar.NewReader(&buf)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, h.Name+" "+h.Linkname)
+	}
+	want := "src/ |src/app/ |src/app/lib /go/src/lib|src/app/main.go "
+	if strings.Join(got, "|") != want {
+		t.Errorf("entries %q, want %q", strings.Join(got, "|"), want)
 	}
 }
