@@ -63,6 +63,9 @@ type Job struct {
 	WorkspaceBase string `json:"workspace_base,omitempty"`
 	// NoCheckout: the workspace starts empty (Drone's clone: disable).
 	NoCheckout bool `json:"no_checkout,omitempty"`
+	// ExitEarly, when not 0, is the exit code with which a step ends the
+	// job early and successfully, the later steps skipped (Drone's 78).
+	ExitEarly int `json:"exit_early,omitempty"`
 	// Steps run in order; a failing step stops the ones after it, except
 	// steps marked Always.
 	Steps    []*Step    `json:"steps"`
@@ -192,6 +195,10 @@ type Step struct {
 	// When says after what the step runs (Drone's when: status); unlike
 	// an Always step, its own failure fails the job.
 	When When `json:"when,omitempty"`
+	// Detach: the step is started in the background, reachable by its
+	// name like a service, and the job goes on; it is stopped at the end
+	// (Drone's detach: true).
+	Detach bool `json:"detach,omitempty"`
 }
 
 // Service is a container started before a job's steps and removed after.
@@ -199,6 +206,9 @@ type Service struct {
 	Container
 	// Aliases are the host names the service answers to.
 	Aliases []string `json:"aliases,omitempty"`
+	// Commands, when set, are run by sh -e in the job's workspace instead
+	// of the image's command (Drone's service commands).
+	Commands []string `json:"commands,omitempty"`
 }
 
 // Host holds the other settings that reach the host, besides host volumes

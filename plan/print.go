@@ -35,11 +35,17 @@ func printJob(w io.Writer, j *Job) {
 	fmt.Fprintf(w, "  job %s (workspace %s)%s\n", j.Name, ws, marks(j))
 	for _, svc := range j.Services {
 		fmt.Fprintf(w, "    service %s: %s (aliases: %s)\n", svc.Name, svc.Image.Ref, strings.Join(svc.Aliases, ", "))
+		for _, c := range svc.Commands {
+			fmt.Fprintf(w, "      %s\n", c)
+		}
 	}
 	for _, st := range j.Steps {
 		when := ""
 		if st.Always {
 			when = " (always)"
+		}
+		if st.Detach {
+			when = " (detached)"
 		}
 		fmt.Fprintf(w, "    step %s%s: %s\n", st.Name, when, cmp.Or(st.Image.Ref, st.Image.Name, "(no image)"))
 		for _, c := range st.Commands {

@@ -8,8 +8,8 @@ import (
 )
 
 // TestResolverSettingsNeedTrust: dns, dns_search and extra_hosts are
-// refused in untrusted runs (Drone's linter rule) and on Kubernetes, as is
-// a user Kubernetes cannot express.
+// refused in untrusted runs (Drone's linter rule) and on Kubernetes, as
+// are a user Kubernetes cannot express and a detached step.
 func TestResolverSettingsNeedTrust(t *testing.T) {
 	at := func(line int) pipeline.Pos { return pipeline.Pos{File: ".drone.yml", Line: line, Column: 5} }
 	build := func(target pipeline.Target, user string) *pipeline.Pipeline {
@@ -49,5 +49,9 @@ func TestResolverSettingsNeedTrust(t *testing.T) {
 	p.Stages[0].Jobs[0].Steps[0].Host = pipeline.Host{}
 	if err := apply(p, Policy{}); err != nil {
 		t.Errorf("numeric user on kubernetes: %v", err)
+	}
+	p.Stages[0].Jobs[0].Steps[0].Detach = true
+	if err := apply(p, Policy{}); err == nil || !strings.Contains(err.Error(), ".drone.yml:2:5: detach: not supported on Kubernetes") {
+		t.Errorf("detach on kubernetes: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -89,17 +90,34 @@ func (r *run) spec(key string, j *plan.Job) *engine.Spec {
 	if j.NoCheckout {
 		s.WorkspaceDir = ""
 	}
+	detached := detachedNames(j)
 	switch {
-	case j.Network == pipeline.NetworkSharedLocalhost && len(j.Services) > 0:
+	case j.Network == pipeline.NetworkSharedLocalhost && len(j.Services)+len(detached) > 0:
 		s.Network = engine.NetworkShared
 		for _, svc := range j.Services {
 			s.Aliases = append(s.Aliases, svc.Aliases...)
 		}
+		s.Aliases = append(s.Aliases, detached...)
 	case len(j.Services) > 0:
 		s.Network = engine.NetworkBridge
 	}
 	return s
 }
+
+// detachedNames are the names of the job's detached steps, which answer
+// to them like services.
+func detachedNames(j *plan.Job) []string {
+	var out []string
+	for _, st := range j.Steps {
+		if st.Detach && validHostName.MatchString(st.Name) {
+			out = append(out, st.Name)
+		}
+	}
+	return out
+}
+
+// validHostName is a name Docker accepts as a network alias.
+var validHostName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$`)
 
 // run pulls, sets up, starts services, then runs the steps in order.
 func (jb *job) run(ctx context.Context) error {
@@ -112,7 +130,7 @@ func (jb *job) run(ctx context.Context) error {
 		return err
 	}
 	for _, svc := range jb.j.Services {
-		c, err := jb.r.serviceContainer(svc)
+		c, err := jb.r.serviceContainer(svc, jb.j.Workspace)
 		if err != nil {
 			return err
 		}
@@ -161,6 +179,9 @@ func (jb *job) runSteps(ctx context.Context) error {
 		}
 		err := jb.runStep(sctx, jb.spec.Steps[i], st)
 		switch {
+		case errors.Is(err, errExitEarly):
+			jb.r.say(jb.j.Name, "Job %q: step %s exited with code %d: the job ends here, successfully", jb.j.Name, st.Name, jb.j.ExitEarly)
+			return failure
 		case err == nil || st.Always:
 			if err != nil {
 				jb.r.say(jb.j.Name, "Job %q: %s failed (ignored): %v", jb.j.Name, st.Name, err)
@@ -201,17 +222,30 @@ func (r *run) alwaysContext(ctx context.Context) (context.Context, context.Cance
 	return actx, cancel
 }
 
-// runStep runs one step's container and turns its exit code into an error.
+// errExitEarly: a step exited with the job's ExitEarly code.
+var errExitEarly = errors.New("the step ends the job early")
+
+// runStep runs one step's container and turns its exit code into an
+// error. A detached step is started in the background and left running.
 func (jb *job) runStep(ctx context.Context, c *engine.Container, st *pipeline.Step) error {
 	stop := jb.killOnSecondSignal(ctx, c.Name)
 	defer stop()
 	jb.r.events.StepStarted(jb.j.Name, st.Name)
+	if st.Detach {
+		if err := jb.eng.StartService(ctx, jb.spec, c); err != nil {
+			return fmt.Errorf("%s: %w", st.Name, err)
+		}
+		return nil
+	}
 	code, err := jb.eng.Run(ctx, jb.spec, c, jb.stdout, jb.stderr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return err
+	}
+	if code != 0 && code == jb.j.ExitEarly {
+		return errExitEarly
 	}
 	if code != 0 {
 		return fmt.Errorf("%s exited with code %d", st.Name, code)

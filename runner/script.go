@@ -28,8 +28,11 @@ const detectShell = `if [ -x /usr/local/bin/bash ]; then exec /usr/local/bin/bas
 func scriptFor(st *pipeline.Step) []byte {
 	var b strings.Builder
 	b.WriteString("set -e\n")
-	// pipefail where the shell has it (bash, busybox ash; not every sh).
-	b.WriteString("(set -o pipefail) 2>/dev/null && set -o pipefail\n")
+	if st.Shell != pipeline.ShellDrone {
+		// pipefail where the shell has it (bash, busybox ash; not every
+		// sh). Drone runs sh -e only: "yes | head" passes there.
+		b.WriteString("(set -o pipefail) 2>/dev/null && set -o pipefail\n")
+	}
 	for _, v := range st.Env {
 		if v.File {
 			// A file variable holds the path of a file with its value,
@@ -55,6 +58,11 @@ func quote(s string) string {
 
 // command returns the entrypoint, command and stdin of a step container.
 func command(st *pipeline.Step) (entrypoint, cmd []string, stdin []byte) {
+	if st.Detach && len(st.Commands) > 0 {
+		// Nothing writes to a background container's stdin: the script
+		// is its argument.
+		return []string{"/bin/sh", "-c"}, []string{string(scriptFor(st))}, nil
+	}
 	if len(st.Commands) == 0 {
 		// A plugin-style step runs its image's own entrypoint and command.
 		return st.Entrypoint, st.Command, nil

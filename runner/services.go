@@ -56,7 +56,7 @@ func (jb *job) startServices(ctx context.Context) error {
 func serviceName(svc *pipeline.Service) string { return "svc-" + svc.Name }
 
 // serviceContainer is the engine's view of a service.
-func (r *run) serviceContainer(svc *pipeline.Service) (*engine.Container, error) {
+func (r *run) serviceContainer(svc *pipeline.Service, workspace string) (*engine.Container, error) {
 	env, err := r.env(svc.Env)
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", svc.Name, err)
@@ -72,6 +72,11 @@ func (r *run) serviceContainer(svc *pipeline.Service) (*engine.Container, error)
 		Mounts:     mountsOf(svc.Volumes),
 	}
 	withHost(c, &svc.Container)
+	if len(svc.Commands) > 0 {
+		// As Drone: the commands under sh -e, in the workspace.
+		script := scriptFor(&pipeline.Step{Container: svc.Container, Commands: svc.Commands, Shell: pipeline.ShellDrone})
+		c.Entrypoint, c.Cmd, c.WorkingDir = []string{"/bin/sh", "-c"}, []string{string(script)}, workspace
+	}
 	return c, nil
 }
 

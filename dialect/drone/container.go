@@ -33,6 +33,7 @@ type container struct {
 	ignoreFailure    bool
 	deps             stepDeps
 	user, workingDir string
+	detach           bool
 	// number is DRONE_STEP_NUMBER: Drone numbers the clone step, then
 	// the services, then the steps, in file order.
 	number int
@@ -67,7 +68,8 @@ var (
 		"dns":          {(*parser).setDNS, true},
 		"dns_search":   {(*parser).setDNSSearch, true},
 		"extra_hosts":  {(*parser).setExtraHosts, true},
-		"commands":     {(*parser).setCommands, false},
+		"commands":     {(*parser).setCommands, true},
+		"detach":       {(*parser).setDetach, false},
 		"settings":     {(*parser).setSettings, false},
 		"failure":      {(*parser).setFailure, false},
 		"depends_on":   {(*parser).setDeps, false},
@@ -76,7 +78,7 @@ var (
 	}
 	// unsupportedContainerKeys are real Drone keys with no place in the
 	// model.
-	unsupportedContainerKeys = set("detach", "resources", "networks",
+	unsupportedContainerKeys = set("resources", "networks",
 		"shm_size", "mem_limit",
 		"memswap_limit", "cpu_quota", "cpu_shares", "cpu_set", "cpuset", "oom_kill_disable",
 		"labels", "tmpfs", "ulimits", "sysctls", "cap_drop", "isolation", "logging",
@@ -245,7 +247,7 @@ func (p *parser) image(c *container, what string) (pipeline.Image, bool) {
 func (p *parser) addStep(d *jobDoc, c *container, img pipeline.Image) {
 	s := &pipeline.Step{
 		Container: p.modelContainer(c, img, p.containerEnv(d, c)),
-		Commands:  c.commands, IgnoreFailure: c.ignoreFailure, When: c.when,
+		Commands:  c.commands, IgnoreFailure: c.ignoreFailure, When: c.when, Detach: c.detach,
 	}
 	if len(c.commands) > 0 {
 		s.Shell = pipeline.ShellDrone
@@ -264,7 +266,7 @@ func (p *parser) modelContainer(c *container, img pipeline.Image, env []pipeline
 }
 
 func (p *parser) addService(d *jobDoc, c *container, img pipeline.Image) {
-	s := &pipeline.Service{Container: p.modelContainer(c, img, p.containerEnv(d, c))}
+	s := &pipeline.Service{Container: p.modelContainer(c, img, p.containerEnv(d, c)), Commands: c.commands}
 	// Services answer on localhost (shared namespace); their name is an
 	// extra host name when it is a valid one.
 	if validHost(c.name) {
@@ -444,6 +446,10 @@ func (p *parser) setWhen(_ *jobDoc, c *container, _, v *yaml.Node) {
 // one after another, in file order, is one valid schedule of that.
 func (p *parser) setGroup(_ *jobDoc, _ *container, _, v *yaml.Node) {
 	p.str(v, "group")
+}
+
+func (p *parser) setDetach(_ *jobDoc, c *container, _, v *yaml.Node) {
+	c.detach, _ = p.boolean(v, "detach")
 }
 
 func (p *parser) setDeps(_ *jobDoc, c *container, k, v *yaml.Node) {

@@ -187,7 +187,7 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 	d := &jobDoc{
 		job: &pipeline.Job{
 			Name: "default", Pos: p.pos(root), Network: pipeline.NetworkSharedLocalhost,
-			Workspace: defaultWorkspace, Target: pipeline.TargetDocker,
+			Workspace: defaultWorkspace, Target: pipeline.TargetDocker, ExitEarly: 78,
 		},
 		root:        root,
 		legacy:      legacy,
