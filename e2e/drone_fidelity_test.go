@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"testing"
+)
+
+// TestDroneShellAndSubstitution: steps run under sh -e without pipefail;
+// Drone's variables are substituted into the file ($$ is a literal $) and
+// set in the containers.
+func TestDroneShellAndSubstitution(t *testing.T) {
+	p := newProject(t, ".drone.yml", `
+kind: pipeline
+name: default
+steps:
+- name: build
+  image: busybox:1.35
+  commands:
+  - yes | head -n 2
+  - echo "home $${HOME}"
+  - echo "repo ${DRONE_REPO_NAME^^} branch ${DRONE_BRANCH##feature/} step $DRONE_STEP_NAME"
+  - echo "empty [${DRONE_TAG}] unset ${DRONE_TAG:-none}"
+`)
+	r := p.run("exec", "--branch", "feature/fast")
+	wantCode(t, r, 0)
+	mustContain(t, r, "+ yes | head -n 2\ny\ny\n", "home /root\n", "repo PROJECT branch fast step build\n", "empty [] unset none\n")
+}
+
+// TestDroneCloneDependencyAndExit78: depends_on: [clone] is valid, and a
+// step exiting 78 ends the pipeline early, successfully.
+func TestDroneCloneDependencyAndExit78(t *testing.T) {
+	p := newProject(t, ".drone.yml", `
+kind: pipeline
+name: default
+steps:
+- name: first
+  image: busybox:1.35
+  depends_on: [clone]
+  commands:
+  - cat main.go
+- name: stop
+  image: busybox:1.35
+  commands:
+  - echo nothing to do
+  - exit 78
+- name: never
+  image: busybox:1.35
+  commands:
+  - echo never ran
+`, "main.go", "package main\n")
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "package main\n", "nothing to do\n", "step stop exited with code 78: the job ends here, successfully")
+	mustNotContain(t, r, "never ran\n")
+}
+
+// TestDroneDetachedStepAndServiceCommands: a detached step serves a
+// later step by name and on localhost; a service's commands run in the
+// workspace.
+func TestDroneDetachedStepAndServiceCommands(t *testing.T) {
+	p := newProject(t, ".drone.yml", `
+kind: pipeline
+name: default
+services:
+- name: files
+  image: busybox:1.35
+  commands:
+  - echo "from the workspace" > served.txt
+  - exec httpd -f -p 8081 -h .
+steps:
+- name: server
+  image: busybox:1.35
+  detach: true
+  commands:
+  - echo "detached" > /tmp/index.html
+  - exec httpd -f -p 8080 -h /tmp
+- name: client
+  image: busybox:1.35
+  commands:
+  - for i in $(seq 50); do wget -qO- http://server:8080/ && break; sleep 0.2; done
+  - wget -qO- http://127.0.0.1:8080/
+  - for i in $(seq 50); do wget -qO- http://localhost:8081/served.txt && break; sleep 0.2; done
+`)
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "http://server:8080/ && break; sleep 0.2; done\ndetached\n", "+ wget -qO- http://127.0.0.1:8080/\ndetached\n", "from the workspace\n")
+}
+
+// TestDrone0xMatrixRunsEveryCombination: a Drone 0.8 matrix becomes one
+// pipeline per combination, its values substituted and in the
+// environment.
+func TestDrone0xMatrixRunsEveryCombination(t *testing.T) {
+	p := newProject(t, ".drone.yml", `
+matrix:
+  FLAVOUR: [plain, spicy]
+pipeline:
+  build:
+    image: busybox:1.35
+    commands:
+      - echo "flavour ${FLAVOUR} env $FLAVOUR"
+  build:
+    image: busybox:1.35
+    commands:
+      - echo "the second build step"
+`)
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "flavour plain env plain\n", "flavour spicy env spicy\n", `Job "FLAVOUR=plain" passed`, `Job "FLAVOUR=spicy" passed`, "the second build step\n")
+}
+
+// TestDroneWorkspaceBaseSharedBySteps: the volume is at base (a GOPATH)
+// and the checkout at base/path; what one step leaves in base, the next
+// finds. user: and a memory-backed temp volume are honoured.
+func TestDroneWorkspaceBaseSharedBySteps(t *testing.T) {
+	p := newProject(t, ".drone.yml", `
+kind: pipeline
+name: default
+workspace:
+  base: /go
+  path: src/example.com/app
+volumes:
+- name: scratch
+  temp: {medium: memory}
+steps:
+- name: build
+  image: busybox:1.35
+  volumes:
+  - {name: scratch, path: /scratch}
+  commands:
+  - pwd
+  - cat main.go
+  - mkdir -p /go/bin && echo binary > /go/bin/app
+  - grep -c ' /scratch tmpfs ' /proc/mounts
+- name: test
+  image: busybox:1.35
+  user: "1234"
+  commands:
+  - cat /go/bin/app
+  - id -u
+`, "main.go", "package main\n")
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "/go/src/example.com/app\n", "package main\n", "+ grep -c ' /scratch tmpfs ' /proc/mounts\n1\n", "+ cat /go/bin/app\nbinary\n", "+ id -u\n1234\n")
+}
