@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -60,7 +61,11 @@ func (o *options) droneContext(ws, project string) drone.Context {
 	if branch == "" {
 		branch = gitBranch(ws)
 	}
-	ctx := drone.Context{Branch: branch, Event: o.event, Repo: project}
+	// The local Docker Engine runs linux containers of the machine's
+	// architecture: pipelines for others are skipped, as no Drone runner
+	// of this machine would take them.
+	host, _ := os.Hostname()
+	ctx := drone.Context{Branch: branch, Event: o.event, Repo: project, OS: "linux", Arch: runtime.GOARCH, Hostname: host}
 	if branch != "" {
 		ctx.Ref = "refs/heads/" + branch
 	}
