@@ -198,6 +198,18 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 	}
 	p.documents++
 	d.number = p.documents
+	if t := find(pairs, "type"); t != nil && !legacy {
+		p.pipelineType(d, t.Key, t.Value)
+	}
+	if d.foreign != "" {
+		// Its keys and steps are for another runner: it is skipped,
+		// whatever its trigger says; only its name matters here.
+		if n := find(pairs, "name"); n != nil {
+			p.pipelineName(d, n.Key, n.Value)
+		}
+		d.skip, d.skipAt = d.foreign, d.foreignAt
+		return d
+	}
 	known := pipelineKeys
 	if legacy {
 		known = legacyKeys
@@ -205,6 +217,7 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 	for _, pr := range pairs {
 		handle, ok := known[pr.Key.Value]
 		switch {
+		case pr.Key.Value == "type" && !legacy:
 		case ok && handle != nil:
 			handle(p, d, pr.Key, pr.Value)
 		case ok:
@@ -213,12 +226,6 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 		default:
 			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}
-	}
-	if d.foreign != "" {
-		// Its steps are for another runner: it is skipped, whatever its
-		// trigger says.
-		d.skip, d.skipAt = d.foreign, d.foreignAt
-		return d
 	}
 	p.platformSkip(d)
 	p.docContainers(d, pairs)
