@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -48,7 +49,7 @@ func (o *options) register(cmd *cobra.Command) {
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for Kubernetes jobs (default: [runners.kubernetes] kubeconfig, in-cluster, $KUBECONFIG, ~/.kube/config)")
 	f.StringVar(&o.project, "project", "", "GitLab project path group/project under /builds (default: from the workspace directory)")
 	f.StringVar(&o.branch, "branch", "", "branch the pipeline runs for: Drone's when:/trigger:, GitLab's rules and CI_COMMIT_BRANCH (default: the workspace's checked-out git branch)")
-	f.StringVar(&o.tag, "tag", "", "GitLab: run a tag pipeline for this tag (CI_COMMIT_TAG) instead of a branch pipeline")
+	f.StringVar(&o.tag, "tag", "", "the tag the pipeline runs for: a GitLab tag pipeline (CI_COMMIT_TAG) instead of a branch pipeline; a Drone tag build (DRONE_TAG; event tag unless --event says otherwise)")
 	f.StringVar(&o.defImage, "default-image", "", "image of the jobs that name none (default: [runners.docker] image from --config)")
 	f.StringVar(&o.source, "pipeline-source", "push", "GitLab's CI_PIPELINE_SOURCE (push, merge_request_event, schedule, web, api, trigger)")
 	f.StringVar(&o.event, "event", "push", "event Drone's when:/trigger: conditions see (push, pull_request, tag, promote, cron, custom)")
@@ -65,7 +66,12 @@ func (o *options) droneContext(ws, project string) drone.Context {
 	// architecture: pipelines for others are skipped, as no Drone runner
 	// of this machine would take them.
 	host, _ := os.Hostname()
-	ctx := drone.Context{Branch: branch, Event: o.event, Repo: project, OS: "linux", Arch: runtime.GOARCH, Hostname: host}
+	ctx := drone.Context{Branch: branch, Event: o.event, Repo: project, Tag: o.tag,
+		OS: "linux", Arch: runtime.GOARCH, Hostname: host, Started: time.Now()}
+	if o.tag != "" && o.event == "push" {
+		ctx.Event, ctx.Ref = "tag", "refs/tags/"+o.tag
+		return ctx
+	}
 	if branch != "" {
 		ctx.Ref = "refs/heads/" + branch
 	}

@@ -3,6 +3,7 @@ package drone
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Context is the build a file is read for: what Drone's conditions (a
@@ -36,6 +37,8 @@ type Context struct {
 	// Hostname names the machine running the pipeline
 	// (DRONE_RUNNER_HOSTNAME).
 	Hostname string
+	// Started is when the build started (DRONE_BUILD_STARTED, ...).
+	Started time.Time
 }
 
 func (c Context) value(key string) (string, bool) {
@@ -96,6 +99,14 @@ func (c Context) buildEnv() map[string]string {
 	}
 	if c.Event == "pull_request" {
 		env["DRONE_PULL_REQUEST"] = prNumber(c.Ref)
+	}
+	if !c.Started.IsZero() {
+		// Drone reports a running build as finishing now.
+		at := fmt.Sprint(c.Started.Unix())
+		for _, name := range []string{"DRONE_BUILD_CREATED", "DRONE_BUILD_STARTED", "DRONE_BUILD_FINISHED",
+			"DRONE_STAGE_STARTED", "DRONE_STAGE_FINISHED", "CI_BUILD_CREATED", "CI_BUILD_STARTED", "CI_BUILD_FINISHED"} {
+			env[name] = at
+		}
 	}
 	for legacy, name := range legacyNames {
 		env[legacy] = env[name]

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipway-ci/slipway/pipeline"
 )
@@ -20,6 +21,7 @@ var goldenContext = Context{
 	Commit: "0123456789abcdef0123456789abcdef01234567", Message: "fix: it\n\nwith a body",
 	Author: "octocat", AuthorName: "The Octocat", AuthorEmail: "octocat@example.com",
 	BuildNumber: 42, OS: "linux", Arch: "amd64", Hostname: "ci-host",
+	Started: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC),
 }
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json")
@@ -74,7 +76,7 @@ func hideBuiltins(pl *pipeline.Pipeline) {
 }
 
 var builtinNames = func() map[string]bool {
-	p := &parser{ctx: Context{Event: "pull_request", OS: "linux", Arch: "amd64"}}
+	p := &parser{ctx: Context{Event: "pull_request", OS: "linux", Arch: "amd64", Started: time.Now()}}
 	env := p.stageEnv(&jobDoc{job: &pipeline.Job{}})
 	names := map[string]bool{"DRONE_STEP_NAME": true, "DRONE_STEP_NUMBER": true}
 	for name := range env {
