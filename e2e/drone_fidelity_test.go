@@ -72,6 +72,7 @@ steps:
   detach: true
   commands:
   - echo "detached" > /tmp/index.html
+  - echo "serving in the background"
   - exec httpd -f -p 8080 -h /tmp
 - name: client
   image: busybox:1.35
@@ -82,7 +83,7 @@ steps:
 `)
 	r := p.run("exec")
 	wantCode(t, r, 0)
-	mustContain(t, r, "http://server:8080/ && break; sleep 0.2; done\ndetached\n", "+ wget -qO- http://127.0.0.1:8080/\ndetached\n", "from the workspace\n")
+	mustContain(t, r, "[default/server] serving in the background\n", "http://server:8080/ && break; sleep 0.2; done\ndetached\n", "+ wget -qO- http://127.0.0.1:8080/\ndetached\n", "from the workspace\n")
 }
 
 // TestDrone0xMatrixRunsEveryCombination: a Drone 0.8 matrix becomes one

@@ -235,6 +235,8 @@ func (jb *job) runStep(ctx context.Context, c *engine.Container, st *pipeline.St
 		if err := jb.eng.StartService(ctx, jb.spec, c); err != nil {
 			return fmt.Errorf("%s: %w", st.Name, err)
 		}
+		// Drone shows a detached step's output, as it comes.
+		go jb.followLogs(ctx, c.Name, st.Name)
 		return nil
 	}
 	code, err := jb.eng.Run(ctx, jb.spec, c, jb.stdout, jb.stderr)

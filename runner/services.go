@@ -86,17 +86,17 @@ func (jb *job) startService(ctx context.Context, i int, svc *pipeline.Service) e
 		return fmt.Errorf("service %s: %w", svc.Name, err)
 	}
 	if jb.r.ServiceLogs {
-		go jb.followLogs(ctx, svc)
+		go jb.followLogs(ctx, serviceName(svc), svc.Name)
 	}
 	return nil
 }
 
-// followLogs shows a service's output, each line prefixed with its name,
-// until the service is removed (--service-logs).
-func (jb *job) followLogs(ctx context.Context, svc *pipeline.Service) {
-	w := jb.r.masker.Writer(serviceWriter{events: jb.r.events, job: jb.j.Name, service: svc.Name})
+// followLogs shows the output of a service (--service-logs) or a detached
+// step, each line prefixed with its name, until the container is removed.
+func (jb *job) followLogs(ctx context.Context, container, name string) {
+	w := jb.r.masker.Writer(serviceWriter{events: jb.r.events, job: jb.j.Name, service: name})
 	defer w.Close()
-	_ = jb.eng.Logs(context.WithoutCancel(ctx), jb.spec, serviceName(svc), -1, true, w)
+	_ = jb.eng.Logs(context.WithoutCancel(ctx), jb.spec, container, -1, true, w)
 }
 
 // waitService polls the service's ports until they accept connections or
