@@ -142,3 +142,33 @@ steps:
 	wantCode(t, r, 0)
 	mustContain(t, r, "/go/src/example.com/app\n", "package main\n", "+ grep -c ' /scratch tmpfs ' /proc/mounts\n1\n", "+ cat /go/bin/app\nbinary\n", "+ id -u\n1234\n")
 }
+
+// TestDroneLintNeedsNoSecretsAndSeesTags: lint plans a file whose secrets
+// were not given (exec refuses it before starting anything), and --tag
+// makes a tag build.
+func TestDroneLintNeedsNoSecretsAndSeesTags(t *testing.T) {
+	p := newProject(t, ".drone.yml", `
+kind: pipeline
+name: release
+trigger:
+  event: [tag]
+steps:
+- name: publish
+  image: busybox:1.35
+  environment:
+    TOKEN: {from_secret: token}
+  commands:
+  - echo "publishing ${DRONE_TAG##v}"
+`)
+	r := p.run("lint", "--tag", "v1.2.3")
+	wantCode(t, r, 0)
+	mustContain(t, r, "secrets not given (placeholders here; exec needs them): token\n", "echo \"publishing 1.2.3\"\n",
+		`TOKEN needs secret "token", which was not given: lint goes on without it`)
+	r = p.run("exec", "--tag", "v1.2.3")
+	wantCode(t, r, 2)
+	mustContain(t, r, `TOKEN needs secret "token", which was not given (use --secret token=VALUE)`)
+	mustNotContain(t, r, "publishing")
+	r = p.run("lint")
+	wantCode(t, r, 0)
+	mustContain(t, r, `pipeline "release" is skipped: trigger.event does not match event "push"`)
+}
