@@ -163,7 +163,7 @@ var (
 	// unsupportedDocKeys are real Drone keys with no place in the model.
 	unsupportedDocKeys = set("clone", "node", "concurrency", "node_selector",
 		"tolerations", "service_account_name", "metadata", "host_aliases", "dns_config",
-		"labels", "version", "cache")
+		"labels", "version", "cache", "branches", "matrix")
 )
 
 // countItems is the number of entries of a list or a mapping.

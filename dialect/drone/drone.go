@@ -7,6 +7,10 @@
 // with its services (NetworkSharedLocalhost); services also answer to their
 // name.
 //
+// As Drone does, the file is first substituted: ${NAME...} with the
+// build's variables (from the Context; subst.go), and every container gets
+// Drone's variables (environ.go); empty values are left unset.
+//
 // Choices where Drone and the model differ:
 //
 //   - Stages: pipelines are layered by depends_on into stages named
@@ -14,25 +18,35 @@
 //     all those it depends on. A failed stage stops the later ones, which is
 //     stricter than Drone (which only skips the dependents).
 //   - Steps run one at a time. depends_on between steps reorders them into
-//     the same layers, so every step runs after what it depends on.
-//   - Workspace: /drone/src; workspace.path replaces it when absolute and
-//     goes under it when relative; 0.x workspace.base + path is joined.
+//     the same layers, so every step runs after what it depends on; the
+//     implicit clone step counts as done. 0.x group: runs in file order.
+//   - Workspace: as drone-runner-docker, the volume at workspace.base
+//     (default /drone/src, or an absolute path with no base), the checkout
+//     at base/path.
 //   - Volumes: a host volume mounts its absolute host path (Source is that
 //     path); a temp volume's Source is its name, never absolute, for the
-//     engine to create per job. 0.x "/host:/container[:ro]" strings are host
-//     mounts. Trust is checked later, from the recorded positions.
+//     engine to create per job (a tmpfs with medium: memory). 0.x
+//     "/host:/container[:ro]" strings are host mounts, "/path" an anonymous
+//     volume of the container. Trust is checked later, from the recorded
+//     positions.
 //   - Host settings: devices (1.x {name, path} naming a host volume, 0.x
-//     "/dev/host[:/dev/ctr[:rwm]]"), cap_add, and network_mode: host (the
-//     only mode accepted: others would leave the pipeline's network) are
-//     read with their positions for the runner's trust check.
+//     "/dev/host[:/dev/ctr[:rwm]]"), cap_add, network_mode: host (the
+//     only mode accepted: others would leave the pipeline's network), dns,
+//     dns_search and extra_hosts are read with their positions for the
+//     trust check.
 //   - Conditions (a step's when:, a pipeline's trigger:): status becomes
 //     the model's When (run on success, on failure, or always); branch,
 //     event, ref, repo, instance, target, cron and action are matched
 //     against the Context (Drone's globs, include/exclude), and what does
 //     not match is left out with a warning. A skipped dependency counts as
-//     done for depends_on.
-//   - Keys Drone has and the model cannot express (detach, platform, ...)
-//     are warned about and ignored; unknown keys are warned
+//     done for depends_on. A pipeline for another platform: than the
+//     Context's, or of a type another runner runs (exec, vm, ...), is left
+//     out the same way. 0.x status: changed never matches (no previous
+//     build); when: matrix: is matched against the axis.
+//   - Drone 0.x: a step name may repeat; matrix: makes one pipeline per
+//     combination, each read with the axis's values substituted.
+//   - Keys Drone has and the model cannot express (resources, ...) are
+//     warned about and ignored; unknown keys are warned
 //     about, except on a 0.x plugin step, where Drone took them as settings.
 //   - Extensions: timeout (a duration or minutes) on a pipeline; a document
 //     with steps but no kind is taken as a pipeline, with a warning.
