@@ -1,6 +1,8 @@
 package drone
 
 import (
+	"fmt"
+	"path"
 	"strings"
 
 	"github.com/google/shlex"
@@ -73,7 +75,8 @@ var (
 		"settings":     {(*parser).setSettings, false},
 		"failure":      {(*parser).setFailure, false},
 		"depends_on":   {(*parser).setDeps, false},
-		"when":         {(*parser).setWhen, false},
+		"when":         {(*parser).setWhen, true},
+		"tmpfs":        {(*parser).setTmpfs, true},
 		"group":        {(*parser).setGroup, false},
 	}
 	// unsupportedContainerKeys are real Drone keys with no place in the
@@ -81,7 +84,7 @@ var (
 	unsupportedContainerKeys = set("resources", "networks",
 		"shm_size", "mem_limit",
 		"memswap_limit", "cpu_quota", "cpu_shares", "cpu_set", "cpuset", "oom_kill_disable",
-		"labels", "tmpfs", "ulimits", "sysctls", "cap_drop", "isolation", "logging",
+		"labels", "ulimits", "sysctls", "cap_drop", "isolation", "logging",
 		"stop_grace_period", "ports", "security_context")
 )
 
@@ -161,8 +164,10 @@ func (p *parser) container(d *jobDoc, body, nameKey *yaml.Node, isStep bool) {
 	}
 	if c.skip != "" {
 		// Its name stays known: depends_on on it counts as done.
-		p.warnf(c.at, "step %s is skipped: %s", quote(c.name), c.skip)
-		d.skippedSteps++
+		p.warnf(c.at, "%s %s is skipped: %s", what, quote(c.name), c.skip)
+		if isStep {
+			d.skippedSteps++
+		}
 		return
 	}
 	if isStep {
@@ -413,7 +418,7 @@ func (p *parser) setSettings(_ *jobDoc, c *container, _, v *yaml.Node) {
 }
 
 func (p *parser) setVolumes(d *jobDoc, c *container, _, v *yaml.Node) {
-	c.volumes = p.containerVolumes(d, c, v)
+	c.volumes = append(c.volumes, p.containerVolumes(d, c, v)...)
 }
 
 // setPrivileged records where privileged was set: a later layer refuses it
@@ -438,8 +443,26 @@ func (p *parser) setFailure(_ *jobDoc, c *container, _, v *yaml.Node) {
 	}
 }
 
+// setWhen: a service's when: decides only whether it runs at all, as in
+// drone-runner-docker; services start before the steps, so status: has no
+// meaning for them.
 func (p *parser) setWhen(_ *jobDoc, c *container, _, v *yaml.Node) {
 	c.when, c.skip = p.conditions(v, "when")
+}
+
+// setTmpfs reads "tmpfs: [/tmp, /run]" as docker run --tmpfs: a memory
+// file system of the container's own at each path.
+func (p *parser) setTmpfs(_ *jobDoc, c *container, _, v *yaml.Node) {
+	items, _ := p.strList(v, "tmpfs", true)
+	for _, n := range items {
+		target, _, _ := strings.Cut(n.Value, ":") // options (size=...) are the engine's defaults here
+		if !path.IsAbs(target) {
+			p.errorf(n, "tmpfs: expected an absolute path, got %s", quote(n.Value))
+			continue
+		}
+		c.volumes = append(c.volumes, pipeline.Volume{Source: fmt.Sprintf("tmpfs-%d-%d", c.number, len(c.volumes)+1),
+			Target: path.Clean(target), Tmpfs: true, Pos: p.pos(n)})
+	}
 }
 
 // setGroup: Drone 0.x ran the steps of a group in parallel. Running them
