@@ -60,6 +60,7 @@ package drone
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
@@ -79,8 +80,16 @@ func Parse(file string, data []byte, ctx Context) (*pipeline.Pipeline, []*pipeli
 	p := &parser{file: file, ctx: ctx.normalized()}
 	var jobs []*jobDoc
 	if axes := p.matrix(data); axes != nil {
+		seen := map[string]int{}
 		for _, a := range axes {
-			jobs = append(jobs, p.read(data, a)...)
+			for _, j := range p.read(data, a) {
+				// An include: list may repeat a combination; Drone runs
+				// each.
+				if seen[j.job.Name]++; seen[j.job.Name] > 1 {
+					j.job.Name += fmt.Sprintf(" #%d", seen[j.job.Name])
+				}
+				jobs = append(jobs, j)
+			}
 		}
 	} else {
 		jobs = p.read(data, nil)

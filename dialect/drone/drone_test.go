@@ -163,3 +163,20 @@ steps: [{name: s, image: alpine, commands: [x], when: {event: tag}}]
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestMatrixIncludeMayRepeatACombination: Drone runs each entry of an
+// include: list, so a repeated one becomes a second pipeline.
+func TestMatrixIncludeMayRepeatACombination(t *testing.T) {
+	in := "matrix:\n  include: [{A: 1}, {A: 1}, {A: 2}]\npipeline:\n  a:\n    image: alpine:${A}\n"
+	pl, _, err := Parse("t.yml", []byte(in), goldenContext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, j := range pl.Jobs() {
+		got = append(got, j.Name+" "+j.Steps[0].Image.Name)
+	}
+	if strings.Join(got, ", ") != "A=1 alpine:1, A=1 #2 alpine:1, A=2 alpine:2" {
+		t.Errorf("jobs: %s", strings.Join(got, ", "))
+	}
+}

@@ -165,6 +165,12 @@ var errorTests = []struct {
 		`t.yml:9:17: extra_hosts: expected name:ip, got "nohost"`,
 		`t.yml:9:25: extra_hosts: expected name:ip, got "h:999.1.1.1"`,
 	}},
+	{"bad matrix", "matrix:\n  A: {x: 1}\npipeline:\n  a:\n    image: alpine\n",
+		[]string{`t.yml:2:6: matrix "A": expected a list of strings, got a mapping`}},
+	{"bad matrix include", "matrix:\n  include: [{A: [1]}, 5]\npipeline:\n  a:\n    image: alpine\n", []string{
+		"t.yml:2:17: matrix: expected a value, got a list",
+		"t.yml:2:23: matrix include: expected a mapping, got a number",
+	}},
 	{"bad merge", "kind: pipeline\nsteps:\n- name: a\n  image: alpine\n  <<: [x]\n",
 		[]string{"t.yml:5:8: <<: expected a mapping to merge, got a string"}},
 	{"errors in several documents", "kind: pipeline\nname: a\nsteps: [{name: s}]\n---\nkind: pipeline\nname: b\nsteps: [{image: alpine}]\n",

@@ -19,6 +19,9 @@ type axis map[string]string
 
 // name is the axis as the pipeline's name: NAME=value pairs, sorted.
 func (a axis) name() string {
+	if len(a) == 0 {
+		return "default"
+	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(a)) {
 		parts = append(parts, k+"="+a[k])
@@ -81,13 +84,14 @@ func (p *parser) includedAxes(inc *yaml.Node) []axis {
 	var axes []axis
 	for _, item := range inc.Content {
 		a := axis{}
-		pairs, _ := p.mappingOf(yamlutil.Resolve(item), "matrix include")
+		pairs, ok := p.mappingOf(yamlutil.Resolve(item), "matrix include")
 		for _, pr := range pairs {
-			if v, ok := p.matrixValue(pr.Value); ok {
-				a[pr.Key.Value] = v
-			}
+			v, good := p.matrixValue(pr.Value)
+			a[pr.Key.Value], ok = v, ok && good
 		}
-		axes = append(axes, a)
+		if ok { // a broken entry has its error
+			axes = append(axes, a)
+		}
 	}
 	return axes
 }
