@@ -104,6 +104,10 @@ type Docker struct {
 	// trusted file may mount.
 	ForbidHostAccess bool     `toml:"forbid_host_access"`
 	AllowedHostPaths []string `toml:"allowed_host_paths"`
+	// PrivilegedImages are images (glob patterns, as allowed_images) that
+	// run privileged where Drone runs them so on its own (plugins/docker
+	// used as a plugin), in untrusted runs too.
+	PrivilegedImages []string `toml:"privileged_images"`
 }
 
 // Service is an entry of services: a string or a table with name/alias.

@@ -172,3 +172,34 @@ steps:
 	wantCode(t, r, 0)
 	mustContain(t, r, `pipeline "release" is skipped: trigger.event does not match event "push"`)
 }
+
+// TestDronePrivilegedPlugin: plugins/docker used as a plugin runs
+// privileged, as on Drone, in a trusted run (with a note); an untrusted
+// run refuses it before anything starts.
+func TestDronePrivilegedPlugin(t *testing.T) {
+	p := newProject(t, ".drone.yml", `
+kind: pipeline
+name: default
+steps:
+- name: publish
+  image: `+privilegedPluginImage+`
+  settings:
+    repo: example/app
+`)
+	r := p.run("exec")
+	wantCode(t, r, 2)
+	mustContain(t, r, "step publish: Drone runs "+privilegedPluginImage+" privileged (Docker in Docker); here that needs a trusted run")
+	r = p.run("exec", "--trusted")
+	mustContain(t, r, "step publish runs privileged, as Drone runs "+privilegedPluginImage)
+	// Privileged containers cannot start on some test machines (runc
+	// lacks a capability; see TestTrustedSettings): there the engine's
+	// refusal shows it was asked for privileged.
+	if r.code == 1 {
+		mustContain(t, r, "unable to apply caps")
+		return
+	}
+	wantCode(t, r, 0)
+	// A container that is not privileged has Docker's default set.
+	mustContain(t, r, "CapEff:\t")
+	mustNotContain(t, r, "CapEff:\t00000000a80425fb")
+}

@@ -252,6 +252,9 @@ func wantCode(t *testing.T, r result, code int) {
 // failingEntrypointImage has an entrypoint that fails whatever it runs.
 const failingEntrypointImage = "slipway-test/failing-entrypoint:1"
 
+// privilegedPluginImage has the name of a plugin Drone runs privileged.
+const privilegedPluginImage = "plugins/docker:slipway-test"
+
 // buildTestImages builds the images only these tests use, from the local
 // busybox image (no registry involved).
 func buildTestImages() error {
@@ -269,6 +272,9 @@ func buildTestImages() error {
 		"super/sql:latest": superSQL + "EXPOSE 5000\nCMD [\"sleep\", \"600\"]\n",
 		// ... and one whose entrypoint starts it (entrypoint: [""] clears).
 		"super/sql:experimental": superSQL + "ENTRYPOINT [\"/usr/bin/super-sql\", \"run\"]\n",
+		// Named as Drone's Docker-in-Docker plugin, which Drone runs
+		// privileged: it prints its effective capabilities.
+		privilegedPluginImage: "FROM busybox:1.35\nCMD [\"grep\", \"CapEff\", \"/proc/self/status\"]\n",
 		// For the default-alias rules of the documentation's example.
 		"tutum/wordpress:latest": "FROM busybox:1.35\nEXPOSE 80\nCMD [\"sh\", \"-c\", \"echo wordpress > /tmp/index.html; exec httpd -f -p 80 -h /tmp\"]\n",
 	} {

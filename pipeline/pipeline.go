@@ -199,6 +199,10 @@ type Step struct {
 	// name like a service, and the job goes on; it is stopped at the end
 	// (Drone's detach: true).
 	Detach bool `json:"detach,omitempty"`
+	// PrivilegedPlugin: Drone runs this step privileged on its own, a
+	// Docker-in-Docker plugin (plugins/docker, ...) used as a plugin. The
+	// plan decides whether it may be.
+	PrivilegedPlugin bool `json:"privileged_plugin,omitempty"`
 }
 
 // Service is a container started before a job's steps and removed after.

@@ -8,6 +8,7 @@ package plan
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -106,6 +107,8 @@ func Prepare(p *pipeline.Pipeline, r config.Runner, o Options) (*Plan, []*pipeli
 		return nil, nil, err
 	}
 	err = apply(p, pol)
+	notes, pluginErrs := privilegedPlugins(p, pol)
+	err = errors.Join(append([]error{err}, pluginErrs...)...)
 	if o.Lint {
 		var demoted []*pipeline.Warning
 		demoted, err = demote(err)
@@ -114,6 +117,7 @@ func Prepare(p *pipeline.Pipeline, r config.Runner, o Options) (*Plan, []*pipeli
 	if err != nil {
 		return nil, warns, err
 	}
+	warns = append(warns, notes...)
 	pl := wrap(p, o.Secrets, r.Environment)
 	pl.MissingSecrets = missing
 	return pl, append(warns, missingWarns...), nil
@@ -157,6 +161,7 @@ func policy(r config.Runner, o Options) (Policy, error) {
 		Devices:          d.Devices,
 		ForbidHostAccess: d.ForbidHostAccess,
 		AllowedHostPaths: d.AllowedHostPaths,
+		PrivilegedImages: d.PrivilegedImages,
 		Secrets:          o.Secrets,
 	}
 	// As gitlab-runner, [[runners]] environment goes into every job,

@@ -50,6 +50,9 @@ type Policy struct {
 	// may ask for (allowed_pull_policies). Both may be empty.
 	PullPolicy          []pipeline.PullPolicy
 	AllowedPullPolicies []pipeline.PullPolicy
+	// PrivilegedImages may run privileged where Drone runs them so on
+	// its own (privileged_images).
+	PrivilegedImages []string
 }
 
 // apply applies pol to p and checks everything that can be checked

@@ -186,3 +186,33 @@ func checkTarget(j *pipeline.Job, c *pipeline.Container) []error {
 	}
 	return errs
 }
+
+// privilegedPlugins lets the Docker-in-Docker plugins that Drone runs
+// privileged on its own (plugins/docker used as a plugin) run privileged
+// here too: when the runner configuration lists the image
+// (privileged_images), or in a trusted run that the configuration does not
+// forbid, with a note that says so; otherwise the step is refused, as it
+// would fail without.
+func privilegedPlugins(p *pipeline.Pipeline, pol Policy) ([]*pipeline.Warning, []error) {
+	var notes []*pipeline.Warning
+	var errs []error
+	for _, j := range p.Jobs() {
+		for _, st := range j.Steps {
+			if !st.PrivilegedPlugin || st.Privileged.Value {
+				continue
+			}
+			listed := slices.ContainsFunc(pol.PrivilegedImages, func(pat string) bool { return globMatch(pat, st.Image) })
+			switch {
+			case listed:
+				notes = append(notes, pipeline.Errorf(st.Image.Pos, "step %s runs privileged, as Drone runs %s (the runner configuration's privileged_images lists it)", st.Name, st.Image.Name))
+			case pol.Trusted && !pol.ForbidHostAccess:
+				notes = append(notes, pipeline.Errorf(st.Image.Pos, "step %s runs privileged, as Drone runs %s (Docker in Docker), in this trusted run", st.Name, st.Image.Name))
+			default:
+				errs = append(errs, pipeline.Errorf(st.Image.Pos, "step %s: Drone runs %s privileged (Docker in Docker); here that needs a trusted run (slipway exec --trusted) or the image in the runner configuration's privileged_images", st.Name, st.Image.Name))
+				continue
+			}
+			st.Privileged = pipeline.Setting{Value: true, Pos: st.Image.Pos}
+		}
+	}
+	return notes, errs
+}

@@ -257,6 +257,7 @@ func (p *parser) addStep(d *jobDoc, c *container, img pipeline.Image) {
 	if len(c.commands) > 0 {
 		s.Shell = pipeline.ShellDrone
 	}
+	s.PrivilegedPlugin = privilegedPlugin(c, img)
 	d.job.Steps = append(d.job.Steps, s)
 	d.stepDeps[s] = c.deps
 }
@@ -268,6 +269,20 @@ func (p *parser) modelContainer(c *container, img pipeline.Image, env []pipeline
 		Env: env, Volumes: c.volumes, Privileged: c.privileged, Host: c.host,
 		User: c.user, WorkingDir: c.workingDir,
 	}
+}
+
+// privilegedPlugins are the images drone-runner-docker runs privileged
+// on its own: they run Docker in Docker.
+var privilegedPlugins = set("plugins/docker", "plugins/acr", "plugins/ecr", "plugins/gcr", "plugins/heroku", "plugins/gar")
+
+// privilegedPlugin is drone-runner-docker's rule: such an image, any tag,
+// used as a plugin (no commands, command, entrypoint or volumes).
+func privilegedPlugin(c *container, img pipeline.Image) bool {
+	if len(c.commands) > 0 || len(c.command) > 0 || len(c.entrypoint) > 0 || len(c.volumes) > 0 {
+		return false
+	}
+	ref, err := image.Parse(img.Ref)
+	return err == nil && ref.Domain() == "docker.io" && privilegedPlugins[ref.Path()]
 }
 
 func (p *parser) addService(d *jobDoc, c *container, img pipeline.Image) {
