@@ -38,6 +38,7 @@ func TestLoadDockerSection(t *testing.T) {
     devices = ["/dev/fuse"]
     forbid_host_access = true
     allowed_host_paths = ["/srv/*"]
+    privileged_images = ["plugins/docker"]
     wait_for_services_timeout = 5
     shm_size = 0
 `)
@@ -53,6 +54,7 @@ func TestLoadDockerSection(t *testing.T) {
 		Devices:                []string{"/dev/fuse"},
 		ForbidHostAccess:       true,
 		AllowedHostPaths:       []string{"/srv/*"},
+		PrivilegedImages:       []string{"plugins/docker"},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("docker section\n got %+v\nwant %+v", d, want)
