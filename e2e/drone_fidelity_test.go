@@ -203,3 +203,22 @@ steps:
 	mustContain(t, r, "CapEff:\t")
 	mustNotContain(t, r, "CapEff:\t00000000a80425fb")
 }
+
+// TestDroneCommitVariables: in a git checkout, the commit's facts are
+// substituted and set as Drone sets them.
+func TestDroneCommitVariables(t *testing.T) {
+	p := newProject(t, ".drone.yml", `
+kind: pipeline
+name: default
+steps:
+- name: show
+  image: busybox:1.35
+  commands:
+  - echo "short ${DRONE_COMMIT_SHA:0:8} branch ${DRONE_BRANCH}"
+  - echo "sha $DRONE_COMMIT_SHA author $DRONE_COMMIT_AUTHOR_EMAIL repo $DRONE_REPO_BRANCH"
+`)
+	sha := commitAll(t, p.dir, "Add the pipeline\n")
+	r := p.run("exec")
+	wantCode(t, r, 0)
+	mustContain(t, r, "short "+sha[:8]+" branch main\n", "sha "+sha+" author ada@example.com repo main\n")
+}

@@ -68,6 +68,13 @@ func (o *options) droneContext(ws, project string) drone.Context {
 	host, _ := os.Hostname()
 	ctx := drone.Context{Branch: branch, Event: o.event, Repo: project, Tag: o.tag,
 		OS: "linux", Arch: runtime.GOARCH, Hostname: host, Started: time.Now()}
+	// The commit's facts, when the workspace is a git checkout; without
+	// one, Drone's commit variables are left unset rather than made up.
+	if git := vcs.Read(ws); git.Git {
+		ctx.Commit, ctx.Before, ctx.Message = git.SHA, git.BeforeSHA, git.Message
+		ctx.Author, ctx.AuthorName, ctx.AuthorEmail = git.AuthorName, git.AuthorName, git.AuthorEmail
+		ctx.DefaultBranch = git.DefaultBranch
+	}
 	if o.tag != "" && o.event == "push" {
 		ctx.Event, ctx.Ref = "tag", "refs/tags/"+o.tag
 		return ctx
