@@ -30,10 +30,17 @@ func gitlabSteps(j *pipeline.Job) []step {
 // unsupportedSteps are what a stock gitlab-runner is sent for a job it
 // cannot run (a Drone pipeline): one step that fails saying why.
 func unsupportedSteps(jc *jobContext) []step {
-	msg := "slipway: job " + jc.claimed.Job.Name + " is a " + string(jc.doc.Pipeline.Dialect) +
-		" pipeline (" + jc.doc.Pipeline.File + "); only slipway's runner (slipway runner run) can run it"
+	msg := "slipway: job " + jc.claimed.Job.Name + " is a " + dialectName(jc.doc.Pipeline.Dialect) +
+		" pipeline (" + jc.doc.Pipeline.File + "): only a slipway runner (slipway runner run) can run it"
 	return []step{{Name: "script", Script: []string{"echo " + shellQuote(msg) + " >&2", "exit 1"},
 		Timeout: timeout(jc.job), When: "on_success"}}
+}
+
+func dialectName(d pipeline.Dialect) string {
+	if d == pipeline.Drone {
+		return "Drone"
+	}
+	return string(d)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
