@@ -232,3 +232,29 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("%d runners after bad registrations, want 1", len(runners))
 	}
 }
+
+// TestBrokenDocument: a job whose document cannot be sent is failed with
+// the reason, and the poll goes on to the next job.
+func TestBrokenDocument(t *testing.T) {
+	e := newEnv(t)
+	_, bad, err := e.st.CreateBuild(t.Context(), store.Build{RepoID: e.repo.ID, Event: "push", Ref: "refs/heads/main"},
+		[]store.Job{{Name: "broken", Document: []byte(`{"pipeline":null}`)}})
+	check(t, err)
+	e.queueGitLab(oneJob)
+	if j := e.take(); j.JobInfo.Name != "job" {
+		t.Fatalf("got %q, want the good job", j.JobInfo.Name)
+	}
+	if got := e.job(bad[0].ID); got.Status != store.JobFailed || !strings.Contains(got.FailureReason, "no pipeline") {
+		t.Fatalf("broken job %s (%q): want failed, saying why", got.Status, got.FailureReason)
+	}
+}
+
+// TestMountedWithoutPrefix: the handler also serves when the server strips
+// /api/v4 before calling it.
+func TestMountedWithoutPrefix(t *testing.T) {
+	e := newEnv(t)
+	mux := http.NewServeMux()
+	mux.Handle("/api/v4/", http.StripPrefix("/api/v4", e.h))
+	e.srv.Config.Handler = mux
+	e.do("POST", "/api/v4/runners/verify", map[string]string{"token": runnerTok}).want(t, http.StatusOK, "verify")
+}

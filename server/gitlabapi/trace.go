@@ -71,20 +71,26 @@ func newTraces() *traces { return &traces{jobs: map[int64]*traceState{}} }
 const idleTrace = time.Hour
 
 // lock returns the job's state, locked, making it with mk if there is none.
+// mk reads the store, so it runs without t.mu; of two states made at once
+// for a job, the first one kept wins.
 func (t *traces) lock(jobID int64, mk func() (*traceState, error)) (*traceState, error) {
 	for {
 		t.mu.Lock()
 		s := t.jobs[jobID]
+		t.mu.Unlock()
 		if s == nil {
-			t.sweep()
-			var err error
-			if s, err = mk(); err != nil {
-				t.mu.Unlock()
+			made, err := mk()
+			if err != nil {
 				return nil, err
 			}
-			t.jobs[jobID] = s
+			t.mu.Lock()
+			if s = t.jobs[jobID]; s == nil {
+				t.sweep()
+				s = made
+				t.jobs[jobID] = s
+			}
+			t.mu.Unlock()
 		}
-		t.mu.Unlock()
 		s.mu.Lock()
 		if !s.gone {
 			s.used = time.Now()
