@@ -41,18 +41,29 @@ type env struct {
 	h      *handler
 }
 
-// newEnv starts the handler with a short poll, as the server mounts it.
+// newEnv starts the handler on a SQLite store.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	box, err := secretbox.New(bytes.Repeat([]byte{7}, secretbox.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), box)
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), sealer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st)
+}
+
+func sealer(t *testing.T) store.Sealer {
+	box, err := secretbox.New(bytes.Repeat([]byte{7}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box
+}
+
+// newEnvOn starts the handler on st with a short poll, mounted as the
+// server mounts it.
+func newEnvOn(t *testing.T, st store.Store) *env {
+	t.Helper()
 	e := &env{t: t, st: st}
 	ctx := t.Context()
 	u := must(st.CreateUser(ctx, store.User{Login: "octocat", Admin: true}, "api-token"))(t)

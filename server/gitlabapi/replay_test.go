@@ -170,8 +170,9 @@ func (p *replayed) finish(jobs, empty int) {
 
 // TestReplayRegister: the stock runner's legacy registration, its
 // verification of a glrt- token, then one job.
-func TestReplayRegister(t *testing.T) {
-	e := newEnv(t)
+func TestReplayRegister(t *testing.T) { testReplayRegister(t, newEnv(t)) }
+
+func testReplayRegister(t *testing.T, e *env) {
 	p := &replayed{e: e, queued: e.queueGitLab(recordedJob), sent: map[int64]string{}}
 	e.replay("gitlab-runner-17.9.3-register.jsonl", p.each)
 	p.finish(1, 0)
@@ -185,8 +186,9 @@ func TestReplayRegister(t *testing.T) {
 
 // TestReplayRun: the stock runner's polling, two jobs (one log in one
 // chunk, one in two), their results and the empty polls that follow.
-func TestReplayRun(t *testing.T) {
-	e := newEnv(t)
+func TestReplayRun(t *testing.T) { testReplayRun(t, newEnv(t)) }
+
+func testReplayRun(t *testing.T, e *env) {
 	queued := append(e.queueGitLab(recordedJob), e.queueGitLab(recordedJob)...)
 	p := &replayed{e: e, queued: queued, sent: map[int64]string{}}
 	e.replay("gitlab-runner-17.9.3-run.jsonl", p.each)

@@ -15,8 +15,9 @@ import (
 )
 
 // TestConcurrentRequests: 16 runners polling at once get 16 distinct jobs.
-func TestConcurrentRequests(t *testing.T) {
-	e := newEnv(t)
+func TestConcurrentRequests(t *testing.T) { testConcurrentRequests(t, newEnv(t)) }
+
+func testConcurrentRequests(t *testing.T, e *env) {
 	var yml strings.Builder
 	for i := range 16 {
 		fmt.Fprintf(&yml, "job%d:\n  script: [\"true\"]\n", i)
@@ -189,8 +190,9 @@ func TestUnregister(t *testing.T) {
 
 // TestBadInput: each bad request gets a 4xx with a one-line reason, and
 // nothing is stored.
-func TestBadInput(t *testing.T) {
-	e := newEnv(t)
+func TestBadInput(t *testing.T) { testBadInput(t, newEnv(t)) }
+
+func testBadInput(t *testing.T, e *env) {
 	e.queueGitLab(oneJob)
 	j := e.take()
 	id := fmt.Sprint(j.ID)

@@ -13,8 +13,9 @@ const oneJob = "job:\n  image: busybox:1.35\n  script: [\"true\"]\n"
 
 // TestTraceResync: a chunk at the wrong offset is refused with 416 and
 // the Range to resend from, and stores nothing; the resent chunk is taken.
-func TestTraceResync(t *testing.T) {
-	e := newEnv(t)
+func TestTraceResync(t *testing.T) { testTraceResync(t, newEnv(t)) }
+
+func testTraceResync(t *testing.T, e *env) {
 	e.queueGitLab(oneJob)
 	j := e.take()
 	r := e.patch(j, 0, "first line\n").want(t, http.StatusAccepted, "first chunk")
@@ -36,8 +37,9 @@ func TestTraceResync(t *testing.T) {
 // TestTraceMaskedAcrossChunks: a secret, a masked variable and the job
 // token, each split between two chunks at every position, are masked, and
 // no stored byte ever holds a piece of them.
-func TestTraceMaskedAcrossChunks(t *testing.T) {
-	e := newEnv(t)
+func TestTraceMaskedAcrossChunks(t *testing.T) { testTraceMaskedAcrossChunks(t, newEnv(t)) }
+
+func testTraceMaskedAcrossChunks(t *testing.T, e *env) {
 	for _, name := range []string{"secret", "masked variable", "job token"} {
 		for k := 1; k < 8; k++ {
 			e.queueGitLab(oneJob)
@@ -65,8 +67,9 @@ func TestTraceMaskedAcrossChunks(t *testing.T) {
 // with the secret that straddled the restart masked. (The runner resends
 // in pieces, so the bytes stored before the restart are skipped across
 // calls.)
-func TestTraceAfterRestart(t *testing.T) {
-	e := newEnv(t)
+func TestTraceAfterRestart(t *testing.T) { testTraceAfterRestart(t, newEnv(t)) }
+
+func testTraceAfterRestart(t *testing.T, e *env) {
 	e.queueGitLab(oneJob)
 	j := e.take()
 	head := "line 1\nsecret=" + secretValue[:6]
@@ -89,8 +92,9 @@ func TestTraceAfterRestart(t *testing.T) {
 // TestCancel: once the build is cancelled, trace and status answers carry
 // Job-Status: canceled, and the runner's final report makes the job
 // canceled.
-func TestCancel(t *testing.T) {
-	e := newEnv(t)
+func TestCancel(t *testing.T) { testCancel(t, newEnv(t)) }
+
+func testCancel(t *testing.T, e *env) {
 	jobs := e.queueGitLab(oneJob)
 	j := e.take()
 	if r := e.patch(j, 0, "working\n"); r.header.Get("Job-Status") != "" {
