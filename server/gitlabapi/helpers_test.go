@@ -38,6 +38,7 @@ type env struct {
 	repo   store.Repo
 	runner store.Runner
 	srv    *httptest.Server
+	url    string // where srv (or a whole server) answers
 	h      *handler
 }
 
@@ -87,6 +88,7 @@ func (e *env) serve(o Options) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v4/", e.h)
 	e.srv = httptest.NewServer(mux)
+	e.url = e.srv.URL
 	e.t.Cleanup(e.srv.Close)
 }
 
@@ -131,7 +133,7 @@ func (e *env) do(method, path string, body any, headers ...string) reply {
 		check(e.t, err)
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, rd)
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.url+path, rd)
 	check(e.t, err)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
