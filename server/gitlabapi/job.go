@@ -244,7 +244,7 @@ func timeout(j *pipeline.Job) int64 {
 func (h *handler) variables(jc *jobContext) []variable {
 	var vs varList
 	for _, e := range jc.job.Variables {
-		if e.FromSecret == "" {
+		if e.FromSecret == "" && !runnerOwned[e.Name] {
 			vs.set(variable{Key: e.Name, Value: e.Value, Public: true, File: e.File})
 		}
 	}
@@ -256,6 +256,11 @@ func (h *handler) variables(jc *jobContext) []variable {
 	}
 	return vs.list
 }
+
+// runnerOwned are predefined variables the dialect works out for a local
+// run that a runner sets itself: where it checks out depends on its
+// executor (a stock runner takes the job's values over its own).
+var runnerOwned = map[string]bool{"CI_BUILDS_DIR": true, "CI_PROJECT_DIR": true}
 
 // predefined are the CI_ variables only the server knows.
 func (h *handler) predefined(jc *jobContext) []variable {

@@ -131,6 +131,9 @@ build:
 	if v, _, _ := j.variable("GREETING"); v != "hello" {
 		t.Fatalf("GREETING %q: want the file's variable", v)
 	}
+	if v, _, ok := j.variable("CI_PROJECT_DIR"); ok {
+		t.Fatalf("CI_PROJECT_DIR %q is sent: the runner sets it for its executor", v)
+	}
 	if v, _, _ := j.variable("CI_JOB_ID"); v != fmt.Sprint(j.ID) {
 		t.Fatalf("CI_JOB_ID %q, want the server's job id %d", v, j.ID)
 	}
