@@ -221,11 +221,12 @@ func TestRunnerAPIMount(t *testing.T) {
 			io.WriteString(w, r.URL.Path)
 		})
 	}})
-	if gotStore != ts.st || gotURL != ts.url {
-		t.Errorf("the runner API was given store %v and URL %q, want the server's and %q", gotStore, gotURL, ts.url)
-	}
+	// Serve makes the handler; once a call has been answered, it has.
 	if code, _ := ts.call(t, "POST", "/api/v4/jobs/request", "", ""); code != 204 {
 		t.Errorf("the runner API handler was not reached: %d", code)
+	}
+	if gotStore != ts.st || gotURL != ts.url {
+		t.Errorf("the runner API was given store %v and URL %q, want the server's and %q", gotStore, gotURL, ts.url)
 	}
 }
 

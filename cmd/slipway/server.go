@@ -17,11 +17,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipway-ci/slipway/server"
+	"github.com/slipway-ci/slipway/server/gitlabapi"
 )
 
 func serverCmd() *cobra.Command {
 	var o server.Options
-	var addr string
+	var addr, registration string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the CI server: hosted git repositories, builds, the Drone API and the GitLab Runner API",
@@ -30,7 +31,10 @@ func serverCmd() *cobra.Command {
 			if o.DataDir == "" {
 				return invalid(fmt.Errorf("--data-dir is required"))
 			}
-			// o.RunnerAPI = func(st, sealer, url) { return gitlabapi.New(...) }: wired when server/gitlabapi lands.
+			if registration == "" {
+				registration = os.Getenv("SLIPWAY_REGISTRATION_TOKEN")
+			}
+			o.RunnerAPI = gitlabapi.ForServer(registration)
 			return runServer(cmd.Context(), o, addr)
 		},
 	}
@@ -39,6 +43,7 @@ func serverCmd() *cobra.Command {
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&o.Database, "database", "", "PostgreSQL URL (postgres://...); default: SQLite under --data-dir")
 	f.StringVar(&o.ExternalURL, "external-url", "", "URL runners and users reach the server at (default: http://ADDR)")
+	f.StringVar(&registration, "registration-token", "", "legacy runner registration token that gitlab-runner register --registration-token may use (default: $SLIPWAY_REGISTRATION_TOKEN; empty: glrt- tokens only)")
 	return cmd
 }
 

@@ -42,6 +42,15 @@ type Options struct {
 	Sealer store.Sealer
 }
 
+// ForServer is server.Options.RunnerAPI for a real server: the handler
+// made with the server's store, sealer and URL, accepting the legacy
+// registration token registration (empty: glrt- tokens only).
+func ForServer(registration string) func(store.Store, store.Sealer, string) http.Handler {
+	return func(st store.Store, sealer store.Sealer, url string) http.Handler {
+		return New(st, Options{RegistrationToken: registration, ExternalURL: url, Sealer: sealer})
+	}
+}
+
 // Defaults of Options.
 const (
 	defaultLease       = 10 * time.Minute
