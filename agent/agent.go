@@ -83,6 +83,10 @@ func (a *Agent) poll(ctx context.Context, e entry, slots chan struct{}, start fu
 		case <-ctx.Done():
 			return
 		}
+		if ctx.Err() != nil { // both were ready: a stopped runner takes no job
+			<-slots
+			return
+		}
 		asked := time.Now()
 		job, next, err := e.client.Request(ctx, e.cfg.Token, a.SystemID, info, lastUpdate)
 		lastUpdate = next

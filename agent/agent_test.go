@@ -12,23 +12,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-ci/slipway/agent/agenttest"
 	"github.com/slipway-ci/slipway/config"
 )
 
 func TestRegisterWithAuthTokenAppendsToConfig(t *testing.T) {
-	f := newFakeServer(t)
+	f := agenttest.NewServer(t)
 	path := filepath.Join(t.TempDir(), "config.toml")
 	old := "# mine\nconcurrent = 4\n\n[[runners]]\n  name = \"old\"\n  executor = \"docker\"\n  [runners.docker]\n    image = \"busybox:1.35\"\n    privileged = true"
 	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := Registration{URL: f.srv.URL, Token: f.runnerToken, Name: "new", Executor: "docker",
+	r := Registration{URL: f.URL, Token: f.RunnerToken, Name: "new", Executor: "docker",
 		DockerImage: "busybox:1.35", DockerServices: []string{"redis:7.0", "postgres:15"}, ConfigPath: path}
-	if _, err := Register(context.Background(), &Client{URL: f.srv.URL}, r, "s_0123"); err != nil {
+	if _, err := Register(context.Background(), &Client{URL: f.URL}, r, "s_0123"); err != nil {
 		t.Fatal(err)
 	}
-	body := f.bodies["POST runners/verify"]
-	if len(body) != 1 || body[0]["token"] != f.runnerToken || body[0]["system_id"] != "s_0123" {
+	body := f.Bodies("POST runners/verify")
+	if len(body) != 1 || body[0]["token"] != f.RunnerToken || body[0]["system_id"] != "s_0123" {
 		t.Errorf("verify bodies: %v", body)
 	}
 	data, _ := os.ReadFile(path)
@@ -43,7 +44,7 @@ func TestRegisterWithAuthTokenAppendsToConfig(t *testing.T) {
 		t.Fatalf("config after register: %+v", cfg)
 	}
 	got := cfg.Runners[1]
-	if got.Name != "new" || got.URL != f.srv.URL || got.Token != f.runnerToken || got.Executor != "docker" ||
+	if got.Name != "new" || got.URL != f.URL || got.Token != f.RunnerToken || got.Executor != "docker" ||
 		got.Docker.Image != "busybox:1.35" || len(got.Docker.Services) != 2 || got.Docker.Services[1].Name != "postgres:15" {
 		t.Errorf("entry: %+v", got)
 	}
@@ -53,17 +54,17 @@ func TestRegisterWithAuthTokenAppendsToConfig(t *testing.T) {
 }
 
 func TestRegisterWithRegistrationTokenWritesIssuedToken(t *testing.T) {
-	f := newFakeServer(t)
+	f := agenttest.NewServer(t)
 	path := filepath.Join(t.TempDir(), "sub", "config.toml")
-	r := Registration{URL: f.srv.URL, RegistrationToken: "REGTOKEN", Name: "legacy", Tags: []string{"a", "b"}, ConfigPath: path}
-	if _, err := Register(context.Background(), &Client{URL: f.srv.URL}, r, "s_1"); err != nil {
+	r := Registration{URL: f.URL, RegistrationToken: "REGTOKEN", Name: "legacy", Tags: []string{"a", "b"}, ConfigPath: path}
+	if _, err := Register(context.Background(), &Client{URL: f.URL}, r, "s_1"); err != nil {
 		t.Fatal(err)
 	}
-	b := f.bodies["POST runners"][0]
+	b := f.Bodies("POST runners")[0]
 	if b["token"] != "REGTOKEN" || b["tag_list"] != "a,b" || b["description"] != "legacy" || b["run_untagged"] != false {
 		t.Errorf("register body: %v", b)
 	}
-	if f.requests[0].Header.Get("Private-Token") != "REGTOKEN" {
+	if f.Requests()[0].Header.Get("Private-Token") != "REGTOKEN" {
 		t.Errorf("no Private-Token header")
 	}
 	cfg, err := config.Load(path)
@@ -76,22 +77,22 @@ func TestRegisterWithRegistrationTokenWritesIssuedToken(t *testing.T) {
 }
 
 func TestRegisterRefusals(t *testing.T) {
-	f := newFakeServer(t)
+	f := agenttest.NewServer(t)
 	dir := t.TempDir()
 	for name, tc := range map[string]struct {
 		r    Registration
 		want string
 	}{
-		"tags with glrt":     {Registration{URL: f.srv.URL, Token: "glrt-runner", Tags: []string{"a"}}, "--tag-list and --run-untagged cannot"},
-		"untagged with glrt": {Registration{URL: f.srv.URL, Token: "glrt-runner", RunUntagged: true}, "--tag-list and --run-untagged cannot"},
-		"both tokens":        {Registration{URL: f.srv.URL, Token: "glrt-runner", RegistrationToken: "x"}, "give one of"},
-		"no glrt prefix":     {Registration{URL: f.srv.URL, Token: "abc"}, "glrt-"},
-		"bad executor":       {Registration{URL: f.srv.URL, Token: "glrt-runner", Executor: "shell"}, `executor "shell"`},
-		"unknown token":      {Registration{URL: f.srv.URL, Token: "glrt-other"}, "403"},
+		"tags with glrt":     {Registration{URL: f.URL, Token: "glrt-runner", Tags: []string{"a"}}, "--tag-list and --run-untagged cannot"},
+		"untagged with glrt": {Registration{URL: f.URL, Token: "glrt-runner", RunUntagged: true}, "--tag-list and --run-untagged cannot"},
+		"both tokens":        {Registration{URL: f.URL, Token: "glrt-runner", RegistrationToken: "x"}, "give one of"},
+		"no glrt prefix":     {Registration{URL: f.URL, Token: "abc"}, "glrt-"},
+		"bad executor":       {Registration{URL: f.URL, Token: "glrt-runner", Executor: "shell"}, `executor "shell"`},
+		"unknown token":      {Registration{URL: f.URL, Token: "glrt-other"}, "403"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tc.r.ConfigPath = filepath.Join(dir, name+".toml")
-			_, err := Register(context.Background(), &Client{URL: f.srv.URL}, tc.r, "s_1")
+			_, err := Register(context.Background(), &Client{URL: f.URL}, tc.r, "s_1")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one saying %q", err, tc.want)
 			}
@@ -100,7 +101,7 @@ func TestRegisterRefusals(t *testing.T) {
 			}
 		})
 	}
-	if n := len(f.bodies["POST runners/verify"]); n != 1 {
+	if n := len(f.Bodies("POST runners/verify")); n != 1 {
 		t.Errorf("%d verify requests, want only the unknown token's", n)
 	}
 }
@@ -143,35 +144,35 @@ func TestChecksumAsStockRunner(t *testing.T) {
 }
 
 func TestTraceResendsWhatTheServerLost(t *testing.T) {
-	f := newFakeServer(t)
-	f.dropFirst = 5
-	tr := newTrace(&Client{URL: f.srv.URL}, 3, jobToken(3), func() { t.Error("canceled") })
+	f := agenttest.NewServer(t)
+	f.DropFirst = 5
+	tr := newTrace(&Client{URL: f.URL}, 3, agenttest.JobToken(3), func() { t.Error("canceled") })
 	want := strings.Repeat("line of output\n", 10)
 	_, _ = tr.Write([]byte(want))
 	if err := tr.finish(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.trace(3); got != want {
+	if got := f.Trace(3); got != want {
 		t.Errorf("server holds %q, want %q", got, want)
 	}
-	if f.patches[3] != 2 {
-		t.Errorf("%d PATCHes, want 2 (the second resends the lost end)", f.patches[3])
+	if f.Patches(3) != 2 {
+		t.Errorf("%d PATCHes, want 2 (the second resends the lost end)", f.Patches(3))
 	}
 }
 
 func TestTraceResyncsOn416(t *testing.T) {
-	f := newFakeServer(t)
-	tr := newTrace(&Client{URL: f.srv.URL}, 4, jobToken(4), func() {})
+	f := agenttest.NewServer(t)
+	tr := newTrace(&Client{URL: f.URL}, 4, agenttest.JobToken(4), func() {})
 	_, _ = tr.Write([]byte("hello\nworld\n"))
 	tr.sent = 6 // the runner believes more arrived than the server holds
 	if err := tr.finish(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.trace(4); got != "hello\nworld\n" {
+	if got := f.Trace(4); got != "hello\nworld\n" {
 		t.Errorf("server holds %q", got)
 	}
 	var ranges []string
-	for _, r := range f.requests {
+	for _, r := range f.Requests() {
 		ranges = append(ranges, r.Header.Get("Content-Range"))
 	}
 	if strings.Join(ranges, " ") != "6-11 0-11" {
@@ -180,33 +181,33 @@ func TestTraceResyncsOn416(t *testing.T) {
 }
 
 func TestTraceIsLiveWhileOutputFlows(t *testing.T) {
-	f := newFakeServer(t)
-	tr := newTrace(&Client{URL: f.srv.URL}, 5, jobToken(5), func() {})
+	f := agenttest.NewServer(t)
+	tr := newTrace(&Client{URL: f.URL}, 5, agenttest.JobToken(5), func() {})
 	tr.interval = 100 * time.Millisecond
 	tr.start(context.Background())
 	for i := range 12 {
 		_, _ = fmt.Fprintf(tr, "line %d\n", i)
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := f.trace(5); !strings.Contains(got, "line 0\n") || !strings.Contains(got, "line 8\n") {
+	if got := f.Trace(5); !strings.Contains(got, "line 0\n") || !strings.Contains(got, "line 8\n") {
 		t.Errorf("before the end the server holds only %q", got)
 	}
 	if err := tr.finish(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.patches[5]; n < 3 || n > 9 {
+	if n := f.Patches(5); n < 3 || n > 9 {
 		t.Errorf("%d PATCHes for 600 ms of output at most every 100 ms", n)
 	}
-	if !strings.HasSuffix(f.trace(5), "line 11\n") {
-		t.Errorf("the last line is missing: %q", f.trace(5))
+	if !strings.HasSuffix(f.Trace(5), "line 11\n") {
+		t.Errorf("the last line is missing: %q", f.Trace(5))
 	}
 }
 
 func TestTraceStopsTheJobWhenTheServerCancels(t *testing.T) {
-	f := newFakeServer(t)
-	f.jobStatus[6] = "canceled"
+	f := agenttest.NewServer(t)
+	f.SetJobStatus(6, "canceled")
 	var canceled atomic.Bool
-	tr := newTrace(&Client{URL: f.srv.URL}, 6, jobToken(6), func() { canceled.Store(true) })
+	tr := newTrace(&Client{URL: f.URL}, 6, agenttest.JobToken(6), func() { canceled.Store(true) })
 	tr.keepAlive = 50 * time.Millisecond
 	tr.start(context.Background())
 	deadline := time.Now().Add(5 * time.Second)
@@ -220,10 +221,10 @@ func TestTraceStopsTheJobWhenTheServerCancels(t *testing.T) {
 }
 
 // runAgent runs an agent on f until stop is called or the test ends.
-func runAgent(t *testing.T, f *fakeServer, a *Agent) (stop func()) {
+func runAgent(t *testing.T, f *agenttest.Server, a *Agent) (stop func()) {
 	t.Helper()
 	if a.Config == nil {
-		a.Config = &config.Config{Concurrent: 2, Runners: []config.Runner{{Name: "t", URL: f.srv.URL, Token: f.runnerToken}}}
+		a.Config = &config.Config{Concurrent: 2, Runners: []config.Runner{{Name: "t", URL: f.URL, Token: f.RunnerToken}}}
 	}
 	a.SystemID, a.CheckInterval, a.TraceInterval = "s_test", 20*time.Millisecond, 100*time.Millisecond
 	poll, cancel := context.WithCancel(context.Background())
@@ -248,39 +249,39 @@ func runAgent(t *testing.T, f *fakeServer, a *Agent) (stop func()) {
 }
 
 func TestJobWithoutSlipwayIsRefused(t *testing.T) {
-	f := newFakeServer(t)
-	f.add(jobJSON(10, nil, GitInfo{}, false, nil))
+	f := agenttest.NewServer(t)
+	f.Add(agenttest.Job(10, nil, agenttest.Git{}, false, nil))
 	runAgent(t, f, &Agent{})
-	u := f.final(t)
+	u := f.Final(t)
 	if u.State != "failed" || u.FailureReason != "runner_unsupported" {
 		t.Errorf("final update %+v", u)
 	}
-	if tr := f.trace(10); !strings.Contains(tr, "no slipway document") {
+	if tr := f.Trace(10); !strings.Contains(tr, "no slipway document") {
 		t.Errorf("trace %q does not say why", tr)
 	}
-	req := f.bodies["POST jobs/request"][0]
+	req := f.Bodies("POST jobs/request")[0]
 	info, _ := req["info"].(map[string]any)
-	if req["token"] != f.runnerToken || req["system_id"] != "s_test" || info["name"] != "slipway" ||
+	if req["token"] != f.RunnerToken || req["system_id"] != "s_test" || info["name"] != "slipway" ||
 		info["executor"] != "docker" || info["features"] == nil {
 		t.Errorf("jobs/request body %v", req)
 	}
 }
 
 func TestPrepareErrorFailsTheJobBeforeAnythingStarts(t *testing.T) {
-	f := newFakeServer(t)
-	doc := document(t, ".drone.yml", "kind: pipeline\nname: default\nsteps:\n- name: s\n  image: busybox:1.35\n  privileged: true\n  commands: [id]\n", "default")
-	f.add(jobJSON(11, doc, GitInfo{RepoURL: "http://127.0.0.1:1/none.git", Sha: "abc"}, false, map[string]string{"TOKEN": "s3cr3t-value"}))
+	f := agenttest.NewServer(t)
+	doc := agenttest.Document(t, ".drone.yml", "kind: pipeline\nname: default\nsteps:\n- name: s\n  image: busybox:1.35\n  privileged: true\n  commands: [id]\n", "default")
+	f.Add(agenttest.Job(11, doc, agenttest.Git{RepoURL: "http://127.0.0.1:1/none.git", Sha: "abc"}, false, map[string]string{"TOKEN": "s3cr3t-value"}))
 	// No engine: anything that tried to start a container would panic.
 	runAgent(t, f, &Agent{})
-	u := f.final(t)
+	u := f.Final(t)
 	if u.State != "failed" || u.FailureReason != "script_failure" {
 		t.Errorf("final update %+v", u)
 	}
-	tr := f.trace(11)
+	tr := f.Trace(11)
 	if !strings.Contains(tr, "privileged") || strings.Contains(tr, "Fetching") {
 		t.Errorf("trace %q: want the refusal, before any fetch", tr)
 	}
-	if ups := f.updates[11]; len(ups) < 2 || ups[0].State != "running" {
+	if ups := f.Updates(11); len(ups) < 2 || ups[0].State != "running" {
 		t.Errorf("updates %+v: want running first", ups)
 	}
 }
