@@ -285,3 +285,16 @@ func TestPrepareErrorFailsTheJobBeforeAnythingStarts(t *testing.T) {
 		t.Errorf("updates %+v: want running first", ups)
 	}
 }
+
+// A failure reason the server does not list becomes unknown_failure, as
+// gitlab-runner does.
+func TestFailureReasonTheServerLacks(t *testing.T) {
+	f := agenttest.NewServer(t)
+	job := agenttest.Job(12, nil, agenttest.Git{}, false, nil)
+	job["features"] = map[string]any{"failure_reasons": []string{"script_failure", "unknown_failure"}}
+	f.Add(job)
+	runAgent(t, f, &Agent{})
+	if u := f.Final(t); u.State != "failed" || u.FailureReason != "unknown_failure" {
+		t.Errorf("final update %+v", u)
+	}
+}

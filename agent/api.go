@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Version is what the runner reports to the server.
@@ -32,6 +33,11 @@ type StatusError struct {
 	Call string
 	Code int
 	Body string
+}
+
+// final is an answer no retry will change.
+func (e *StatusError) final() bool {
+	return e.Code >= 400 && e.Code < 500 && e.Code != http.StatusConflict && e.Code != http.StatusTooManyRequests
 }
 
 func (e *StatusError) Error() string {
@@ -72,6 +78,10 @@ type Job struct {
 	GitInfo    GitInfo    `json:"git_info"`
 	RunnerInfo RunnerInfo `json:"runner_info"`
 	Variables  []Variable `json:"variables"`
+	Features   struct {
+		// FailureReasons are those the server knows (all when empty).
+		FailureReasons []string `json:"failure_reasons"`
+	} `json:"features"`
 	// Slipway is the extension stock runners ignore; nil when the server
 	// sent none.
 	Slipway *Extension `json:"slipway"`
@@ -156,6 +166,14 @@ func answerOf(resp *http.Response) Answer {
 
 // call sends one request; body is JSON unless it is raw bytes.
 func (c *Client) call(ctx context.Context, method, path string, hdr http.Header, body any) (*http.Response, []byte, error) {
+	// A connection to a server that vanished without a word (a cut
+	// network) must not hang the runner: a long poll is held ~50 s.
+	timeout := 30 * time.Second
+	if path == "jobs/request" {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var rd io.Reader
 	ctype := "application/json"
 	switch b := body.(type) {

@@ -3,8 +3,10 @@ package agent
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -71,9 +73,14 @@ func (a *Agent) finish(ctx context.Context, e entry, job *Job, tr *trace, out ou
 	if out.state == "failed" {
 		u.ExitCode = &out.exitCode
 	}
+	if len(job.Features.FailureReasons) > 0 && u.FailureReason != "" && !slices.Contains(job.Features.FailureReasons, u.FailureReason) {
+		u.FailureReason = "unknown_failure" // as gitlab-runner, for a server that lacks the reason
+	}
 	var err error
 	for i := range 10 {
-		if _, err = e.client.Update(ctx, job.ID, u); err == nil {
+		_, err = e.client.Update(ctx, job.ID, u)
+		var se *StatusError
+		if err == nil || errors.As(err, &se) && se.final() {
 			break
 		}
 		time.Sleep(time.Duration(i+1) * 300 * time.Millisecond)
