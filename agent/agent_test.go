@@ -203,6 +203,23 @@ func TestTraceIsLiveWhileOutputFlows(t *testing.T) {
 	}
 }
 
+func TestTraceRetriesAFailedPatchWithoutNewOutput(t *testing.T) {
+	f := agenttest.NewServer(t)
+	f.FailPatches = 2
+	tr := newTrace(&Client{URL: f.URL}, 7, agenttest.JobToken(7), func() {})
+	tr.interval, tr.keepAlive = 10*time.Millisecond, 50*time.Millisecond
+	tr.start(context.Background())
+	defer func() { _ = tr.finish(context.Background()) }()
+	_, _ = tr.Write([]byte("only line\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for f.Trace(7) != "only line\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server holds %q: a failed PATCH was not retried", f.Trace(7))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestTraceStopsTheJobWhenTheServerCancels(t *testing.T) {
 	f := agenttest.NewServer(t)
 	f.SetJobStatus(6, "canceled")

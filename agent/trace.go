@@ -79,7 +79,13 @@ func (t *trace) loop(ctx context.Context) {
 			return
 		case <-quiet.C:
 			if time.Since(last) >= t.keepAlive {
-				t.touch(ctx)
+				// A PATCH that failed is retried here, or else the
+				// lease is renewed.
+				if t.pending() {
+					_ = t.flush(ctx)
+				} else {
+					t.touch(ctx)
+				}
 				last = time.Now()
 			}
 			continue
@@ -95,6 +101,13 @@ func (t *trace) loop(ctx context.Context) {
 		_ = t.flush(ctx)
 		last = time.Now()
 	}
+}
+
+// pending reports whether the server lacks some of the log.
+func (t *trace) pending() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sent < len(t.buf)
 }
 
 // touch tells the server the job is still running.

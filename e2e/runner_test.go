@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/slipway-ci/slipway/agent/agenttest"
+	"github.com/slipway-ci/slipway/engine"
 )
 
 const runnerFile = `
@@ -100,4 +101,31 @@ func TestRunnerCancelsItsJobOnSecondCtrlC(t *testing.T) {
 	if u.State != "failed" || strings.Contains(tr, "finished\n") || !strings.Contains(tr, "after-script-ran\n") {
 		t.Errorf("final %+v, trace:\n%s\n%s", u, tr, r)
 	}
+}
+
+// A runner killed outright leaves its job's containers; the next runner
+// started with the same configuration removes them.
+func TestRestartedRunnerCollectsWhatAKilledOneLeft(t *testing.T) {
+	srv, p, cfg := runnerSetup(t)
+	pr := p.start("runner", "run", "--config", cfg)
+	waitTrace(t, srv, pr, "started with")
+	owner := engine.OwnerOf(pr.cmd.Process.Pid)
+	pr.signal(syscall.SIGKILL)
+	_ = pr.wait()
+	if c, _, v := labelled(t, "slipway.owner="+owner); c+v == 0 {
+		t.Fatal("the killed runner left nothing: the test shows nothing")
+	}
+	again := p.start("runner", "run", "--config", cfg)
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(again.stderr.String(), "taking up to") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the runner did not start:\n%s", again.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	again.signal(syscall.SIGTERM)
+	r := again.waitWithin(time.Minute)
+	wantCode(t, r, 0)
+	mustContain(t, r, "removed what 1 earlier killed run(s) left behind")
+	assertNothingLeft(t, owner)
 }

@@ -119,6 +119,8 @@ type Server struct {
 	// DropFirst makes the server lose this many bytes of the first PATCH
 	// of each job (it answers 202 with a shorter Range).
 	DropFirst int
+	// FailPatches makes the next this many PATCHes answer 503.
+	FailPatches int
 	// done receives each job's final update.
 	done chan Update
 }
@@ -241,6 +243,11 @@ func (f *Server) patch(w http.ResponseWriter, r *http.Request, path string, data
 	defer f.mu.Unlock()
 	if st := f.jobStatus[id]; st != "" {
 		w.Header().Set("Job-Status", st)
+	}
+	if f.FailPatches > 0 {
+		f.FailPatches--
+		http.Error(w, "try later", http.StatusServiceUnavailable)
+		return
 	}
 	have := len(f.traces[id])
 	var start, end int
