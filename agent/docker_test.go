@@ -56,9 +56,12 @@ func TestJobsOnDocker(t *testing.T) {
 	a.Config = &config.Config{Concurrent: 2, Runners: []config.Runner{cfg}}
 	stop := runAgent(t, f, a)
 	finals := map[string]agenttest.Update{}
-	for range 2 {
+	for i := range 2 {
 		u := f.Final(t)
 		finals[u.Token] = u
+		if i == 0 && (len(f.Updates(21)) == 0 || len(f.Updates(22)) == 0) {
+			t.Errorf("one job ended before the other started: concurrent = 2 not honoured")
+		}
 	}
 	ok, bad := finals[agenttest.JobToken(21)], finals[agenttest.JobToken(22)]
 	tr := f.Trace(21)
