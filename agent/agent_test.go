@@ -25,12 +25,16 @@ func TestRegisterWithAuthTokenAppendsToConfig(t *testing.T) {
 	}
 	r := Registration{URL: f.URL, Token: f.RunnerToken, Name: "new", Executor: "docker",
 		DockerImage: "busybox:1.35", DockerServices: []string{"redis:7.0", "postgres:15"}, ConfigPath: path}
-	if _, err := Register(context.Background(), &Client{URL: f.URL}, r, "s_0123"); err != nil {
+	if _, err := Register(context.Background(), &Client{URL: f.URL}, r); err != nil {
 		t.Fatal(err)
 	}
+	id, err := SystemID(path) // kept beside the file
+	if err != nil || !strings.HasPrefix(id, "s_") {
+		t.Fatalf("system ID %q, %v", id, err)
+	}
 	body := f.Bodies("POST runners/verify")
-	if len(body) != 1 || body[0]["token"] != f.RunnerToken || body[0]["system_id"] != "s_0123" {
-		t.Errorf("verify bodies: %v", body)
+	if len(body) != 1 || body[0]["token"] != f.RunnerToken || body[0]["system_id"] != id {
+		t.Errorf("verify bodies: %v, want system_id %s", body, id)
 	}
 	data, _ := os.ReadFile(path)
 	if !strings.HasPrefix(string(data), old) {
@@ -57,7 +61,7 @@ func TestRegisterWithRegistrationTokenWritesIssuedToken(t *testing.T) {
 	f := agenttest.NewServer(t)
 	path := filepath.Join(t.TempDir(), "sub", "config.toml")
 	r := Registration{URL: f.URL, RegistrationToken: "REGTOKEN", Name: "legacy", Tags: []string{"a", "b"}, ConfigPath: path}
-	if _, err := Register(context.Background(), &Client{URL: f.URL}, r, "s_1"); err != nil {
+	if _, err := Register(context.Background(), &Client{URL: f.URL}, r); err != nil {
 		t.Fatal(err)
 	}
 	b := f.Bodies("POST runners")[0]
@@ -78,7 +82,6 @@ func TestRegisterWithRegistrationTokenWritesIssuedToken(t *testing.T) {
 
 func TestRegisterRefusals(t *testing.T) {
 	f := agenttest.NewServer(t)
-	dir := t.TempDir()
 	for name, tc := range map[string]struct {
 		r    Registration
 		want string
@@ -91,13 +94,17 @@ func TestRegisterRefusals(t *testing.T) {
 		"unknown token":      {Registration{URL: f.URL, Token: "glrt-other"}, "403"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			tc.r.ConfigPath = filepath.Join(dir, name+".toml")
-			_, err := Register(context.Background(), &Client{URL: f.URL}, tc.r, "s_1")
+			dir := t.TempDir()
+			tc.r.ConfigPath = filepath.Join(dir, "config.toml")
+			_, err := Register(context.Background(), &Client{URL: f.URL}, tc.r)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one saying %q", err, tc.want)
 			}
 			if _, err := os.Stat(tc.r.ConfigPath); err == nil {
 				t.Errorf("a refused registration wrote %s", tc.r.ConfigPath)
+			}
+			if _, err := os.Stat(filepath.Join(dir, ".runner_system_id")); err == nil && !strings.Contains(tc.want, "403") {
+				t.Errorf("a registration refused before asking the server wrote a system ID")
 			}
 		})
 	}

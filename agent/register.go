@@ -48,25 +48,32 @@ func (r Registration) check() error {
 
 // Register registers with the server and adds the runner to the
 // configuration file; it returns the entry written.
-func Register(ctx context.Context, c *Client, r Registration, systemID string) (config.Runner, error) {
+func Register(ctx context.Context, c *Client, r Registration) (config.Runner, error) {
 	if err := r.check(); err != nil {
 		return config.Runner{}, err
 	}
-	var resp RegisterResponse
-	var err error
-	if r.Token != "" {
-		if !strings.HasPrefix(r.Token, "glrt-") {
-			return config.Runner{}, errors.New("--token takes a runner authentication token (glrt-…); a registration token goes in --registration-token")
-		}
-		resp, err = c.Verify(ctx, r.Token, systemID)
-	} else {
-		resp, err = c.RegisterLegacy(ctx, r.RegistrationToken, r.Name, r.Tags, r.RunUntagged)
-	}
+	resp, err := obtain(ctx, c, r)
 	if err != nil {
 		return config.Runner{}, err
 	}
 	e := newEntry(r, resp.Token)
 	return e, appendEntry(r.ConfigPath, e)
+}
+
+// obtain asks the server for the runner's token: a glrt- token is
+// verified with the machine's system ID, a registration token registers.
+func obtain(ctx context.Context, c *Client, r Registration) (RegisterResponse, error) {
+	if r.Token == "" {
+		return c.RegisterLegacy(ctx, r.RegistrationToken, r.Name, r.Tags, r.RunUntagged)
+	}
+	if !strings.HasPrefix(r.Token, "glrt-") {
+		return RegisterResponse{}, errors.New("--token takes a runner authentication token (glrt-…); a registration token goes in --registration-token")
+	}
+	systemID, err := SystemID(r.ConfigPath)
+	if err != nil {
+		return RegisterResponse{}, err
+	}
+	return c.Verify(ctx, r.Token, systemID)
 }
 
 // newEntry is the [[runners]] entry of a registration.

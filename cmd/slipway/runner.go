@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,11 +37,7 @@ func registerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r.Executor = strings.TrimSpace(r.Executor)
-			sysID, err := agent.SystemID(r.ConfigPath)
-			if err != nil {
-				return invalid(err)
-			}
-			if _, err := agent.Register(cmd.Context(), &agent.Client{URL: r.URL}, r, sysID); err != nil {
+			if _, err := agent.Register(cmd.Context(), &agent.Client{URL: r.URL}, r); err != nil {
 				return invalid(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Runner registered; configuration saved to %s\n", r.ConfigPath)
@@ -77,6 +75,9 @@ func runnerRunCmd() *cobra.Command {
 
 func runAgent(cfgPath string) error {
 	cfg, err := config.Load(cfgPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return invalid(fmt.Errorf("%s does not exist: register a runner first (slipway runner register --url URL --token glrt-...)", cfgPath))
+	}
 	if err != nil {
 		return invalid(err)
 	}
