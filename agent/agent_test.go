@@ -167,6 +167,19 @@ func TestTraceResendsWhatTheServerLost(t *testing.T) {
 	}
 }
 
+func TestTraceSendsABurstInPieces(t *testing.T) {
+	f := agenttest.NewServer(t)
+	tr := newTrace(&Client{URL: f.URL}, 8, agenttest.JobToken(8), func() {})
+	want := strings.Repeat("0123456789abcdef", 5*maxPatch/32) // 2.5 pieces
+	_, _ = tr.Write([]byte(want))
+	if err := tr.finish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Trace(8); got != want || f.Patches(8) != 3 {
+		t.Errorf("server holds %d bytes in %d PATCHes, want %d in 3", len(got), f.Patches(8), len(want))
+	}
+}
+
 func TestTraceResyncsOn416(t *testing.T) {
 	f := agenttest.NewServer(t)
 	tr := newTrace(&Client{URL: f.URL}, 4, agenttest.JobToken(4), func() {})

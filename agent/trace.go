@@ -128,7 +128,7 @@ func (t *trace) heed(a Answer, err error) {
 // flush sends everything the server does not have, resending from the
 // server's length when it says it holds another (416).
 func (t *trace) flush(ctx context.Context) error {
-	for range 100 {
+	for stuck := 0; stuck < 10; {
 		t.mu.Lock()
 		buf, sent := t.buf, t.sent
 		t.mu.Unlock()
@@ -141,11 +141,14 @@ func (t *trace) flush(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if n <= sent {
+			stuck++ // a server that answers 416 with the same length
+		}
 		t.mu.Lock()
 		t.sent = min(n, len(t.buf))
 		t.mu.Unlock()
 	}
-	return fmt.Errorf("PATCH jobs/%d/trace: the server's length does not settle", t.id)
+	return fmt.Errorf("PATCH jobs/%d/trace: the server takes none of the log", t.id)
 }
 
 // finish stops the background sending and sends the rest, retrying a
