@@ -13,8 +13,12 @@ import (
 
 // Config is the whole file.
 type Config struct {
-	Concurrent int      `toml:"concurrent"`
-	Runners    []Runner `toml:"runners"`
+	Concurrent int `toml:"concurrent"`
+	// CheckInterval is how long `slipway runner run` waits between asks
+	// for a job that a server answered at once with none (seconds,
+	// default 3), as gitlab-runner.
+	CheckInterval int      `toml:"check_interval"`
+	Runners       []Runner `toml:"runners"`
 
 	unknown []string
 }
@@ -25,6 +29,11 @@ func (c *Config) Unknown() []string { return c.unknown }
 // Runner is one [[runners]] entry; slipway uses the first.
 type Runner struct {
 	Name string `toml:"name"`
+	// URL and Token are where `slipway runner run` asks for jobs and the
+	// runner's authentication token there (written by `slipway runner
+	// register`); exec ignores them.
+	URL   string `toml:"url"`
+	Token string `toml:"token"`
 	// Executor is "docker" (default) or "kubernetes": where GitLab jobs
 	// run. Drone pipelines say it themselves (type: kubernetes).
 	Executor    string     `toml:"executor"`

@@ -109,3 +109,30 @@ func TestSettingsOfTheKubernetesExecutor(t *testing.T) {
 		t.Errorf("docker settings %+v", d)
 	}
 }
+
+// A registered runner's entries carry the server's URL and token; keys
+// gitlab-runner writes beside them are unknown, not errors.
+func TestLoadRunnerEntries(t *testing.T) {
+	c := load(t, `concurrent = 2
+check_interval = 1
+[[runners]]
+  name = "a"
+  url = "http://ci.example.com"
+  token = "glrt-a"
+  token_obtained_at = 2024-01-01T00:00:00Z
+[[runners]]
+  name = "b"
+  url = "http://ci2.example.com"
+  token = "glrt-b"
+  executor = "kubernetes"
+`)
+	if c.CheckInterval != 1 || len(c.Runners) != 2 {
+		t.Fatalf("config %+v", c)
+	}
+	if r := c.Runners[1]; r.URL != "http://ci2.example.com" || r.Token != "glrt-b" || r.Executor != "kubernetes" {
+		t.Errorf("second entry %+v", r)
+	}
+	if u := c.Unknown(); len(u) != 1 || u[0] != "runners.token_obtained_at" {
+		t.Errorf("unknown keys %v", u)
+	}
+}

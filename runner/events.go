@@ -48,6 +48,9 @@ type JobResult struct {
 	Status   Status
 	Duration time.Duration
 	Reason   string
+	// ExitCode is the exit code of the step that failed the job (0 when
+	// none did or the job failed otherwise).
+	ExitCode int
 }
 
 // Status of a job.

@@ -72,6 +72,10 @@ func (r *run) classify(ctx context.Context, j *plan.Job, err error, res *JobResu
 		res.Status, res.Reason = Canceled, "canceled"
 	default:
 		res.Status, res.Reason = Failed, err.Error()
+		var ee *exitError
+		if errors.As(err, &ee) {
+			res.ExitCode = ee.code
+		}
 	}
 	if res.Status == Failed && j.AllowFailure {
 		res.Status = Allowed
@@ -250,10 +254,18 @@ func (jb *job) runStep(ctx context.Context, c *engine.Container, st *pipeline.St
 		return errExitEarly
 	}
 	if code != 0 {
-		return fmt.Errorf("%s exited with code %d", st.Name, code)
+		return &exitError{step: st.Name, code: code}
 	}
 	return nil
 }
+
+// exitError is a step that exited with a code other than 0.
+type exitError struct {
+	step string
+	code int
+}
+
+func (e *exitError) Error() string { return fmt.Sprintf("%s exited with code %d", e.step, e.code) }
 
 // killOnSecondSignal kills the step at once if Kill closes while it runs.
 func (jb *job) killOnSecondSignal(ctx context.Context, name string) func() {

@@ -113,8 +113,8 @@ func TestFailedStepSkipsLaterSteps(t *testing.T) {
 	j := gitlabJob("j", "exit 2")
 	j.Steps = append(j.Steps, &pipeline.Step{Container: pipeline.Container{Name: "next", Image: j.Steps[0].Image}, Commands: []string{"true"}})
 	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
-	if res.Jobs[0].Status != Failed || f.has("run j0-0 step-1") {
-		t.Errorf("status %s calls %v", res.Jobs[0].Status, f.calls)
+	if res.Jobs[0].Status != Failed || res.Jobs[0].ExitCode != 2 || f.has("run j0-0 step-1") {
+		t.Errorf("status %s exit code %d calls %v", res.Jobs[0].Status, res.Jobs[0].ExitCode, f.calls)
 	}
 }
 
@@ -123,7 +123,7 @@ func TestSetupFailureStillDestroys(t *testing.T) {
 	f.setupErr = errors.New("no space left")
 	r, _ := newTestRunner(f)
 	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{gitlabJob("j", "true")}}))
-	if res.Jobs[0].Status != Failed || !strings.Contains(res.Jobs[0].Reason, "no space left") || !f.destroyed["j0-0"] {
+	if res.Jobs[0].Status != Failed || !strings.Contains(res.Jobs[0].Reason, "no space left") || res.Jobs[0].ExitCode != 0 || !f.destroyed["j0-0"] {
 		t.Errorf("%+v %v", res.Jobs[0], f.calls)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/slipway-ci/slipway/engine/docker"
 	"github.com/slipway-ci/slipway/engine/kube"
 	"github.com/slipway-ci/slipway/pipeline"
+	"github.com/slipway-ci/slipway/plan"
 )
 
 // engines are the engines a pipeline's jobs target (Job.Target): Docker
@@ -25,15 +26,26 @@ type engines struct {
 	close    func()
 }
 
-func openEngines(ctx context.Context, l *loaded, kubeconfig string) (*engines, error) {
-	needKube, needDocker := false, false
-	for _, j := range l.plan.Jobs() {
+// targets are the engines a run needs.
+type targets struct{ docker, kube bool }
+
+// planTargets are the engines the plan's jobs need.
+func planTargets(p *plan.Plan) targets {
+	var t targets
+	for _, j := range p.Jobs() {
 		if j.Target == pipeline.TargetKubernetes {
-			needKube = true
+			t.kube = true
 		} else {
-			needDocker = true
+			t.docker = true
 		}
 	}
+	return t
+}
+
+// openEngines opens and pings the engines t names; k and kubeconfig say
+// which cluster.
+func openEngines(ctx context.Context, t targets, k config.Kubernetes, kubeconfig string) (*engines, error) {
+	needKube, needDocker := t.kube, t.docker
 	es := &engines{byTarget: map[pipeline.Target]engine.Engine{}, close: func() {}}
 	var images kube.ImageInspector
 	dock, err := docker.New()
@@ -52,7 +64,7 @@ func openEngines(ctx context.Context, l *loaded, kubeconfig string) (*engines, e
 		es.all = append(es.all, dock)
 	}
 	if needKube {
-		cfg := kubeConfig(l.cfg.Runner().Kubernetes, kubeconfig)
+		cfg := kubeConfig(k, kubeconfig)
 		cfg.Images = images
 		k, err := kube.New(cfg)
 		if err != nil {

@@ -50,7 +50,7 @@ func run(l *loaded, o *options, concurrency int, serviceLogs bool) error {
 	kill := make(chan struct{})
 	stopSignals := onSignals(cancel, kill)
 	defer stopSignals()
-	es, err := openEngines(ctx, l, o.kubeconfig)
+	es, err := openEngines(ctx, planTargets(l.plan), l.cfg.Runner().Kubernetes, o.kubeconfig)
 	if err != nil {
 		return err
 	}

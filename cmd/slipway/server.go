@@ -69,11 +69,11 @@ func runServer(ctx context.Context, o server.Options, addr string) error {
 	return err
 }
 
-// runnerCmd groups the runner commands. The agent's register and run join
-// it when both land.
+// runnerCmd groups the runner commands: the server's token create, the
+// agent's register and run (runner.go).
 func runnerCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "runner", Short: "Runners of a slipway server"}
-	cmd.AddCommand(runnerTokenCmd())
+	cmd.AddCommand(runnerTokenCmd(), registerCmd(), runnerRunCmd())
 	return cmd
 }
 

@@ -1,0 +1,147 @@
+package agent
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-ci/slipway/agent/agenttest"
+	"github.com/slipway-ci/slipway/config"
+	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/engine/docker"
+	"github.com/slipway-ci/slipway/pipeline"
+	"github.com/slipway-ci/slipway/runner"
+)
+
+const e2eFile = `
+test:
+  image: busybox:1.35
+  script:
+    - cat hello.txt
+    - echo "secret=$MY_SECRET"
+    - echo "job token=$CI_JOB_TOKEN"
+  after_script:
+    - echo after-script-ran
+fail:
+  image: busybox:1.35
+  script:
+    - echo failing now
+    - exit 3
+`
+
+// TestJobsOnDocker: jobs of a parsed .gitlab-ci.yml, taken from a server,
+// their commit cloned over HTTP with the job token, run on the real
+// Docker Engine; the server gets the masked log and the result.
+func TestJobsOnDocker(t *testing.T) {
+	dock, err := docker.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dock.Close()
+	root := t.TempDir()
+	sha := agenttest.GitRepo(t, root, map[string]string{".gitlab-ci.yml": e2eFile, "hello.txt": "hello from the repository\n"})
+	git := agenttest.GitServer(t, root, agenttest.JobToken(21), agenttest.JobToken(22))
+	f := agenttest.NewServer(t)
+	info := agenttest.Git{RepoURL: git.URL + "/group/project.git", Ref: "main", Sha: sha, RefType: "branch", Depth: 20}
+	secret := agenttest.Variable{Key: "MY_SECRET", Value: "hunter2-very-secret", Masked: true}
+	f.Add(agenttest.Job(21, agenttest.Document(t, ".gitlab-ci.yml", e2eFile, "test"), info, false, nil, secret))
+	f.Add(agenttest.Job(22, agenttest.Document(t, ".gitlab-ci.yml", e2eFile, "fail"), info, false, nil))
+	var log bytes.Buffer
+	cfg := config.Runner{Name: "t", URL: f.URL, Token: f.RunnerToken}
+	cfg.Docker.PullPolicy = config.StringList{"if-not-present"}
+	a := &Agent{Log: &log, Runner: runner.Runner{Engine: dock, Engines: map[pipeline.Target]engine.Engine{pipeline.TargetDocker: dock},
+		Owner: engine.Owner(), StopGrace: 5 * time.Second}}
+	a.Config = &config.Config{Concurrent: 2, Runners: []config.Runner{cfg}}
+	stop := runAgent(t, f, a)
+	finals := map[string]agenttest.Update{}
+	for i := range 2 {
+		u := f.Final(t)
+		finals[u.Token] = u
+		if i == 0 && (len(f.Updates(21)) == 0 || len(f.Updates(22)) == 0) {
+			t.Errorf("one job ended before the other started: concurrent = 2 not honoured")
+		}
+	}
+	ok, bad := finals[agenttest.JobToken(21)], finals[agenttest.JobToken(22)]
+	tr := f.Trace(21)
+	if ok.State != "success" {
+		t.Errorf("job 21: %+v\n%s", ok, tr)
+	}
+	for _, want := range []string{"hello from the repository\n", "secret=[MASKED]\n", "job token=[MASKED]\n", "after-script-ran\n", `Job "test" passed`} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("trace of job 21 lacks %q:\n%s", want, tr)
+		}
+	}
+	if strings.Contains(tr, "hunter2") || strings.Contains(tr, agenttest.JobToken(21)) {
+		t.Errorf("a secret leaked into the trace:\n%s", tr)
+	}
+	if bad.State != "failed" || bad.ExitCode == nil || *bad.ExitCode != 3 || bad.FailureReason != "script_failure" {
+		t.Errorf("job 22: %+v\n%s", bad, f.Trace(22))
+	}
+	if !strings.Contains(f.Trace(22), "failing now\n") {
+		t.Errorf("trace of job 22:\n%s", f.Trace(22))
+	}
+	stop() // the agent's log is complete
+	if strings.Contains(log.String(), "job-token-") || !strings.Contains(log.String(), "job 21 (test): success") {
+		t.Errorf("the agent's log shows a job token:\n%s", log.String())
+	}
+	assertNothingLeft(t, engine.Owner())
+}
+
+// TestCancelOnDocker: Job-Status: canceled in an answer stops the job;
+// its after_script still runs and reaches the server.
+func TestCancelOnDocker(t *testing.T) {
+	dock, err := docker.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dock.Close()
+	const file = "slow:\n  image: busybox:1.35\n  script:\n    - echo started\n    - sleep 60\n    - echo never\n  after_script:\n    - echo cleaning up\n"
+	root := t.TempDir()
+	sha := agenttest.GitRepo(t, root, map[string]string{".gitlab-ci.yml": file})
+	git := agenttest.GitServer(t, root, agenttest.JobToken(31))
+	f := agenttest.NewServer(t)
+	info := agenttest.Git{RepoURL: git.URL + "/group/project.git", Ref: "main", Sha: sha, RefType: "branch"}
+	f.Add(agenttest.Job(31, agenttest.Document(t, ".gitlab-ci.yml", file, "slow"), info, false, nil))
+	cfg := config.Runner{Name: "t", URL: f.URL, Token: f.RunnerToken}
+	cfg.Docker.PullPolicy = config.StringList{"never"}
+	a := &Agent{Config: &config.Config{Runners: []config.Runner{cfg}},
+		Runner: runner.Runner{Engine: dock, Owner: engine.Owner(), StopGrace: 5 * time.Second}}
+	runAgent(t, f, a)
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(f.Trace(31), "started\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not start:\n%s", f.Trace(31))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.SetJobStatus(31, "canceled")
+	start := time.Now()
+	u := f.Final(t)
+	if u.State != "failed" || time.Since(start) > 20*time.Second {
+		t.Errorf("final %+v after %s", u, time.Since(start))
+	}
+	tr := f.Trace(31)
+	if !strings.Contains(tr, "cleaning up\n") || strings.Contains(tr, "never\n") {
+		t.Errorf("trace:\n%s", tr)
+	}
+	assertNothingLeft(t, engine.Owner())
+}
+
+// assertNothingLeft requires no container, network or volume labelled
+// slipway.run that this process made (other tests' runs may be going on).
+func assertNothingLeft(t *testing.T, owner string) {
+	t.Helper()
+	for _, ls := range [][]string{{"container", "ls", "-a"}, {"network", "ls"}, {"volume", "ls"}} {
+		kind := ls[0]
+		out, err := exec.Command("docker", append(ls, "-q", "--filter", "label="+engine.LabelRun,
+			"--filter", "label="+engine.LabelOwner+"="+owner)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker %s ls: %v\n%s", kind, err, out)
+		}
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			t.Errorf("left behind: %s %v", kind, ids)
+		}
+	}
+}

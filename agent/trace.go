@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+	"time"
+)
+
+// maxPatch bounds one PATCH: a burst of output goes up in pieces, so no
+// request is larger than a server is likely to take.
+const maxPatch = 1 << 20
+
+// trace is a job's log on its way to the server: writes append to it, and
+// the uploader sends what the server does not have yet, every Interval
+// while output flows. It keeps the whole log, because a server that lost
+// its end (416) is sent the rest again from its own length.
+type trace struct {
+	c     *Client
+	id    int64
+	token string
+	// interval is how often new output is sent; keepAlive how long the
+	// job may be quiet before a PUT renews its lease (and asks whether it
+	// was cancelled).
+	interval, keepAlive time.Duration
+	// cancel is called once the server asks to stop the job.
+	cancel func()
+
+	mu   sync.Mutex
+	buf  []byte
+	sent int // what the server acknowledged
+	// wake is signalled by the first write after a flush.
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newTrace(c *Client, id int64, token string, cancel func()) *trace {
+	return &trace{c: c, id: id, token: token, cancel: cancel, interval: time.Second, keepAlive: 3 * time.Second,
+		wake: make(chan struct{}, 1)}
+}
+
+// Write appends to the log. It never fails: a server that does not take
+// the log must not stop the job's output.
+func (t *trace) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	t.buf = append(t.buf, p...)
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// Line appends one line the runner itself says.
+func (t *trace) Line(format string, args ...any) {
+	_, _ = t.Write([]byte(fmt.Sprintf(format, args...) + "\n"))
+}
+
+// start sends the log in the background until finish.
+func (t *trace) start(ctx context.Context) {
+	t.stop, t.done = make(chan struct{}), make(chan struct{})
+	go t.loop(ctx)
+}
+
+// loop sends new output at most every interval (the first write after a
+// quiet spell goes at once) and renews the lease when the job is quiet.
+func (t *trace) loop(ctx context.Context) {
+	defer close(t.done)
+	last := time.Now()
+	quiet := time.NewTicker(t.keepAlive)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-quiet.C:
+			if time.Since(last) >= t.keepAlive {
+				// A PATCH that failed is retried here, or else the
+				// lease is renewed.
+				if t.pending() {
+					_ = t.flush(ctx)
+				} else {
+					t.touch(ctx)
+				}
+				last = time.Now()
+			}
+			continue
+		case <-t.wake:
+		}
+		if wait := t.interval - time.Since(last); wait > 0 {
+			select {
+			case <-t.stop:
+				return
+			case <-time.After(wait):
+			}
+		}
+		_ = t.flush(ctx)
+		last = time.Now()
+	}
+}
+
+// pending reports whether the server lacks some of the log.
+func (t *trace) pending() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sent < len(t.buf)
+}
+
+// touch tells the server the job is still running.
+func (t *trace) touch(ctx context.Context) {
+	a, err := t.c.Update(ctx, t.id, Update{Token: t.token, State: "running"})
+	t.heed(a, err)
+}
+
+// heed stops the job when the server asks, or when it no longer knows
+// the job (403, 404: another runner has it, or it was removed).
+func (t *trace) heed(a Answer, err error) {
+	var se *StatusError
+	if a.Cancels() || errors.As(err, &se) && (se.Code == 403 || se.Code == 404) {
+		t.cancel()
+	}
+}
+
+// flush sends everything the server does not have, resending from the
+// server's length when it says it holds another (416).
+func (t *trace) flush(ctx context.Context) error {
+	for stuck := 0; stuck < 10; {
+		t.mu.Lock()
+		buf, sent := t.buf, t.sent
+		t.mu.Unlock()
+		if sent >= len(buf) {
+			return nil
+		}
+		chunk := buf[sent:min(len(buf), sent+maxPatch)]
+		n, a, err := t.c.Patch(ctx, t.id, t.token, sent, chunk)
+		t.heed(a, err)
+		if err != nil {
+			return err
+		}
+		if n <= sent {
+			stuck++ // a server that answers 416 with the same length
+		}
+		t.mu.Lock()
+		t.sent = min(n, len(t.buf))
+		t.mu.Unlock()
+	}
+	return fmt.Errorf("PATCH jobs/%d/trace: the server takes none of the log", t.id)
+}
+
+// finish stops the background sending and sends the rest, retrying a
+// while: the final state must come after the whole log.
+func (t *trace) finish(ctx context.Context) error {
+	if t.stop != nil {
+		close(t.stop)
+		<-t.done
+	}
+	var err error
+	for i := range 5 {
+		if err = t.flush(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(i+1) * 200 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// output describes the whole log for the final update, as gitlab-runner
+// does (crc32, IEEE).
+func (t *trace) output() *Output {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return &Output{Checksum: fmt.Sprintf("crc32:%08x", crc32.ChecksumIEEE(t.buf)), Bytesize: len(t.buf)}
+}
