@@ -147,7 +147,7 @@ func (p *parser) container(d *jobDoc, body, nameKey *yaml.Node, isStep bool) {
 	named := nameKey != nil
 	for _, pr := range p.pairs(body) {
 		if pr.Key.Value == "name" && nameKey == nil {
-			c.name, _ = p.str(pr.Value, "name")
+			c.name, _ = p.str("name", pr.Value)
 			named = true
 			continue
 		}
@@ -237,7 +237,7 @@ func (p *parser) image(c *container, what string) (pipeline.Image, bool) {
 		p.errorf(c.at, "%s %s has no image", what, quote(c.name))
 		return pipeline.Image{}, false
 	}
-	name, ok := p.str(c.img, "image")
+	name, ok := p.str("image", c.img)
 	if !ok {
 		return pipeline.Image{}, false
 	}
@@ -304,12 +304,12 @@ func (p *parser) setImage(_ *jobDoc, c *container, _, v *yaml.Node) { c.img = v 
 // it does not know, with a warning here) as its default policy.
 func (p *parser) setPull(_ *jobDoc, c *container, _, v *yaml.Node) {
 	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
-		if b, _ := p.boolean(v, "pull"); b {
+		if b, _ := p.boolean("pull", v); b {
 			c.pull = []pipeline.PullPolicy{pipeline.PullAlways}
 		}
 		return
 	}
-	s, ok := p.str(v, "pull")
+	s, ok := p.str("pull", v)
 	if !ok {
 		return
 	}
@@ -325,7 +325,7 @@ func (p *parser) setPull(_ *jobDoc, c *container, _, v *yaml.Node) {
 // setAuth reads Drone 0.x inline registry credentials. No message here may
 // quote a value.
 func (p *parser) setAuth(_ *jobDoc, c *container, k, v *yaml.Node) {
-	pairs, ok := p.mappingOf(v, "auth_config")
+	pairs, ok := p.mappingOf("auth_config", v)
 	if !ok {
 		return
 	}
@@ -337,7 +337,7 @@ func (p *parser) setAuth(_ *jobDoc, c *container, k, v *yaml.Node) {
 			continue
 		}
 		var fieldOK bool
-		if *field, fieldOK = p.str(pr.Value, "auth_config "+pr.Key.Value); !fieldOK {
+		if *field, fieldOK = p.str("auth_config "+pr.Key.Value, pr.Value); !fieldOK {
 			ok = false
 		}
 	}
@@ -409,7 +409,7 @@ func (p *parser) argv(v *yaml.Node, what string) ([]string, bool) {
 		}
 		return append([]string{}, words...), true
 	}
-	items, ok := p.strList(v, what, false)
+	items, ok := p.strList(what, v, false)
 	if !ok {
 		return nil, false
 	}
@@ -439,13 +439,13 @@ func (p *parser) setVolumes(d *jobDoc, c *container, _, v *yaml.Node) {
 // setPrivileged records where privileged was set: a later layer refuses it
 // for untrusted repositories and points there.
 func (p *parser) setPrivileged(_ *jobDoc, c *container, k, v *yaml.Node) {
-	if b, ok := p.boolean(v, "privileged"); ok {
+	if b, ok := p.boolean("privileged", v); ok {
 		c.privileged = pipeline.Setting{Value: b, Pos: p.pos(k)}
 	}
 }
 
 func (p *parser) setFailure(_ *jobDoc, c *container, _, v *yaml.Node) {
-	s, ok := p.str(v, "failure")
+	s, ok := p.str("failure", v)
 	if !ok {
 		return
 	}
@@ -468,7 +468,7 @@ func (p *parser) setWhen(_ *jobDoc, c *container, _, v *yaml.Node) {
 // setTmpfs reads "tmpfs: [/tmp, /run]" as docker run --tmpfs: a memory
 // file system of the container's own at each path.
 func (p *parser) setTmpfs(_ *jobDoc, c *container, _, v *yaml.Node) {
-	items, _ := p.strList(v, "tmpfs", true)
+	items, _ := p.strList("tmpfs", v, true)
 	for _, n := range items {
 		target, _, _ := strings.Cut(n.Value, ":") // options (size=...) are the engine's defaults here
 		if !path.IsAbs(target) {
@@ -483,14 +483,14 @@ func (p *parser) setTmpfs(_ *jobDoc, c *container, _, v *yaml.Node) {
 // setGroup: Drone 0.x ran the steps of a group in parallel. Running them
 // one after another, in file order, is one valid schedule of that.
 func (p *parser) setGroup(_ *jobDoc, _ *container, _, v *yaml.Node) {
-	p.str(v, "group")
+	p.str("group", v)
 }
 
 func (p *parser) setDetach(_ *jobDoc, c *container, _, v *yaml.Node) {
-	c.detach, _ = p.boolean(v, "detach")
+	c.detach, _ = p.boolean("detach", v)
 }
 
 func (p *parser) setDeps(_ *jobDoc, c *container, k, v *yaml.Node) {
 	c.deps.key = k
-	c.deps.names, _ = p.strList(v, "depends_on", true)
+	c.deps.names, _ = p.strList("depends_on", v, true)
 }

@@ -99,7 +99,7 @@ func (p *parser) document(root *yaml.Node) *jobDoc {
 	if kind == nil {
 		return p.kindless(root, pairs)
 	}
-	name, ok := p.str(kind.Value, "kind")
+	name, ok := p.str("kind", kind.Value)
 	switch {
 	case !ok:
 		return nil
@@ -271,7 +271,7 @@ func (p *parser) docContainers(d *jobDoc, pairs []yamlutil.Pair) {
 // pipelineType: pipelines of the types Drone runs elsewhere (exec, ssh,
 // vm, ...) are skipped, as drone exec skips what its runner cannot run.
 func (p *parser) pipelineType(d *jobDoc, _, v *yaml.Node) {
-	t, ok := p.str(v, "type")
+	t, ok := p.str("type", v)
 	if !ok {
 		return
 	}
@@ -285,7 +285,7 @@ func (p *parser) pipelineType(d *jobDoc, _, v *yaml.Node) {
 }
 
 func (p *parser) pipelineName(d *jobDoc, _, v *yaml.Node) {
-	if name, ok := p.str(v, "name"); ok {
+	if name, ok := p.str("name", v); ok {
 		d.job.Name, d.nameNode = name, v
 	}
 }
@@ -300,7 +300,7 @@ func (d *jobDoc) nameAt() *yaml.Node {
 
 func (p *parser) pipelineDeps(d *jobDoc, k, v *yaml.Node) {
 	d.depsKey = k
-	d.deps, _ = p.strList(v, "depends_on", true)
+	d.deps, _ = p.strList("depends_on", v, true)
 }
 
 // trigger reads the pipeline's conditions: status: says after what it
@@ -320,7 +320,7 @@ func (p *parser) branches(d *jobDoc, k, v *yaml.Node) {
 }
 
 func (p *parser) pullSecrets(d *jobDoc, _, v *yaml.Node) {
-	names, _ := p.strList(v, "image_pull_secrets", false)
+	names, _ := p.strList("image_pull_secrets", v, false)
 	for _, n := range names {
 		d.job.PullSecrets = append(d.job.PullSecrets, n.Value)
 	}
@@ -349,7 +349,7 @@ func (p *parser) timeout(d *jobDoc, _, v *yaml.Node) {
 // path. Without a base, an absolute path is the base, and a relative one
 // goes under /drone/src.
 func (p *parser) workspace(d *jobDoc, _, v *yaml.Node) {
-	pairs, ok := p.mappingOf(v, "workspace")
+	pairs, ok := p.mappingOf("workspace", v)
 	if !ok {
 		return
 	}
@@ -357,13 +357,13 @@ func (p *parser) workspace(d *jobDoc, _, v *yaml.Node) {
 	for _, pr := range pairs {
 		switch pr.Key.Value {
 		case "base":
-			base, ok = p.str(pr.Value, "workspace base")
+			base, ok = p.str("workspace base", pr.Value)
 			if ok && !path.IsAbs(base) {
 				p.errorf(pr.Value, "workspace base: expected an absolute path")
 				return
 			}
 		case "path":
-			rel, _ = p.str(pr.Value, "workspace path")
+			rel, _ = p.str("workspace path", pr.Value)
 		default:
 			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}

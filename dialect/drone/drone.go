@@ -58,18 +58,13 @@
 package drone
 
 import (
-	"cmp"
-	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
 	"github.com/slipway-ci/slipway/pipeline"
 	"go.yaml.in/yaml/v3"
 )
 
-// maxErrors keeps a garbage file from producing a wall of errors.
-const maxErrors = 50
 
 // Parse reads a .drone.yml. file names it in errors and warnings; ctx is
 // what when: and trigger: conditions are matched against (steps and
@@ -100,9 +95,9 @@ func Parse(file string, data []byte, ctx Context) (*pipeline.Pipeline, []*pipeli
 		p.errorAt(pipeline.Pos{File: file, Line: 1, Column: 1},
 			"no pipeline found: expected a document with kind: pipeline (Drone 1.x) or a pipeline: map (Drone 0.x)")
 	}
-	warns := tidy(p.warns)
+	warns := yamlutil.Tidy(p.warns, yamlutil.MaxWarnings, "warnings")
 	if len(p.errs) > 0 {
-		return nil, warns, p.joinedErrors()
+		return nil, warns, yamlutil.Join(yamlutil.Tidy(p.errs, yamlutil.MaxErrors, "errors"))
 	}
 	return &pipeline.Pipeline{File: file, Dialect: pipeline.Drone, Stages: stages}, warns, nil
 }
@@ -168,31 +163,3 @@ func (p *parser) warnf(n *yaml.Node, format string, args ...any) {
 	p.warns = append(p.warns, pipeline.Errorf(p.pos(n), format, args...))
 }
 
-// joinedErrors sorts, deduplicates (a mapping merged in several places is
-// checked in each) and caps the errors.
-func (p *parser) joinedErrors() error {
-	errs := tidy(p.errs)
-	var out []error
-	for i, e := range errs {
-		if i == maxErrors {
-			out = append(out, pipeline.Errorf(pipeline.Pos{File: p.file},
-				"too many errors (%d more not shown)", len(errs)-maxErrors))
-			break
-		}
-		out = append(out, e)
-	}
-	return errors.Join(out...)
-}
-
-// tidy sorts problems by position and drops exact duplicates.
-func tidy(list []*pipeline.Error) []*pipeline.Error {
-	slices.SortStableFunc(list, func(a, b *pipeline.Error) int {
-		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
-	})
-	seen := map[string]bool{}
-	return slices.DeleteFunc(list, func(e *pipeline.Error) bool {
-		dup := seen[e.Error()]
-		seen[e.Error()] = true
-		return dup
-	})
-}

@@ -95,7 +95,7 @@ func (p *parser) fromSecret(v *yaml.Node, what string) (string, bool) {
 		p.errorf(v, "%s: expected {from_secret: name}, got a mapping with other keys", what)
 		return "", false
 	}
-	return p.str(pairs[0].Value, what+" from_secret")
+	return p.str(what+" from_secret", pairs[0].Value)
 }
 
 // secrets reads Drone 0.x step secrets: "- name" exposes secret name as
@@ -121,15 +121,15 @@ func (p *parser) secrets(v *yaml.Node) []pipeline.EnvVar {
 
 func (p *parser) secretRef(item *yaml.Node) (source, target string, ok bool) {
 	if item.Kind != yaml.MappingNode {
-		source, ok = p.str(item, "secrets")
+		source, ok = p.str("secrets", item)
 		return source, source, ok
 	}
 	for _, pr := range p.pairs(item) {
 		switch pr.Key.Value {
 		case "source":
-			source, _ = p.str(pr.Value, "secrets source")
+			source, _ = p.str("secrets source", pr.Value)
 		case "target":
-			target, _ = p.str(pr.Value, "secrets target")
+			target, _ = p.str("secrets target", pr.Value)
 		default:
 			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}
@@ -144,7 +144,7 @@ func (p *parser) secretRef(item *yaml.Node) (source, target string, ok bool) {
 // settings reads a plugin's settings into PLUGIN_* variables the way
 // Drone's runners do.
 func (p *parser) settings(v *yaml.Node) []pipeline.EnvVar {
-	pairs, ok := p.mappingOf(v, "settings")
+	pairs, ok := p.mappingOf("settings", v)
 	if !ok {
 		return nil
 	}

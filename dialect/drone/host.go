@@ -20,7 +20,7 @@ var capabilityRE = regexp.MustCompile(`^(?i:CAP_)?[A-Za-z_]+$`)
 
 // setCapAdd reads "cap_add: [NET_ADMIN, SYS_PTRACE]".
 func (p *parser) setCapAdd(_ *jobDoc, c *container, _, v *yaml.Node) {
-	items, _ := p.strList(v, "cap_add", true)
+	items, _ := p.strList("cap_add", v, true)
 	for _, n := range items {
 		if !capabilityRE.MatchString(n.Value) {
 			p.errorf(n, "cap_add: %s is not a capability name (like NET_ADMIN)", quote(n.Value))
@@ -35,7 +35,7 @@ func (p *parser) setCapAdd(_ *jobDoc, c *container, _, v *yaml.Node) {
 // container:x) would take the container out of the job's network, which
 // services rely on, so they are refused.
 func (p *parser) setNetworkMode(_ *jobDoc, c *container, k, v *yaml.Node) {
-	mode, ok := p.str(v, "network_mode")
+	mode, ok := p.str("network_mode", v)
 	if !ok {
 		return
 	}
@@ -76,11 +76,11 @@ func (p *parser) deviceString(n *yaml.Node) (pipeline.Volume, bool) {
 }
 
 func (p *parser) setUser(_ *jobDoc, c *container, _, v *yaml.Node) {
-	c.user, _ = p.str(v, "user")
+	c.user, _ = p.str("user", v)
 }
 
 func (p *parser) setWorkingDir(_ *jobDoc, c *container, _, v *yaml.Node) {
-	dir, ok := p.str(v, "working_dir")
+	dir, ok := p.str("working_dir", v)
 	if ok && !path.IsAbs(dir) {
 		p.errorf(v, "working_dir: expected an absolute path")
 		return
@@ -113,7 +113,7 @@ func (p *parser) setExtraHosts(_ *jobDoc, c *container, _, v *yaml.Node) {
 
 // hostValues reads a string or a list of strings, each checked by valid.
 func (p *parser) hostValues(v *yaml.Node, what string, valid func(string) bool, form string) []pipeline.HostValue {
-	items, _ := p.strList(v, what, true)
+	items, _ := p.strList(what, v, true)
 	var out []pipeline.HostValue
 	for _, n := range items {
 		if !valid(n.Value) {

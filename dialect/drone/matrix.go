@@ -66,7 +66,7 @@ func (p *parser) matrix(data []byte) []axis {
 
 // matrixInclude is the include: list of a matrix, or nil.
 func (p *parser) matrixInclude(v *yaml.Node) *yaml.Node {
-	pairs, ok := p.mappingOf(v, "matrix")
+	pairs, ok := p.mappingOf("matrix", v)
 	if !ok {
 		return nil
 	}
@@ -84,7 +84,7 @@ func (p *parser) includedAxes(inc *yaml.Node) []axis {
 	var axes []axis
 	for _, item := range inc.Content {
 		a := axis{}
-		pairs, ok := p.mappingOf(yamlutil.Resolve(item), "matrix include")
+		pairs, ok := p.mappingOf("matrix include", yamlutil.Resolve(item))
 		for _, pr := range pairs {
 			v, good := p.matrixValue(pr.Value)
 			a[pr.Key.Value], ok = v, ok && good
@@ -98,11 +98,11 @@ func (p *parser) includedAxes(inc *yaml.Node) []axis {
 
 // productAxes is every combination of NAME: [values...], names sorted.
 func (p *parser) productAxes(v *yaml.Node) []axis {
-	pairs, _ := p.mappingOf(v, "matrix")
+	pairs, _ := p.mappingOf("matrix", v)
 	axes := []axis{{}}
 	slices.SortFunc(pairs, func(a, b yamlutil.Pair) int { return strings.Compare(a.Key.Value, b.Key.Value) })
 	for _, pr := range pairs {
-		values, _ := p.strList(pr.Value, "matrix "+quote(pr.Key.Value), true)
+		values, _ := p.strList("matrix "+quote(pr.Key.Value), pr.Value, true)
 		var next []axis
 		for _, a := range axes {
 			for _, n := range values {
@@ -132,7 +132,7 @@ func (p *parser) matrixValue(n *yaml.Node) (string, bool) {
 // value (so never, in a file without a matrix). {include, exclude}
 // mappings are read as Drone read them.
 func (p *parser) matrixCondition(v *yaml.Node, what string) (skip string) {
-	pairs, ok := p.mappingOf(v, what)
+	pairs, ok := p.mappingOf(what, v)
 	if !ok {
 		return ""
 	}
@@ -160,6 +160,6 @@ func (p *parser) subMap(pr *yamlutil.Pair, what string) []yamlutil.Pair {
 	if pr == nil {
 		return nil
 	}
-	pairs, _ := p.mappingOf(pr.Value, what+"."+pr.Key.Value)
+	pairs, _ := p.mappingOf(what+"."+pr.Key.Value, pr.Value)
 	return pairs
 }

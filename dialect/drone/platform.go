@@ -10,21 +10,21 @@ import (
 // checkout instead of cloning, so depth, tags and the rest change nothing;
 // disable: true leaves the workspace empty, as Drone does.
 func (p *parser) clone(d *jobDoc, _, v *yaml.Node) {
-	pairs, ok := p.mappingOf(v, "clone")
+	pairs, ok := p.mappingOf("clone", v)
 	if !ok {
 		return
 	}
 	for _, pr := range pairs {
 		switch pr.Key.Value {
 		case "disable":
-			d.noClone, _ = p.boolean(pr.Value, "clone disable")
+			d.noClone, _ = p.boolean("clone disable", pr.Value)
 			d.job.NoCheckout = d.noClone
 		case "depth", "retries":
 			if _, err := strconv.Atoi(pr.Value.Value); pr.Value.Kind != yaml.ScalarNode || err != nil {
 				p.errorf(pr.Value, "clone %s: expected a number, got %s", pr.Key.Value, describe(pr.Value))
 			}
 		case "skip_verify", "tags", "trace":
-			p.boolean(pr.Value, "clone "+pr.Key.Value)
+			p.boolean("clone "+pr.Key.Value, pr.Value)
 		default:
 			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}
@@ -33,21 +33,21 @@ func (p *parser) clone(d *jobDoc, _, v *yaml.Node) {
 
 // platform reads platform: {os, arch, variant, version}.
 func (p *parser) platform(d *jobDoc, _, v *yaml.Node) {
-	pairs, ok := p.mappingOf(v, "platform")
+	pairs, ok := p.mappingOf("platform", v)
 	if !ok {
 		return
 	}
 	for _, pr := range pairs {
 		switch pr.Key.Value {
 		case "os":
-			d.os, _ = p.str(pr.Value, "platform os")
+			d.os, _ = p.str("platform os", pr.Value)
 			d.platformAt = pr.Value
 		case "arch":
-			arch, _ := p.str(pr.Value, "platform arch")
+			arch, _ := p.str("platform arch", pr.Value)
 			d.arch = normalArch(arch)
 			d.platformAt = pr.Value
 		case "variant", "version":
-			p.str(pr.Value, "platform "+pr.Key.Value)
+			p.str("platform "+pr.Key.Value, pr.Value)
 		default:
 			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}

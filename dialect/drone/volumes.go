@@ -61,7 +61,7 @@ func (p *parser) volumeDef(item *yaml.Node) (string, *yaml.Node, volumeDef, bool
 	for _, pr := range p.pairs(item) {
 		switch pr.Key.Value {
 		case "name":
-			name, _ = p.str(pr.Value, "volume name")
+			name, _ = p.str("volume name", pr.Value)
 			nameNode = pr.Value
 		case "host":
 			host = pr.Value
@@ -91,7 +91,7 @@ func (p *parser) volumeDef(item *yaml.Node) (string, *yaml.Node, volumeDef, bool
 
 // hostPath reads "host: {path: /abs}".
 func (p *parser) hostPath(host *yaml.Node) (string, bool) {
-	pairs, ok := p.mappingOf(host, "host")
+	pairs, ok := p.mappingOf("host", host)
 	if !ok {
 		return "", false
 	}
@@ -103,7 +103,7 @@ func (p *parser) hostPath(host *yaml.Node) (string, bool) {
 			continue
 		}
 		at = pr.Value
-		src, ok = p.str(pr.Value, "host path")
+		src, ok = p.str("host path", pr.Value)
 	}
 	switch {
 	case at == nil:
@@ -119,11 +119,11 @@ func (p *parser) hostPath(host *yaml.Node) (string, bool) {
 // tempVolume reads "temp: {}" or "temp: {medium: memory}", which is a
 // tmpfs in each container that mounts it, as drone-runner-docker makes it.
 func (p *parser) tempVolume(temp *yaml.Node) (tmpfs, ok bool) {
-	pairs, ok := p.mappingOf(temp, "temp")
+	pairs, ok := p.mappingOf("temp", temp)
 	for _, pr := range pairs {
 		switch pr.Key.Value {
 		case "medium":
-			medium, good := p.str(pr.Value, "temp medium")
+			medium, good := p.str("temp medium", pr.Value)
 			switch {
 			case good && medium == "memory":
 				tmpfs = true
@@ -208,7 +208,7 @@ func (p *parser) bindVolume(n *yaml.Node) (pipeline.Volume, bool) {
 // volumeRef reads a Drone 1.x "{name: cache, path: /cache}" mount.
 func (p *parser) volumeRef(d *jobDoc, item *yaml.Node) (pipeline.Volume, bool) {
 	vol := pipeline.Volume{Pos: p.pos(item)}
-	pairs, ok := p.mappingOf(item, "volumes")
+	pairs, ok := p.mappingOf("volumes", item)
 	if !ok || isNull(item) {
 		if ok {
 			p.errorf(item, "volumes: expected a mapping with a name and a path, got null")
@@ -220,10 +220,10 @@ func (p *parser) volumeRef(d *jobDoc, item *yaml.Node) (pipeline.Volume, bool) {
 	for _, pr := range pairs {
 		switch pr.Key.Value {
 		case "name":
-			name, _ = p.str(pr.Value, "volume name")
+			name, _ = p.str("volume name", pr.Value)
 			nameNode = pr.Value
 		case "path":
-			vol.Target, _ = p.str(pr.Value, "volume path")
+			vol.Target, _ = p.str("volume path", pr.Value)
 			if vol.Target != "" && !path.IsAbs(vol.Target) {
 				p.errorf(pr.Value, "volume path: expected an absolute path")
 				return vol, false

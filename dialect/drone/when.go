@@ -52,7 +52,7 @@ var unsupportedConditions = set("paths", "platform", "environment", "local")
 // part as a pipeline.When, and why the step or pipeline does not run in
 // this context ("" when it does).
 func (p *parser) conditions(v *yaml.Node, what string) (pipeline.When, string) {
-	pairs, ok := p.mappingOf(v, what)
+	pairs, ok := p.mappingOf(what, v)
 	if !ok {
 		return pipeline.OnSuccess, ""
 	}
@@ -101,16 +101,16 @@ func quoteValue(v string) string {
 func (p *parser) condition(v *yaml.Node, what string) (condition, bool) {
 	var c condition
 	if v.Kind != yaml.MappingNode {
-		items, ok := p.strList(v, what, true)
+		items, ok := p.strList(what, v, true)
 		for _, n := range items {
 			c.include = append(c.include, n.Value)
 		}
 		return c, ok
 	}
-	pairs, _ := p.mappingOf(v, what)
+	pairs, _ := p.mappingOf(what, v)
 	ok := true
 	for _, pr := range pairs {
-		items, good := p.strList(pr.Value, what+"."+pr.Key.Value, true)
+		items, good := p.strList(what+"."+pr.Key.Value, pr.Value, true)
 		ok = ok && good
 		var list []string
 		for _, n := range items {

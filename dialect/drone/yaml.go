@@ -77,7 +77,7 @@ func scalar(n *yaml.Node) string {
 
 // str reads a non-empty string (numbers and booleans are taken as
 // written); what names the value in the error.
-func (p *parser) str(n *yaml.Node, what string) (string, bool) {
+func (p *parser) str(what string, n *yaml.Node) (string, bool) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		p.errorf(n, "%s: expected a string, got %s", what, describe(n))
 		return "", false
@@ -91,7 +91,7 @@ func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 
 // boolean reads true/false; yes/no/on/off are accepted as Drone's YAML 1.1
 // parser did.
-func (p *parser) boolean(n *yaml.Node, what string) (bool, bool) {
+func (p *parser) boolean(what string, n *yaml.Node) (bool, bool) {
 	if n.Kind == yaml.ScalarNode {
 		switch strings.ToLower(n.Value) {
 		case "true", "yes", "on":
@@ -106,7 +106,7 @@ func (p *parser) boolean(n *yaml.Node, what string) (bool, bool) {
 
 // strList reads a list of scalars; a single scalar is taken as a list of
 // one when allowScalar (depends_on: other).
-func (p *parser) strList(n *yaml.Node, what string, allowScalar bool) ([]*yaml.Node, bool) {
+func (p *parser) strList(what string, n *yaml.Node, allowScalar bool) ([]*yaml.Node, bool) {
 	if allowScalar && n.Kind == yaml.ScalarNode && !isNull(n) {
 		return []*yaml.Node{n}, true
 	}
@@ -142,7 +142,7 @@ func quote(s string) string {
 }
 
 // mappingOf reads a mapping node; null is an empty mapping.
-func (p *parser) mappingOf(n *yaml.Node, what string) ([]yamlutil.Pair, bool) {
+func (p *parser) mappingOf(what string, n *yaml.Node) ([]yamlutil.Pair, bool) {
 	if isNull(n) {
 		return nil, true
 	}

@@ -7,8 +7,6 @@
 package gitlab
 
 import (
-	"cmp"
-	"errors"
 	"path"
 	"path/filepath"
 	"slices"
@@ -58,14 +56,9 @@ const maxWork = 2 * yamlutil.MaxNodes
 func Parse(file string, data []byte, opts Options) (*pipeline.Pipeline, []*pipeline.Warning, error) {
 	p := &parser{file: file, opts: opts}
 	pl := p.parse(data)
-	warns := capped(sortedUnique(p.warns), maxWarnings, "warnings")
+	warns := yamlutil.Tidy(p.warns, yamlutil.MaxWarnings, "warnings")
 	if len(p.errs) > 0 {
-		errs := capped(sortedUnique(p.errs), maxErrors, "errors")
-		joined := make([]error, len(errs))
-		for i, e := range errs {
-			joined[i] = e
-		}
-		return nil, warns, errors.Join(joined...)
+		return nil, warns, yamlutil.Join(yamlutil.Tidy(p.errs, yamlutil.MaxErrors, "errors"))
 	}
 	return pl, warns, nil
 }
@@ -285,31 +278,3 @@ func (p *parser) charge(n int, at *yaml.Node) bool {
 	return true
 }
 
-// Beyond these counts a file is not worth reading problem by problem.
-const (
-	maxErrors   = 50
-	maxWarnings = 100
-)
-
-// capped keeps the first max problems and says how many more there are,
-// at the position of the first one left out.
-func capped(in []*pipeline.Error, max int, what string) []*pipeline.Error {
-	if len(in) <= max {
-		return in
-	}
-	more := pipeline.Errorf(in[max].Pos, "too many %s: %d more not shown", what, len(in)-max)
-	return append(in[:max:max], more)
-}
-
-// sortedUnique orders problems by position and drops repeats: a template
-// shared by many jobs would otherwise report the same problem once per
-// job.
-func sortedUnique(in []*pipeline.Error) []*pipeline.Error {
-	out := slices.Clone(in)
-	slices.SortFunc(out, func(a, b *pipeline.Error) int {
-		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column), cmp.Compare(a.Msg, b.Msg))
-	})
-	return slices.CompactFunc(out, func(a, b *pipeline.Error) bool {
-		return a.Pos == b.Pos && a.Msg == b.Msg
-	})
-}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
 	"github.com/slipway-ci/slipway/pipeline"
 )
 
@@ -34,7 +35,7 @@ func AddRunnerServices(pl *pipeline.Pipeline, specs []RunnerService, file string
 			j.Services = append(j.Services, set.add(p, s, n+i, slices.Clone(j.Variables)))
 		}
 	}
-	return sortedUnique(p.warns), nil
+	return yamlutil.Tidy(p.warns, yamlutil.MaxWarnings, "warnings"), nil
 }
 
 // decodeRunnerServices reads the configuration's services into the
