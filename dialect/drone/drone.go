@@ -65,7 +65,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-
 // Parse reads a .drone.yml. file names it in errors and warnings; ctx is
 // what when: and trigger: conditions are matched against (steps and
 // pipelines that do not match are left out, with a warning saying why).
@@ -162,4 +161,3 @@ func (p *parser) errorAt(pos pipeline.Pos, format string, args ...any) {
 func (p *parser) warnf(n *yaml.Node, format string, args ...any) {
 	p.warns = append(p.warns, pipeline.Errorf(p.pos(n), format, args...))
 }
-

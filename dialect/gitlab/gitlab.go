@@ -277,4 +277,3 @@ func (p *parser) charge(n int, at *yaml.Node) bool {
 	}
 	return true
 }
-
