@@ -260,3 +260,18 @@ func TestErrorLinesAreCapped(t *testing.T) {
 		t.Errorf("%d lines on stderr:\n%.3000s", n, r.stderr)
 	}
 }
+
+// TestLintAndErrorsMaskSecrets: what lint prints and what an error says
+// never show a --secret value, even where the file quotes it.
+func TestLintAndErrorsMaskSecrets(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", "test:\n  image: busybox:1.35\n  services: [\"redis:hunter2-lint-value\"]\n  script: [echo hunter2-lint-value]\n")
+	r := p.run("lint", "--secret", "tok=hunter2-lint-value")
+	wantCode(t, r, 0)
+	mustNotContain(t, r, "hunter2-lint-value")
+	mustContain(t, r, "echo [MASKED]")
+	p.write(".gitlab-ci.yml", "test:\n  image: \"bad image hunter2-lint-value\"\n  script: [x]\n")
+	r = p.run("exec", "--secret", "tok=hunter2-lint-value")
+	wantCode(t, r, 2)
+	mustNotContain(t, r, "hunter2-lint-value")
+	mustContain(t, r, "bad image [MASKED]")
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -104,18 +105,35 @@ type loaded struct {
 	plan      *plan.Plan
 	cfg       *config.Config
 	workspace string
+	masker    *secret.Masker // the --secret values
 }
 
 // load parses the file and prepares it with the configuration and the
 // flags; every error here is the user's input, exit status 2.
 func (o *options) load(jobs []string) (*loaded, error) {
-	file, err := o.pipelineFile()
+	secrets, err := parseSecrets(o.secrets)
 	if err != nil {
 		return nil, invalid(err)
 	}
+	// Everything this command prints is masked, lint's plan and the
+	// errors included: a file may quote a value given with --secret.
+	m := secret.NewMasker(secrets)
+	l, err := o.loadWith(jobs, secrets, m)
+	if err != nil {
+		return nil, invalid(errors.New(m.String(err.Error())))
+	}
+	l.masker = m
+	return l, nil
+}
+
+func (o *options) loadWith(jobs []string, secrets map[string]string, m *secret.Masker) (*loaded, error) {
+	file, err := o.pipelineFile()
+	if err != nil {
+		return nil, err
+	}
 	ws, err := o.workspaceDir(file)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, err
 	}
 	project := o.project
 	if project == "" {
@@ -123,7 +141,7 @@ func (o *options) load(jobs []string) (*loaded, error) {
 	}
 	cfg, err := config.Load(o.config)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, err
 	}
 	for _, k := range cfg.Unknown() {
 		fmt.Fprintf(os.Stderr, "warning: %s: key %s is not used by slipway\n", o.config, k)
@@ -136,29 +154,25 @@ func (o *options) load(jobs []string) (*loaded, error) {
 			Env: o.env, BaseEnv: cfg.Runner().Environment}
 	}
 	p, warns, err := dialect.Load(file, opts)
-	printWarnings(warns)
+	printWarnings(m, warns)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, err
 	}
 	if err := p.Select(jobs); err != nil {
-		return nil, invalid(err)
-	}
-	secrets, err := parseSecrets(o.secrets)
-	if err != nil {
-		return nil, invalid(err)
+		return nil, err
 	}
 	pl, warns, err := plan.Prepare(p, cfg.Runner(), plan.Options{
 		ConfigPath: o.config, Trusted: o.trusted, Env: o.env, Secrets: secrets, DefaultImage: o.defImage, Lint: o.lint})
-	printWarnings(warns)
+	printWarnings(m, warns)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, err
 	}
 	return &loaded{plan: pl, workspace: ws, cfg: cfg}, nil
 }
 
-func printWarnings(warns []*pipeline.Warning) {
+func printWarnings(m *secret.Masker, warns []*pipeline.Warning) {
 	for _, w := range warns {
-		fmt.Fprintln(os.Stderr, "warning: "+w.Error())
+		fmt.Fprintln(os.Stderr, m.String("warning: "+w.Error()))
 	}
 }
 

@@ -14,8 +14,9 @@ func lintCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l.plan.Print(cmd.OutOrStdout())
-			return nil
+			out := l.masker.Writer(cmd.OutOrStdout())
+			l.plan.Print(out)
+			return out.Close()
 		},
 	}
 	o.register(cmd)
