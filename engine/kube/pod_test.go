@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"os"
 	"reflect"
 	"strings"
@@ -395,14 +396,16 @@ func TestStateOf(t *testing.T) {
 // job's pod once it exists.
 func kubelet(t *testing.T, cs *fake.Clientset, name string, status func(*corev1.Pod)) {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	go func() {
-		ctx := context.Background()
-		for i := 0; i < 500; i++ {
+		for i := 0; i < 500 && ctx.Err() == nil; i++ {
 			p, err := cs.CoreV1().Pods("ci").Get(ctx, name, metav1.GetOptions{})
 			if err == nil {
 				time.Sleep(50 * time.Millisecond) // after the engine's watch began
 				status(p)
-				if _, err := cs.CoreV1().Pods("ci").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+				// A test that ended first has deleted the pod: nothing to say.
+				if _, err := cs.CoreV1().Pods("ci").Update(ctx, p, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
 					t.Error(err)
 				}
 				return
