@@ -456,3 +456,16 @@ func TestSourcesNeverPrintSecrets(t *testing.T) {
 		t.Errorf("%q should name the sources", out)
 	}
 }
+
+func TestSecretValues(t *testing.T) {
+	doc := `{"auths":{"r.example:5000":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("robot:pa55word")) + `"},"other":{"identitytoken":"tok-123"}}}`
+	got := strings.Join(SecretValues([]byte(doc)), ",")
+	for _, want := range []string{"robot", "pa55word", "robot:pa55word", "tok-123"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("SecretValues = %s, lacks %s", got, want)
+		}
+	}
+	if len(SecretValues([]byte("not json"))) != 0 {
+		t.Error("a broken document yields values")
+	}
+}

@@ -174,3 +174,40 @@ func authKey(host string) string {
 	}
 	return host
 }
+
+// SecretValues lists what a config.json document holds that must never be
+// printed: each entry's username, password, tokens, and "username:password"
+// (whose base64 is the auth field, which a masker then also hides). A
+// document that does not parse holds nothing this can find.
+func SecretValues(doc []byte) []string {
+	cf, err := loadConfig(doc)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, ac := range cf.AuthConfigs {
+		out = append(out, CredentialValues(ac.Username, ac.Password)...)
+		out = append(out, ac.IdentityToken, ac.RegistryToken)
+	}
+	return nonEmpty(out)
+}
+
+// CredentialValues are the printable forms of a username and password:
+// each, and "username:password", the form the auth field encodes.
+func CredentialValues(username, password string) []string {
+	out := []string{username, password}
+	if username != "" && password != "" {
+		out = append(out, username+":"+password)
+	}
+	return nonEmpty(out)
+}
+
+func nonEmpty(in []string) []string {
+	out := in[:0]
+	for _, s := range in {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -34,13 +34,7 @@ type imageEntry struct {
 
 // pullAll ensures every image of the job, different images in parallel.
 func (r *run) pullAll(ctx context.Context, j *plan.Job) error {
-	var imgs []pipeline.Image
-	for _, st := range j.Steps {
-		imgs = append(imgs, st.Image)
-	}
-	for _, svc := range j.Services {
-		imgs = append(imgs, svc.Image)
-	}
+	imgs := images(j)
 	errs := make([]error, len(imgs))
 	var wg sync.WaitGroup
 	for i, img := range imgs {

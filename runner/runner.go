@@ -7,10 +7,12 @@ package runner
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/image"
 	"github.com/slipway-ci/slipway/pipeline"
 	"github.com/slipway-ci/slipway/plan"
 	"github.com/slipway-ci/slipway/secret"
@@ -64,7 +66,7 @@ type run struct {
 // ask to run on failure (or always) run.
 func (r *Runner) Run(ctx context.Context, p *plan.Plan, o Options) Result {
 	rn := &run{Runner: r, plan: p, id: o.ID, workspace: o.Workspace, events: o.Events,
-		masker: secret.NewMasker(p.Secrets)}
+		masker: secret.NewMasker(maskedValues(p))}
 	return rn.run(ctx)
 }
 
@@ -152,5 +154,64 @@ func (r *run) runStage(ctx context.Context, si int, st plan.Stage) []JobResult {
 		}()
 	}
 	wg.Wait()
+	return out
+}
+
+// maskedValues are the plan's secrets plus every registry credential the
+// plan holds (inline auth_config, pull secrets, DOCKER_AUTH_CONFIG in a
+// job's variables or the configuration's environment): a registry whose
+// error echoes what it was sent must not print them. Values shorter than
+// the masker's minimum are left out: they are not the user's secrets and
+// would only draw a "not masked" line.
+func maskedValues(p *plan.Plan) map[string]string {
+	out := make(map[string]string, len(p.Secrets))
+	for k, v := range p.Secrets {
+		out[k] = v
+	}
+	var creds []string
+	add := func(doc string) { creds = append(creds, image.SecretValues([]byte(doc))...) }
+	if v, ok := lookupEnv(p.RunnerEnv, image.AuthConfigVar); ok {
+		add(v)
+	}
+	for _, j := range p.Jobs() {
+		if v, ok := lookupEnv(jobEnv(j), image.AuthConfigVar); ok {
+			add(v)
+		}
+		for _, name := range j.PullSecrets {
+			add(p.Secrets[name])
+		}
+		for _, img := range images(j) {
+			if a := img.Auth; a != nil {
+				creds = append(creds, image.CredentialValues(a.Username, a.Password)...)
+			}
+		}
+	}
+	for i, v := range creds {
+		if len(v) >= secret.MinLen {
+			out[fmt.Sprintf("registry credential %d", i+1)] = v
+		}
+	}
+	return out
+}
+
+// lookupEnv finds key in a NAME=VALUE list; the last one wins.
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// images are the images of a job's steps and services.
+func images(j *plan.Job) []pipeline.Image {
+	var out []pipeline.Image
+	for _, st := range j.Steps {
+		out = append(out, st.Image)
+	}
+	for _, svc := range j.Services {
+		out = append(out, svc.Image)
+	}
 	return out
 }

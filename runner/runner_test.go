@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -396,6 +397,24 @@ func TestTwoRunsAtOnceKeepTheirOwnState(t *testing.T) {
 	// secret there, and shows.
 	if strings.Contains(second, "second-build-secret") || !strings.Contains(second, "OTHER=first-build-secret") || strings.Contains(second, "job0") {
 		t.Errorf("second run:\n%s", second)
+	}
+}
+
+// TestRegistryCredentialsAreMasked: a registry whose error echoes the
+// credentials it was sent (user, password, or the base64 auth) prints
+// them masked.
+func TestRegistryCredentialsAreMasked(t *testing.T) {
+	auth := base64.StdEncoding.EncodeToString([]byte("robot-user:pa55word-xyz"))
+	f := newFake()
+	f.pullErr = errors.New("401 Unauthorized: Basic " + auth + " (robot-user / pa55word-xyz)")
+	r, out := newTestRunner(f)
+	j := gitlabJob("j", "true")
+	j.Steps[0].Image = pipeline.Image{Name: "r.example:5000/app:1", Ref: "r.example:5000/app:1"}
+	j.Steps[0].Env = []pipeline.EnvVar{{Name: "DOCKER_AUTH_CONFIG", Value: `{"auths":{"r.example:5000":{"auth":"` + auth + `"}}}`}}
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	o := out.String() + res.Jobs[0].Reason
+	if res.Jobs[0].Status != Failed || strings.Contains(o, "pa55word-xyz") || strings.Contains(o, "robot-user") || strings.Contains(o, auth) {
+		t.Errorf("credentials shown:\n%s", o)
 	}
 }
 
