@@ -98,6 +98,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, repo store.Repo
 	if err != nil {
 		off, _ = strconv.ParseInt(r.FormValue("offset"), 10, 64)
 	}
+	off = max(off, 0)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
