@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -96,5 +97,36 @@ func TestBrowserFollowsALiveLog(t *testing.T) {
 	colour, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#L2 .fg2").textContent`))
 	if err != nil || colour != "compiled" {
 		t.Errorf("the coloured span of line 2: %q, %v", colour, err)
+	}
+	phoneInTheDark(t, ctx, s.url+"/acme/app/-/builds/1", dir)
+}
+
+// phoneInTheDark opens a page on a phone-sized screen whose system asks
+// for a dark theme: the page must not scroll sideways and must be dark.
+func phoneInTheDark(t *testing.T, ctx context.Context, url, dir string) {
+	t.Helper()
+	_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+	if err == nil {
+		err = chromedp.Do(ctx, chromedp.EmulateViewport(360, 740), chromedp.Navigate(url),
+			chromedp.WaitVisible(chromedp.CSS(".stage")))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	if err != nil || wide > 360 {
+		t.Errorf("on a 360 px screen the build page is %d px wide (%v)", wide, err)
+	}
+	bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+	if err != nil || bg != "rgb(13, 17, 23)" {
+		t.Errorf("the dark theme's background: %q (%v)", bg, err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "build-phone-dark.png"), shot, 0o644)
+	}
+	if err != nil {
+		t.Error(err)
 	}
 }
