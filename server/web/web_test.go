@@ -68,7 +68,7 @@ func TestPages(t *testing.T) {
 		"Fix the &lt;widget&gt;</td>", "alice", "running")
 
 	_, body = c.get(t, "/acme/app/-/builds/1")
-	wantContains(t, "build", body, `<h2 id="stage-build">build</h2>`, `<h2 id="stage-test">test</h2>`,
+	wantContains(t, "build", body, `<h2 id="stage-0">build</h2>`, `<h2 id="stage-1">test</h2>`,
 		fmt.Sprintf(`href="/acme/app/-/jobs/%d/log">compile</a>`, s.jobs[0].ID), "st-created")
 
 	_, body = c.get(t, fmt.Sprintf("/acme/app/-/jobs/%d/log", s.jobs[0].ID))
