@@ -23,6 +23,7 @@ import (
 	"github.com/slipway-ci/slipway/server/store"
 	"github.com/slipway-ci/slipway/server/store/postgres"
 	"github.com/slipway-ci/slipway/server/store/sqlite"
+	"github.com/slipway-ci/slipway/server/web"
 )
 
 // Options configure a server.
@@ -55,6 +56,7 @@ type Server struct {
 	git    string // the git binary, for http-backend and init
 	repos  string // GIT_PROJECT_ROOT
 	runner http.Handler
+	web    *web.Handler // the web interface (server/web)
 	// pushMu serialises receive-packs per repository, so the refs read
 	// before and after one belong to that push alone.
 	pushMu sync.Map // repo ID -> *sync.Mutex
@@ -93,6 +95,7 @@ func Open(ctx context.Context, o Options) (*Server, error) {
 		s.st.Close()
 		return nil, err
 	}
+	s.web = web.New(web.Options{Store: s.st, AddRepo: s.addRepo})
 	return s, nil
 }
 
@@ -156,6 +159,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.runner = s.opts.RunnerAPI(s.st, s.sealer, s.opts.ExternalURL)
 	}
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	hs.RegisterOnShutdown(s.web.Shutdown) // open log streams would hold shutdown up
 	loopCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go s.expireLeases(loopCtx)
@@ -207,8 +211,29 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such API endpoint: "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 	}))
-	mux.HandleFunc("/", s.serveGit)
+	// Web interface: it owns "/", "/-/…", "/<ns>/<name>" and
+	// "/<ns>/<name>/-/…" (web.Owns); git keeps /<ns>/<name>.git/….
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if web.Owns(r.URL.Path) {
+			s.web.ServeHTTP(w, r)
+			return
+		}
+		s.serveGit(w, r)
+	})
 	return mux
+}
+
+// addRepo creates a repository hosted by the server, for the web
+// interface's form.
+func (s *Server) addRepo(ctx context.Context, u store.User, ns, name string) (store.Repo, error) {
+	if err := checkName(ns, name); err != nil {
+		return store.Repo{}, err
+	}
+	repo, err := s.st.CreateRepo(ctx, store.Repo{OwnerID: u.ID, Namespace: ns, Name: name, MaxRequeues: -1})
+	if err != nil {
+		return repo, err
+	}
+	return repo, s.initBare(ctx, ns, name)
 }
 
 func (s *Server) runnerAPI() http.Handler {
