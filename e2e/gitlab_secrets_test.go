@@ -40,3 +40,24 @@ other:
 	wantCode(t, r, 2)
 	mustContain(t, r, `API_TOKEN needs secret "API_TOKEN", which was not given (use --secret API_TOKEN=VALUE)`)
 }
+
+// TestGitLabFileSecretWithoutTmp: in an image without /tmp, a file secret
+// is written beside the checkout (as gitlab-runner's <project>.tmp), not
+// silently left empty.
+func TestGitLabFileSecretWithoutTmp(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+deploy:
+  image: {name: "`+noTmpImage+`", pull_policy: never}
+  secrets:
+    DB_PASSWORD:
+      vault: production/db/password@ops
+  script:
+  - test ! -d /tmp && echo "no /tmp here"
+  - echo "file at $DB_PASSWORD"
+  - test "$(cat "$DB_PASSWORD")" = s3cr3t-db-pw && echo "the value is there"
+`)
+	r := p.run("exec", "--secret", "DB_PASSWORD=s3cr3t-db-pw")
+	wantCode(t, r, 0)
+	mustContain(t, r, "no /tmp here\n", "file at /builds/group/project.tmp/", "the value is there\n")
+	mustNotContain(t, r, "s3cr3t-db-pw")
+}

@@ -265,6 +265,8 @@ func buildTestImages() error {
 	defer os.RemoveAll(dir)
 	for tag, df := range map[string]string{
 		failingEntrypointImage: "FROM busybox:1.35\nENTRYPOINT [\"/bin/false\"]\n",
+		// An image without /tmp, as some minimal images are.
+		noTmpImage: "FROM busybox:1.35\nRUN rmdir /tmp\n",
 		// Exposes a port it never listens on, and says so in its log.
 		deafServiceImage: "FROM busybox:1.35\nEXPOSE 9999\nCMD [\"sh\", \"-c\", \"echo not listening on 9999; exec sleep 600\"]\n",
 		// The documentation's super/sql: a database that starts only when
@@ -292,6 +294,9 @@ func buildTestImages() error {
 	}
 	return nil
 }
+
+// noTmpImage has no /tmp.
+const noTmpImage = "slipway-test/no-tmp:1"
 
 // superSQL installs /usr/bin/super-sql, which serves "super-sql $SUPER_SQL_DB"
 // over HTTP on port 5000 when run with "run".

@@ -36,8 +36,13 @@ func scriptFor(st *pipeline.Step) []byte {
 	for _, v := range st.Env {
 		if v.File {
 			// A file variable holds the path of a file with its value,
-			// readable only by the step's user.
-			fmt.Fprintf(&b, "%[1]s=$(f=$(mktemp) && chmod 600 \"$f\" && printf '%%s' \"$%[1]s\" > \"$f\" && echo \"$f\") && export %[1]s\n", v.Name)
+			// readable only by the step's user: in /tmp, or, in an image
+			// without one, beside the checkout as gitlab-runner does
+			// (<project>.tmp, outside the workspace and its artifacts). A
+			// variable that cannot be written fails the step, saying so.
+			fmt.Fprintf(&b, "%[1]s=$(f=$(mktemp 2>/dev/null || { mkdir -p \"$PWD.tmp\" && mktemp -p \"$PWD.tmp\"; }) && "+
+				"chmod 600 \"$f\" && printf '%%s' \"$%[1]s\" > \"$f\" && echo \"$f\") || "+
+				"{ echo \"slipway: cannot write the file variable %[1]s: the image has no writable temporary directory\" >&2; exit 1; }; export %[1]s\n", v.Name)
 		}
 	}
 	echo := "$ "
