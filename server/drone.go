@@ -30,7 +30,7 @@ func (s *Server) droneRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+repo+"/secrets", s.authed(s.withRepo(s.listSecrets)))
 	mux.Handle("POST "+repo+"/secrets", s.authed(s.withRepo(s.addSecret)))
 	mux.Handle("GET "+repo+"/secrets/{secret}", s.authed(s.withRepo(s.getSecret)))
-	mux.Handle("DELETE "+repo+"/secrets/{secret}", s.authed(s.withRepo(s.deleteSecret)))
+	mux.Handle("DELETE "+repo+"/secrets/{secret}", s.authed(s.withRepo(deleteNamed("secret", s.st.DeleteSecret))))
 	mux.Handle("GET "+repo+"/builds", s.authed(s.withRepo(s.listBuilds)))
 	mux.Handle("GET "+repo+"/builds/{number}", s.authed(s.withRepo(s.getBuild)))
 	mux.Handle("GET "+repo+"/builds/{number}/logs/{stage}/{step}", s.authed(s.withRepo(s.getLog)))
@@ -46,6 +46,16 @@ func (s *Server) withRepo(fn func(http.ResponseWriter, *http.Request, store.Repo
 		}
 		fn(w, r, repo)
 	}
+}
+
+// readJSON decodes a request's JSON body (at most maxBody bytes) into v,
+// or answers 400 saying the body is not what's JSON.
+func readJSON(w http.ResponseWriter, r *http.Request, v any, what string) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v); err != nil {
+		http.Error(w, "the body is not "+what+"'s JSON: "+err.Error(), http.StatusBadRequest)
+		return false
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -219,8 +229,7 @@ type droneSecret struct {
 
 func (s *Server) addSecret(w http.ResponseWriter, r *http.Request, repo store.Repo) {
 	var in droneSecret
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&in); err != nil {
-		http.Error(w, "the body is not a secret's JSON: "+err.Error(), http.StatusBadRequest)
+	if !readJSON(w, r, &in, "a secret") {
 		return
 	}
 	if in.Name == "" || in.Data == "" {
@@ -267,14 +276,6 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, repo store.Re
 		}
 	}
 	http.Error(w, "secret "+r.PathValue("secret")+" not found", http.StatusNotFound)
-}
-
-func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, repo store.Repo) {
-	if err := s.st.DeleteSecret(r.Context(), repo.ID, r.PathValue("secret")); err != nil {
-		httpError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 type droneBuild struct {
@@ -407,6 +408,11 @@ func (s *Server) build(r *http.Request, repo store.Repo) (store.Build, error) {
 
 func (s *Server) getBuild(w http.ResponseWriter, r *http.Request, repo store.Repo) {
 	b, err := s.build(r, repo)
+	s.answerBuild(w, r, http.StatusOK, b, err)
+}
+
+// answerBuild answers b with its jobs, or err if there is one.
+func (s *Server) answerBuild(w http.ResponseWriter, r *http.Request, code int, b store.Build, err error) {
 	var out droneBuild
 	if err == nil {
 		out, err = s.buildJSON(r, b)
@@ -415,7 +421,7 @@ func (s *Server) getBuild(w http.ResponseWriter, r *http.Request, repo store.Rep
 		httpError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, code, out)
 }
 
 type droneLine struct {

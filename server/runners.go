@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -27,8 +26,7 @@ type RunnerTokenResponse struct {
 // only), which `slipway runner register --token` then verifies.
 func (s *Server) createRunner(w http.ResponseWriter, r *http.Request) {
 	var in RunnerTokenRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&in); err != nil {
-		http.Error(w, "the body is not a runner's JSON: "+err.Error(), http.StatusBadRequest)
+	if !readJSON(w, r, &in, "a runner") {
 		return
 	}
 	tags := slices.DeleteFunc(in.Tags, func(t string) bool { return strings.TrimSpace(t) == "" })

@@ -50,13 +50,14 @@ type Options struct {
 
 // Server is a running slipway server's state.
 type Server struct {
-	opts   Options
-	st     store.Store
-	sealer store.Sealer
-	git    string // the git binary, for http-backend and init
-	repos  string // GIT_PROJECT_ROOT
-	runner http.Handler
-	web    *web.Handler // the web interface (server/web)
+	opts    Options
+	st      store.Store
+	sealer  store.Sealer
+	git     string // the git binary, for http-backend and init
+	repos   string // GIT_PROJECT_ROOT
+	runner  http.Handler
+	metrics *metrics
+	web     *web.Handler // the web interface (server/web)
 	// pushMu serialises receive-packs per repository, so the refs read
 	// before and after one belong to that push alone.
 	pushMu sync.Map // repo ID -> *sync.Mutex
@@ -91,6 +92,7 @@ func Open(ctx context.Context, o Options) (*Server, error) {
 	if s.st, err = openStore(ctx, o, box); err != nil {
 		return nil, err
 	}
+	s.metrics = newMetrics(s.st)
 	if err := s.bootstrap(ctx); err != nil {
 		s.st.Close()
 		return nil, err
@@ -156,7 +158,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.opts.ExternalURL = "http://" + ln.Addr().String()
 	}
 	if s.opts.RunnerAPI != nil {
-		s.runner = s.opts.RunnerAPI(s.st, s.sealer, s.opts.ExternalURL)
+		s.runner = s.opts.RunnerAPI(s.metrics.instrument(s.st), s.sealer, s.opts.ExternalURL)
 	}
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	hs.RegisterOnShutdown(s.web.Shutdown) // open log streams would hold shutdown up
@@ -205,8 +207,10 @@ func (s *Server) expireLeases(ctx context.Context) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("/api/v4/", s.runnerAPI())
 	s.droneRoutes(mux)
+	s.apiRoutes(mux)
 	mux.Handle("POST /api/slipway/runners", s.authed(s.admin(s.createRunner)))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such API endpoint: "+r.Method+" "+r.URL.Path, http.StatusNotFound)
