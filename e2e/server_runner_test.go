@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,22 +21,7 @@ func TestServerAndRunnerRunABuild(t *testing.T) {
 	url := "http://" + addr
 	srv := startServer(t, data, addr)
 	defer func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) }()
-	raw, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := strings.TrimSpace(string(raw))
-
-	glrt, err := exec.Command(slipway, "runner", "token", "create", "--server", url, "--token", admin, "--run-untagged").Output()
-	if err != nil {
-		t.Fatalf("runner token create: %v", err)
-	}
-	cfg := filepath.Join(t.TempDir(), "runner.toml")
-	if out, err := exec.Command(slipway, "runner", "register", "--url", url, "--token", strings.TrimSpace(string(glrt)),
-		"--executor", "docker", "--config", cfg).CombinedOutput(); err != nil {
-		t.Fatalf("runner register: %v %s", err, out)
-	}
-
+	admin := adminToken(t, data)
 	apiCall(t, "POST", url+"/api/repos/octo/gl", admin, "")
 	apiCall(t, "POST", url+"/api/repos/octo/dr", admin, "")
 	apiCall(t, "POST", url+"/api/repos/octo/dr/secrets", admin, `{"name":"token","data":"s3cret-server-value"}`)
@@ -64,8 +48,7 @@ steps:
   - echo "token is $TOKEN"
 `)
 
-	p := &project{t: t, dir: t.TempDir()}
-	runner := p.start("runner", "run", "--config", cfg)
+	runner := startRunner(t, url, admin)
 	defer func() { runner.signal(syscall.SIGTERM); runner.waitWithin(60 * time.Second) }()
 	gl := waitBuild(t, url, admin, "octo/gl")
 	dr := waitBuild(t, url, admin, "octo/dr")

@@ -54,7 +54,7 @@ func (s *Server) streamLog(w http.ResponseWriter, r *http.Request, repo store.Re
 	rc.Flush()
 	sse := &eventWriter{w: w, rc: rc}
 	if err := s.followLog(r.Context(), sse, job.ID, offset, streamKeepAlive); err != nil && r.Context().Err() == nil {
-		fmt.Fprintf(w, "event: error\ndata: %q\n\n", err.Error())
+		sse.event("", "error", err.Error())
 	}
 }
 

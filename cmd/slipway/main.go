@@ -42,7 +42,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(execCmd(), lintCmd(), gcCmd(), serverCmd(), runnerCmd())
+	root.AddCommand(execCmd(), lintCmd(), gcCmd(), serverCmd(), runnerCmd(),
+		loginCmd(), repoCmd(), secretCmd(), varCmd(), buildCmd())
 	err := root.Execute()
 	if err == nil {
 		return
