@@ -99,7 +99,11 @@ func (c *Client) Follow(ctx context.Context, slug string, n int64, job string, w
 		if errors.As(err, &apiErr) {
 			return "", err // refused: asking again changes nothing
 		}
-		time.Sleep(time.Second)
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
 }
 
