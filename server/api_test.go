@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -271,5 +274,28 @@ func TestMetrics(t *testing.T) {
 		if got := value(name, status); got != v {
 			t.Errorf("%s = %s, want %s", key, got, v)
 		}
+	}
+}
+
+// TestLogStreamEndsOnShutdown: an open stream does not hold the server's
+// graceful shutdown up (it would wait 10 s, then cut every request).
+func TestLogStreamEndsOnShutdown(t *testing.T) {
+	dir := t.TempDir()
+	s, addr, stop := serve(t, Options{DataDir: dir, Log: io.Discard})
+	defer s.Close()
+	ts := &testServer{Server: s, url: "http://" + addr, dir: dir}
+	token, _ := os.ReadFile(filepath.Join(dir, AdminTokenFile))
+	ts.admin = strings.TrimSpace(string(token))
+	ts.pushFile(t, "octo/open", ".gitlab-ci.yml", gitlabFile)
+	resp := ts.stream(t, "/api/repos/octo/open/builds/1/logs/1/stream", "")
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("shutdown with an open stream took %s", d)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Errorf("the stream did not end cleanly: %v", err)
 	}
 }

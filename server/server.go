@@ -58,6 +58,10 @@ type Server struct {
 	runner  http.Handler
 	metrics *metrics
 	web     *web.Handler // the web interface (server/web)
+	// streams closes when the server shuts down, ending the API's open
+	// log streams, which would otherwise hold the shutdown up.
+	streams     chan struct{}
+	streamsOnce sync.Once
 	// pushMu serialises receive-packs per repository, so the refs read
 	// before and after one belong to that push alone.
 	pushMu sync.Map // repo ID -> *sync.Mutex
@@ -80,7 +84,7 @@ func Open(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the server hosts repositories with git's http-backend: %w", err)
 	}
-	s := &Server{opts: o, git: gitBin, repos: filepath.Join(o.DataDir, "repos")}
+	s := &Server{opts: o, git: gitBin, repos: filepath.Join(o.DataDir, "repos"), streams: make(chan struct{})}
 	if err := os.MkdirAll(s.repos, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -162,6 +166,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	hs.RegisterOnShutdown(s.web.Shutdown) // open log streams would hold shutdown up
+	hs.RegisterOnShutdown(func() { s.streamsOnce.Do(func() { close(s.streams) }) })
 	loopCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go s.expireLeases(loopCtx)

@@ -135,6 +135,8 @@ func (s *Server) followLog(ctx context.Context, e *eventWriter, jobID, offset in
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.streams:
+			return nil // the client resumes from the last id once the server is back
 		case <-poll.C:
 		}
 	}
