@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/slipway-ci/slipway/engine"
 )
@@ -212,10 +216,46 @@ long:
 		t.Errorf("build ended %s, want killed", st)
 	}
 	t.Logf("cancel to the end of the followed log: %s", time.Since(start).Round(time.Millisecond))
+	checkMetrics(t, url)
 	runner.signal(syscall.SIGTERM)
 	r := runner.waitWithin(time.Minute)
 	assertNothingLeft(t, r.owner)
 	if strings.Contains(r.stderr, "panic") {
 		t.Errorf("runner:\n%s", r.stderr)
+	}
+}
+
+// checkMetrics scrapes /metrics after a build ran on the real runner API:
+// its claim was timed, its log counted, its runner seen.
+func checkMetrics(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(name string) float64 {
+		f := fams[name]
+		if f == nil || len(f.Metric) == 0 {
+			t.Errorf("/metrics has no %s", name)
+			return 0
+		}
+		m := f.Metric[0]
+		switch {
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		}
+		return m.Gauge.GetValue()
+	}
+	if claims, logged, runners := value("slipway_claim_duration_seconds"), value("slipway_log_bytes_total"),
+		value("slipway_runners_connected"); claims < 1 || logged < float64(len("long job started")) || runners != 1 {
+		t.Errorf("/metrics: %v claims, %v log bytes, %v runners connected", claims, logged, runners)
 	}
 }
