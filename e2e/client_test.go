@@ -216,6 +216,9 @@ long:
 		t.Errorf("build ended %s, want killed", st)
 	}
 	t.Logf("cancel to the end of the followed log: %s", time.Since(start).Round(time.Millisecond))
+	if out := cliOK(t, env, "build", "logs", "octo/long", "1"); !strings.Contains(out, "long job started") || strings.Contains(out, "never reached") {
+		t.Errorf("build logs after the cancel:\n%s", out)
+	}
 	checkMetrics(t, url)
 	runner.signal(syscall.SIGTERM)
 	r := runner.waitWithin(time.Minute)
