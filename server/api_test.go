@@ -299,3 +299,25 @@ func TestLogStreamEndsOnShutdown(t *testing.T) {
 		t.Errorf("the stream did not end cleanly: %v", err)
 	}
 }
+
+// TestLogStreamWholeCharacters: a character the runner's uploads cut in
+// two reaches the client whole.
+func TestLogStreamWholeCharacters(t *testing.T) {
+	ts := startServer(t, Options{})
+	_, builds := ts.pushFile(t, "octo/utf8", ".gitlab-ci.yml", gitlabFile)
+	ctx := context.Background()
+	rn, _ := ts.st.CreateRunner(ctx, store.Runner{RunUntagged: true}, "glrt-utf8")
+	c, err := ts.st.Claim(ctx, rn.ID, nil, true, time.Minute)
+	if err != nil || c.Job.BuildID != builds[0].ID {
+		t.Fatalf("claimed %+v, %v: want a job of build 1", c.Job, err)
+	}
+	ts.st.AppendLog(ctx, c.Job.ID, 0, []byte("caf\xc3"))
+	resp := ts.stream(t, "/api/repos/octo/utf8/builds/1/logs/compile/stream", "")
+	first := readEvents(t, resp, func(e sseEvent) bool { return e.name == "log" })
+	ts.st.AppendLog(ctx, c.Job.ID, 4, []byte("\xa9 \xe2\x82\xac\n"))
+	ts.st.Finish(ctx, c.Job.ID, rn.ID, store.Result{Status: store.JobSuccess})
+	rest := readEvents(t, resp, func(e sseEvent) bool { return e.name == "end" })
+	if got := decoded(t, append(first, rest...)); got != "café €\n" || first[len(first)-1].id != "3" {
+		t.Errorf("events %+v: log %q", append(first, rest...), got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slipway-ci/slipway/server/store"
 )
@@ -115,7 +116,7 @@ func (s *Server) followLog(ctx context.Context, e *eventWriter, jobID, offset in
 		if err != nil {
 			return err
 		}
-		n, err := s.sendNew(ctx, e, jobID, offset)
+		n, err := s.sendNew(ctx, e, jobID, offset, job.Status.Done())
 		if err != nil {
 			return err
 		}
@@ -142,12 +143,36 @@ func (s *Server) followLog(ctx context.Context, e *eventWriter, jobID, offset in
 	}
 }
 
-// sendNew sends one chunk of what the log has beyond offset.
-func (s *Server) sendNew(ctx context.Context, e *eventWriter, jobID, offset int64) (int64, error) {
+// sendNew sends one chunk of what the log has beyond offset. A character
+// cut at the chunk's end (by the chunk size, or by the runner's trace
+// upload) is held back until the rest of it is there: an event's data is
+// a JSON string, where half a character would become U+FFFD for good.
+func (s *Server) sendNew(ctx context.Context, e *eventWriter, jobID, offset int64, final bool) (int64, error) {
 	data, err := s.st.ReadLog(ctx, jobID, offset, streamChunk)
 	if err != nil || len(data) == 0 {
 		return 0, err
 	}
+	if !final || len(data) == streamChunk {
+		data = data[:len(data)-partialRune(data)]
+		if len(data) == 0 {
+			return 0, nil
+		}
+	}
 	end := offset + int64(len(data))
 	return int64(len(data)), e.event(strconv.FormatInt(end, 10), "log", string(data))
+}
+
+// partialRune is how many bytes at data's end begin a UTF-8 character
+// that is not complete.
+func partialRune(data []byte) int {
+	for i := 1; i <= utf8.UTFMax-1 && i <= len(data); i++ {
+		b := data[len(data)-i]
+		if utf8.RuneStart(b) {
+			if b >= utf8.RuneSelf && !utf8.FullRune(data[len(data)-i:]) {
+				return i
+			}
+			return 0
+		}
+	}
+	return 0
 }
