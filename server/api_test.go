@@ -146,21 +146,29 @@ func decoded(t *testing.T, evs []sseEvent) string {
 	return b.String()
 }
 
+// runningJob pushes gitlabFile to a new repository and has a runner claim
+// build 1's first job, compile.
+func (ts *testServer) runningJob(t *testing.T, slug string) (store.Claimed, store.Runner) {
+	t.Helper()
+	_, builds := ts.pushFile(t, slug, ".gitlab-ci.yml", gitlabFile)
+	ctx := context.Background()
+	rn, err := ts.st.CreateRunner(ctx, store.Runner{RunUntagged: true}, "glrt-"+slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ts.st.Claim(ctx, rn.ID, nil, true, time.Minute)
+	if err != nil || c.Job.BuildID != builds[0].ID || c.Job.Name != "compile" {
+		t.Fatalf("claimed %+v, %v: want compile of build 1", c.Job, err)
+	}
+	return c, rn
+}
+
 // TestLogStream follows a running job's log as it grows, resumes from the
 // last event's id, and ends when the job does.
 func TestLogStream(t *testing.T) {
 	ts := startServer(t, Options{})
-	_, builds := ts.pushFile(t, "octo/live", ".gitlab-ci.yml", gitlabFile)
 	ctx := context.Background()
-	rn, _ := ts.st.CreateRunner(ctx, store.Runner{RunUntagged: true}, "glrt-live")
-	c, err := ts.st.Claim(ctx, rn.ID, nil, true, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, _ := ts.st.Jobs(ctx, builds[0].ID)
-	if jobs[0].ID != c.Job.ID {
-		t.Fatalf("claimed %s, want the first job", c.Job.Name)
-	}
+	c, rn := ts.runningJob(t, "octo/live")
 	ts.st.AppendLog(ctx, c.Job.ID, 0, []byte("one\n"))
 	resp := ts.stream(t, "/api/repos/octo/live/builds/1/logs/compile/stream", "")
 	first := readEvents(t, resp, func(e sseEvent) bool { return e.name == "log" })
@@ -304,13 +312,8 @@ func TestLogStreamEndsOnShutdown(t *testing.T) {
 // two reaches the client whole.
 func TestLogStreamWholeCharacters(t *testing.T) {
 	ts := startServer(t, Options{})
-	_, builds := ts.pushFile(t, "octo/utf8", ".gitlab-ci.yml", gitlabFile)
 	ctx := context.Background()
-	rn, _ := ts.st.CreateRunner(ctx, store.Runner{RunUntagged: true}, "glrt-utf8")
-	c, err := ts.st.Claim(ctx, rn.ID, nil, true, time.Minute)
-	if err != nil || c.Job.BuildID != builds[0].ID {
-		t.Fatalf("claimed %+v, %v: want a job of build 1", c.Job, err)
-	}
+	c, rn := ts.runningJob(t, "octo/utf8")
 	ts.st.AppendLog(ctx, c.Job.ID, 0, []byte("caf\xc3"))
 	resp := ts.stream(t, "/api/repos/octo/utf8/builds/1/logs/compile/stream", "")
 	first := readEvents(t, resp, func(e sseEvent) bool { return e.name == "log" })
