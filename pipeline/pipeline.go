@@ -89,8 +89,9 @@ type Job struct {
 	When When `json:"when,omitempty"`
 	// DAG is set when the job waits only for the jobs in Needs (GitLab
 	// needs:; none for needs: []) rather than for every job of the
-	// stages before. The runner still runs stage by stage; a need is
-	// always in an earlier stage or earlier in the same one.
+	// stages before: the runner starts it as soon as those have
+	// finished. A need is always in an earlier stage or earlier in the
+	// same one.
 	DAG   bool     `json:"dag,omitempty"`
 	Needs []string `json:"needs,omitempty"`
 	// Tags choose the runners that may take the job (GitLab tags:).

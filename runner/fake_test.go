@@ -27,9 +27,12 @@ type fakeEngine struct {
 	// listening says whether a service's ports answer.
 	listening map[string]bool
 	// exited marks services that die at start.
-	exited     map[string]int
-	dies       map[string]time.Time // services that stop at a time
-	runDelay   time.Duration
+	exited   map[string]int
+	dies     map[string]time.Time // services that stop at a time
+	runDelay time.Duration
+	// delay maps a substring of a step's stdin to how long it runs,
+	// over runDelay.
+	delay      map[string]time.Duration
 	echoEnv    bool
 	interleave string // a value to print split across stdout and stderr
 	destroyed  map[string]bool
@@ -41,6 +44,7 @@ func newFake() *fakeEngine {
 	return &fakeEngine{
 		images: map[string]engine.ImageInfo{}, pulls: map[string]int{}, exit: map[string]int{},
 		listening: map[string]bool{}, exited: map[string]int{}, destroyed: map[string]bool{},
+		delay: map[string]time.Duration{},
 	}
 }
 
@@ -86,6 +90,7 @@ func (f *fakeEngine) Run(ctx context.Context, s *engine.Spec, c *engine.Containe
 	f.maxRunning = max(f.maxRunning, f.running)
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()
+	defer f.record("exited %s %s", s.Key, c.Name)
 	fmt.Fprintf(out, "output of %s\n", c.Name)
 	if f.interleave != "" {
 		// A secret split on stdout with the whole of it on stderr in
@@ -102,8 +107,14 @@ func (f *fakeEngine) Run(ctx context.Context, s *engine.Spec, c *engine.Containe
 			fmt.Fprintln(out, e[len(e)/2:])
 		}
 	}
+	d := f.runDelay
+	for sub, extra := range f.delay {
+		if strings.Contains(string(c.Stdin), sub) {
+			d = extra
+		}
+	}
 	select {
-	case <-time.After(f.runDelay):
+	case <-time.After(d):
 	case <-ctx.Done():
 		return -1, ctx.Err()
 	}

@@ -36,7 +36,7 @@ func execCmd() *cobra.Command {
 		},
 	}
 	o.register(cmd)
-	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "jobs of one stage run at once (default: concurrent from --config, else 1)")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "jobs run at once (default: concurrent from --config, else 1)")
 	cmd.Flags().BoolVar(&serviceLogs, "service-logs", false, "show the services' output too")
 	return cmd
 }
