@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,13 +40,17 @@ type fakeEngine struct {
 	destroyed  map[string]bool
 	running    int
 	maxRunning int
+	// files are every job's workspace at its end, for Export; inputs
+	// are the Inputs of each job's Spec, by key.
+	files  map[string]string
+	inputs map[string][]string
 }
 
 func newFake() *fakeEngine {
 	return &fakeEngine{
 		images: map[string]engine.ImageInfo{}, pulls: map[string]int{}, exit: map[string]int{},
 		listening: map[string]bool{}, exited: map[string]int{}, destroyed: map[string]bool{},
-		delay: map[string]time.Duration{},
+		delay: map[string]time.Duration{}, files: map[string]string{}, inputs: map[string][]string{},
 	}
 }
 
@@ -80,6 +86,9 @@ func (f *fakeEngine) PullImage(ctx context.Context, ref string, _ *engine.Regist
 
 func (f *fakeEngine) Setup(_ context.Context, s *engine.Spec) error {
 	f.record("setup %s", s.Key)
+	f.mu.Lock()
+	f.inputs[s.Key] = s.Inputs
+	f.mu.Unlock()
 	return f.setupErr
 }
 
@@ -175,6 +184,18 @@ func (f *fakeEngine) Destroy(_ context.Context, s *engine.Spec) error {
 }
 
 func (f *fakeEngine) Collect(context.Context) (int, error) { return 0, nil }
+
+func (f *fakeEngine) Export(_ context.Context, s *engine.Spec) (io.ReadCloser, error) {
+	f.record("export %s", s.Key)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, content := range f.files {
+		_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(content)), Typeflag: tar.TypeReg})
+		_, _ = tw.Write([]byte(content))
+	}
+	_ = tw.Close()
+	return io.NopCloser(&buf), nil
+}
 
 func (f *fakeEngine) has(call string) bool {
 	f.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipway-ci/slipway/engine"
@@ -48,6 +49,9 @@ type Options struct {
 	Workspace string
 	// Events receives what the run reports, masked.
 	Events Events
+	// Artifacts is the directory the run keeps jobs' artifacts in, a
+	// directory per job; "" keeps none.
+	Artifacts string
 }
 
 // run is the state of one Run.
@@ -59,6 +63,10 @@ type run struct {
 	events    Events
 	masker    *secret.Masker
 	images    imageCache
+	artifacts string
+	mu        sync.Mutex
+	// kept are the files each job kept as artifacts, by job.
+	kept map[string][]string
 }
 
 // Run executes p: a job starts when the jobs it needs (GitLab needs:),
@@ -66,7 +74,7 @@ type run struct {
 // only the jobs that ask to run on failure (or always) run.
 func (r *Runner) Run(ctx context.Context, p *plan.Plan, o Options) Result {
 	rn := &run{Runner: r, plan: p, id: o.ID, workspace: o.Workspace, events: o.Events,
-		masker: secret.NewMasker(maskedValues(p))}
+		masker: secret.NewMasker(maskedValues(p)), artifacts: o.Artifacts, kept: map[string][]string{}}
 	return rn.run(ctx)
 }
 
@@ -79,7 +87,9 @@ func (r *run) run(ctx context.Context) Result {
 		// run; say so rather than end in silence.
 		r.say("", "Nothing to run: every job was left out (the warnings above say why)")
 	}
-	return Result{Jobs: r.schedule(ctx)}
+	res := Result{Jobs: r.schedule(ctx)}
+	r.listArtifacts()
+	return res
 }
 
 // say reports a line of the runner's own, secrets masked.
