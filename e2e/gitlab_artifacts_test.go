@@ -9,7 +9,8 @@ import (
 // TestGitLabArtifacts: build makes a program (a shell script) kept as an
 // artifact; test and deploy, later stages, find it in their workspace
 // and run it; a job with dependencies: [] gets nothing; excluded files
-// are not kept. The artifacts stay in --artifacts-dir, listed at the end.
+// are not kept. The artifacts stay in .slipway/artifacts beside the file,
+// listed at the end, and that directory is not copied into the jobs.
 func TestGitLabArtifacts(t *testing.T) {
 	p := newProject(t, ".gitlab-ci.yml", `
 default:
@@ -39,10 +40,10 @@ alone:
     - if [ -e bin/hello ]; then echo alone got the program; else echo alone got nothing; fi
 deploy:
   stage: deploy
-  script: [./bin/hello deploy]
+  script: [./bin/hello deploy, test ! -e .slipway]
 `)
-	dir := t.TempDir()
-	r := p.run("exec", "--artifacts-dir", dir)
+	dir := filepath.Join(p.dir, ".slipway", "artifacts")
+	r := p.run("exec")
 	wantCode(t, r, 0)
 	mustContain(t, r, "hello from the built program, test\n", "hello from the built program, deploy\n",
 		"alone got nothing\n", "Downloading artifacts from build", "Artifacts kept in ", "build: 1 files: bin/hello")
