@@ -48,6 +48,9 @@ type Spec struct {
 	// bind-mounting, keeps a job from changing the user's files.
 	WorkspaceDir  string
 	WorkspacePath string
+	// Inputs are host directories copied into the workspace after the
+	// checkout, in order (the artifacts of earlier jobs).
+	Inputs []string
 	// WorkspaceSub is where below WorkspacePath the checkout goes (a
 	// relative slash path; "" for WorkspacePath itself): Drone's
 	// workspace base is the volume, base/path the checkout.
@@ -218,6 +221,11 @@ type Engine interface {
 	// Logs writes the last tail lines (all when tail < 0) of a service's
 	// output to w; with follow it goes on until the container stops.
 	Logs(ctx context.Context, s *Spec, name string, tail int, follow bool, w io.Writer) error
+	// Export streams the job's workspace volume as a tar whose entry
+	// names are relative to WorkspacePath (to collect artifacts); the
+	// caller closes it. It works after the steps have ended, until
+	// Destroy.
+	Export(ctx context.Context, s *Spec) (io.ReadCloser, error)
 	// Kill stops a container at once.
 	Kill(ctx context.Context, s *Spec, name string) error
 	// Destroy removes every object of the job, whatever state it is in.

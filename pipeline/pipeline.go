@@ -89,12 +89,32 @@ type Job struct {
 	When When `json:"when,omitempty"`
 	// DAG is set when the job waits only for the jobs in Needs (GitLab
 	// needs:; none for needs: []) rather than for every job of the
-	// stages before. The runner still runs stage by stage; a need is
-	// always in an earlier stage or earlier in the same one.
+	// stages before: the runner starts it as soon as those have
+	// finished. A need is always in an earlier stage or earlier in the
+	// same one.
 	DAG   bool     `json:"dag,omitempty"`
 	Needs []string `json:"needs,omitempty"`
 	// Tags choose the runners that may take the job (GitLab tags:).
 	Tags []string `json:"tags,omitempty"`
+	// Artifacts are the files of the workspace kept after the job
+	// (GitLab artifacts:); nil for none.
+	Artifacts *Artifacts `json:"artifacts,omitempty"`
+	// ArtifactsFrom names the jobs whose artifacts are copied into the
+	// workspace before the steps (GitLab dependencies: and needs:).
+	ArtifactsFrom []string `json:"artifacts_from,omitempty"`
+}
+
+// Artifacts say which files of a job's workspace are kept after it, as
+// slash-separated globs relative to the workspace (** for any depth).
+type Artifacts struct {
+	Name    string   `json:"name,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+	// Untracked: also every file that was not in the checkout.
+	Untracked bool `json:"untracked,omitempty"`
+	// When: OnSuccess, OnFailure or Always, after what the job did.
+	When     When   `json:"when,omitempty"`
+	ExpireIn string `json:"expire_in,omitempty"`
 }
 
 // Target names the kind of engine a job runs on.

@@ -217,7 +217,30 @@ func TestPrintMarksManualAllowFailureAndNeeds(t *testing.T) {
 	for _, want := range []string{
 		"job a (workspace /builds/g/p) [manual: runs only when named; allow_failure]\n",
 		"job b (workspace /builds/g/p) [needs: x, y]\n",
-		"job c (workspace /builds/g/p) [needs: none]\n",
+		"job c (workspace /builds/g/p) [needs: none: starts at once]\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// The plan shows what a job keeps and whose artifacts it gets.
+func TestPrintArtifacts(t *testing.T) {
+	a, b, c := gitlabJob("a", "true"), gitlabJob("b", "true"), gitlabJob("c", "true")
+	a.Artifacts = &pipeline.Artifacts{Paths: []string{"bin/"}, Exclude: []string{"bin/*.tmp"}, When: pipeline.Always}
+	b.Artifacts = &pipeline.Artifacts{Untracked: true}
+	c.ArtifactsFrom = []string{"a", "b", "nothing-kept"}
+	pl, _, err := Prepare(pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{a, b}}, pipeline.Stage{Name: "t", Jobs: []*pipeline.Job{c}}), config.Runner{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	pl.Print(&out)
+	for _, want := range []string{
+		"    artifacts (always): bin/, except bin/*.tmp\n",
+		"    artifacts (on_success): (untracked files)\n",
+		"    gets the artifacts of a, b\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan lacks %q:\n%s", want, out.String())

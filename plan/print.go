@@ -16,11 +16,40 @@ func (p *Plan) Print(w io.Writer) {
 	if len(p.MissingSecrets) > 0 {
 		fmt.Fprintf(w, "secrets not given (placeholders here; exec needs them): %s\n", strings.Join(p.MissingSecrets, ", "))
 	}
+	keeps := map[string]bool{}
+	for _, j := range p.Jobs() {
+		keeps[j.Name] = j.Artifacts != nil
+	}
 	for _, st := range p.Stages {
 		fmt.Fprintf(w, "stage %s\n", st.Name)
 		for _, j := range st.Jobs {
 			printJob(w, j)
+			printArtifacts(w, j, keeps)
 		}
+	}
+}
+
+// printArtifacts shows what the job keeps and the jobs whose artifacts
+// it gets (of those it may get them from, the ones that keep any).
+func printArtifacts(w io.Writer, j *Job, keeps map[string]bool) {
+	if a := j.Artifacts; a != nil {
+		what := strings.Join(a.Paths, " ")
+		if a.Untracked {
+			what = strings.TrimSpace(what + " (untracked files)")
+		}
+		if len(a.Exclude) > 0 {
+			what += ", except " + strings.Join(a.Exclude, " ")
+		}
+		fmt.Fprintf(w, "    artifacts (%s): %s\n", cmp.Or(string(a.When), "on_success"), what)
+	}
+	var from []string
+	for _, n := range j.ArtifactsFrom {
+		if keeps[n] {
+			from = append(from, n)
+		}
+	}
+	if len(from) > 0 {
+		fmt.Fprintf(w, "    gets the artifacts of %s\n", strings.Join(from, ", "))
 	}
 }
 
@@ -69,7 +98,7 @@ func marks(j *Job) string {
 		m = append(m, "allow_failure")
 	}
 	if j.DAG {
-		m = append(m, "needs: "+cmp.Or(strings.Join(j.Needs, ", "), "none"))
+		m = append(m, "needs: "+cmp.Or(strings.Join(j.Needs, ", "), "none: starts at once"))
 	}
 	if len(m) == 0 {
 		return ""

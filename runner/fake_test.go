@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,20 +29,28 @@ type fakeEngine struct {
 	// listening says whether a service's ports answer.
 	listening map[string]bool
 	// exited marks services that die at start.
-	exited     map[string]int
-	dies       map[string]time.Time // services that stop at a time
-	runDelay   time.Duration
+	exited   map[string]int
+	dies     map[string]time.Time // services that stop at a time
+	runDelay time.Duration
+	// delay maps a substring of a step's stdin to how long it runs,
+	// over runDelay.
+	delay      map[string]time.Duration
 	echoEnv    bool
 	interleave string // a value to print split across stdout and stderr
 	destroyed  map[string]bool
 	running    int
 	maxRunning int
+	// files are every job's workspace at its end, for Export; inputs
+	// are the Inputs of each job's Spec, by key.
+	files  map[string]string
+	inputs map[string][]string
 }
 
 func newFake() *fakeEngine {
 	return &fakeEngine{
 		images: map[string]engine.ImageInfo{}, pulls: map[string]int{}, exit: map[string]int{},
 		listening: map[string]bool{}, exited: map[string]int{}, destroyed: map[string]bool{},
+		delay: map[string]time.Duration{}, files: map[string]string{}, inputs: map[string][]string{},
 	}
 }
 
@@ -76,6 +86,9 @@ func (f *fakeEngine) PullImage(ctx context.Context, ref string, _ *engine.Regist
 
 func (f *fakeEngine) Setup(_ context.Context, s *engine.Spec) error {
 	f.record("setup %s", s.Key)
+	f.mu.Lock()
+	f.inputs[s.Key] = s.Inputs
+	f.mu.Unlock()
 	return f.setupErr
 }
 
@@ -86,6 +99,7 @@ func (f *fakeEngine) Run(ctx context.Context, s *engine.Spec, c *engine.Containe
 	f.maxRunning = max(f.maxRunning, f.running)
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()
+	defer f.record("exited %s %s", s.Key, c.Name)
 	fmt.Fprintf(out, "output of %s\n", c.Name)
 	if f.interleave != "" {
 		// A secret split on stdout with the whole of it on stderr in
@@ -102,8 +116,14 @@ func (f *fakeEngine) Run(ctx context.Context, s *engine.Spec, c *engine.Containe
 			fmt.Fprintln(out, e[len(e)/2:])
 		}
 	}
+	d := f.runDelay
+	for sub, extra := range f.delay {
+		if strings.Contains(string(c.Stdin), sub) {
+			d = extra
+		}
+	}
 	select {
-	case <-time.After(f.runDelay):
+	case <-time.After(d):
 	case <-ctx.Done():
 		return -1, ctx.Err()
 	}
@@ -164,6 +184,18 @@ func (f *fakeEngine) Destroy(_ context.Context, s *engine.Spec) error {
 }
 
 func (f *fakeEngine) Collect(context.Context) (int, error) { return 0, nil }
+
+func (f *fakeEngine) Export(_ context.Context, s *engine.Spec) (io.ReadCloser, error) {
+	f.record("export %s", s.Key)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, content := range f.files {
+		_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(content)), Typeflag: tar.TypeReg})
+		_, _ = tw.Write([]byte(content))
+	}
+	_ = tw.Close()
+	return io.NopCloser(&buf), nil
+}
 
 func (f *fakeEngine) has(call string) bool {
 	f.mu.Lock()

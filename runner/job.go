@@ -27,6 +27,8 @@ type job struct {
 	// stdout and stderr are the job's output streams, each masked apart,
 	// as events.
 	stdout, stderr io.WriteCloser
+	// setUp: Setup succeeded, so the job's workspace volume exists.
+	setUp bool
 	// warned are the services already reported as not running.
 	mu     sync.Mutex
 	warned map[string]bool
@@ -44,9 +46,14 @@ func (r *run) runJob(ctx context.Context, key string, j *plan.Job, concurrent bo
 		ctx, cancel = context.WithTimeout(ctx, j.Timeout)
 		defer cancel()
 	}
+	jb.spec.Inputs = r.inputs(j)
 	err := jb.run(ctx)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
+	if jb.setUp && (ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded)) {
+		// A cancelled run keeps nothing; a timed-out job is a failure.
+		jb.collect(cctx, err != nil)
+	}
 	if derr := jb.eng.Destroy(cctx, jb.spec); derr != nil {
 		r.say(j.Name, "Job %q: cleanup failed: %v", j.Name, derr)
 	}
@@ -156,6 +163,7 @@ func (jb *job) run(ctx context.Context) error {
 	if err := jb.eng.Setup(ctx, jb.spec); err != nil {
 		return err
 	}
+	jb.setUp = true
 	if err := jb.startServices(ctx); err != nil {
 		return err
 	}

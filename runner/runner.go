@@ -26,7 +26,7 @@ type Runner struct {
 	Engines map[pipeline.Target]engine.Engine
 	// Owner marks what this process creates (see engine.Owner).
 	Owner string
-	// Concurrency is how many jobs of a stage run at once (default 1).
+	// Concurrency is how many jobs run at once (default 1).
 	Concurrency int
 	// ServiceTimeout bounds the wait for services to listen (default 30s).
 	ServiceTimeout time.Duration
@@ -49,6 +49,9 @@ type Options struct {
 	Workspace string
 	// Events receives what the run reports, masked.
 	Events Events
+	// Artifacts is the directory the run keeps jobs' artifacts in, a
+	// directory per job; "" keeps none.
+	Artifacts string
 }
 
 // run is the state of one Run.
@@ -60,13 +63,18 @@ type run struct {
 	events    Events
 	masker    *secret.Masker
 	images    imageCache
+	artifacts string
+	mu        sync.Mutex
+	// kept are the files each job kept as artifacts, by job.
+	kept map[string][]string
 }
 
-// Run executes p stage by stage. After a failed stage only the jobs that
-// ask to run on failure (or always) run.
+// Run executes p: a job starts when the jobs it needs (GitLab needs:),
+// else every job of the stages before, have finished. After a failure
+// only the jobs that ask to run on failure (or always) run.
 func (r *Runner) Run(ctx context.Context, p *plan.Plan, o Options) Result {
 	rn := &run{Runner: r, plan: p, id: o.ID, workspace: o.Workspace, events: o.Events,
-		masker: secret.NewMasker(maskedValues(p))}
+		masker: secret.NewMasker(maskedValues(p)), artifacts: o.Artifacts, kept: map[string][]string{}}
 	return rn.run(ctx)
 }
 
@@ -79,82 +87,14 @@ func (r *run) run(ctx context.Context) Result {
 		// run; say so rather than end in silence.
 		r.say("", "Nothing to run: every job was left out (the warnings above say why)")
 	}
-	var res Result
-	failed := false
-	for si, st := range r.plan.Stages {
-		run, skipped := r.selectJobs(ctx, st, failed)
-		res.Jobs = append(res.Jobs, skipped...)
-		if len(run.Jobs) == 0 {
-			continue
-		}
-		jobs := r.runStage(ctx, si, run)
-		for _, j := range jobs {
-			if j.Status == Failed || j.Status == Canceled {
-				failed = true
-			}
-		}
-		res.Jobs = append(res.Jobs, jobs...)
-	}
+	res := Result{Jobs: r.schedule(ctx)}
+	r.listArtifacts()
 	return res
 }
 
 // say reports a line of the runner's own, secrets masked.
 func (r *run) say(job, format string, args ...any) {
 	r.events.Message(job, r.masker.String(fmt.Sprintf(format, args...)))
-}
-
-// selectJobs splits a stage into the jobs that run, given whether an
-// earlier stage failed, and those skipped, with the reason.
-func (r *run) selectJobs(ctx context.Context, st plan.Stage, failed bool) (plan.Stage, []JobResult) {
-	run := plan.Stage{Name: st.Name}
-	var skipped []JobResult
-	for _, j := range st.Jobs {
-		reason := ""
-		switch {
-		case ctx.Err() != nil:
-		case j.When == pipeline.Manual:
-			reason = "manual job: run it by naming it (slipway exec " + j.Name + ")"
-		case j.When == pipeline.OnFailure && !failed:
-			reason = "when: on_failure, and no earlier job failed"
-		case !j.When.Runs(failed):
-		default:
-			run.Jobs = append(run.Jobs, j)
-			continue
-		}
-		if reason != "" {
-			r.say(j.Name, "Skipping job %q: %s", j.Name, reason)
-		}
-		skipped = append(skipped, JobResult{Name: j.Name, Status: Skipped, Reason: reason})
-	}
-	return run, skipped
-}
-
-// runStage runs a stage's jobs, at most Concurrency at a time. Jobs still
-// waiting for their turn when the run is cancelled never start: they
-// print nothing and have nothing to clean up.
-func (r *run) runStage(ctx context.Context, si int, st plan.Stage) []JobResult {
-	n := max(r.Concurrency, 1)
-	out := make([]JobResult, len(st.Jobs))
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for i, j := range st.Jobs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			out[i] = JobResult{Name: j.Name, Status: Canceled, Reason: "canceled before it started"}
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out[i] = r.runJob(ctx, fmt.Sprintf("j%d-%d", si, i), j, n > 1 && len(st.Jobs) > 1)
-		}()
-	}
-	wg.Wait()
-	return out
 }
 
 // maskedValues are the plan's secrets plus every registry credential the

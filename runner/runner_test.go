@@ -35,7 +35,9 @@ func withAfter(j *pipeline.Job, after ...string) *pipeline.Job {
 type testRunner struct {
 	*Runner
 	Secrets map[string]string
-	out     *bytes.Buffer
+	// Artifacts and Workspace are the run's Options.
+	Artifacts, Workspace string
+	out                  *bytes.Buffer
 }
 
 func (r *testRunner) Run(ctx context.Context, p *pipeline.Pipeline) Result {
@@ -47,7 +49,7 @@ func (r *testRunner) Run(ctx context.Context, p *pipeline.Pipeline) Result {
 		}
 		pl.Stages = append(pl.Stages, st)
 	}
-	return r.Runner.Run(ctx, pl, Options{ID: "r", Events: NewPrinter(r.out)})
+	return r.Runner.Run(ctx, pl, Options{ID: "r", Events: NewPrinter(r.out), Artifacts: r.Artifacts, Workspace: r.Workspace})
 }
 
 func newTestRunner(f *fakeEngine) (*testRunner, *bytes.Buffer) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ func execCmd() *cobra.Command {
 	var o options
 	var concurrency int
 	var serviceLogs bool
+	var artifacts string
 	cmd := &cobra.Command{
 		Use:   "exec [job...]",
 		Short: "Run a pipeline now on the local Docker Engine",
@@ -32,19 +34,20 @@ func execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return run(l, &o, concurrency, serviceLogs)
+			return run(l, &o, concurrency, serviceLogs, artifacts)
 		},
 	}
 	o.register(cmd)
-	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "jobs of one stage run at once (default: concurrent from --config, else 1)")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "jobs run at once (default: concurrent from --config, else 1)")
 	cmd.Flags().BoolVar(&serviceLogs, "service-logs", false, "show the services' output too")
+	cmd.Flags().StringVar(&artifacts, "artifacts-dir", "", "keep jobs' artifacts in DIR/<run>/<job> (default: .slipway/artifacts beside the pipeline file)")
 	return cmd
 }
 
 // run executes the loaded pipeline, handling Ctrl-C: the first signal
 // cancels (steps get a grace period), the second kills at once; either
 // way everything the run created is removed.
-func run(l *loaded, o *options, concurrency int, serviceLogs bool) error {
+func run(l *loaded, o *options, concurrency int, serviceLogs bool, artifacts string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	kill := make(chan struct{})
@@ -63,7 +66,12 @@ func run(l *loaded, o *options, concurrency int, serviceLogs bool) error {
 		fmt.Fprintln(os.Stderr, "slipway: standard output was closed; canceling")
 		cancel()
 	}}
-	res := r.Run(ctx, l.plan, runner.Options{ID: newRunID(), Workspace: l.workspace, Events: runner.NewPrinter(out)})
+	id := newRunID()
+	if artifacts == "" {
+		artifacts = filepath.Join(filepath.Dir(l.plan.File), ".slipway", "artifacts")
+	}
+	res := r.Run(ctx, l.plan, runner.Options{ID: id, Workspace: l.workspace, Events: runner.NewPrinter(out),
+		Artifacts: filepath.Join(artifacts, id)})
 	switch {
 	case ctx.Err() != nil:
 		return &exitError{code: exitCanceled, err: fmt.Errorf("run canceled")}

@@ -197,7 +197,7 @@ func (p *parser) planJobs(entries []yamlutil.Pair, g *globals) (jobs []*pipeline
 		file[e.Key.Value] = true
 		grp := p.job(e, g)
 		for _, j := range grp.jobs {
-			all = append(all, planned{job: j, base: e.Key.Value, stage: slices.Index(g.stages, grp.stage), needs: grp.needs, has: grp.needs != nil})
+			all = append(all, planned{job: j, base: e.Key.Value, stage: slices.Index(g.stages, grp.stage), needs: grp.needs, has: grp.needs != nil, deps: grp.deps, depsAt: grp.depsAt})
 			jobs = append(jobs, j)
 			stageOf = append(stageOf, grp.stage)
 		}

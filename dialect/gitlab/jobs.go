@@ -31,6 +31,9 @@ type jobSpec struct {
 	only, except *policy
 	instances    []instance // parallel:; nil when the job has none
 	needs        []need     // needs:; nil when not written
+	artifacts    *pipeline.Artifacts
+	deps         []string // dependencies:; nil when not written
+	depsAt       *yaml.Node
 }
 
 // inheritance is inherit:, which says what a job takes from default:
@@ -91,15 +94,17 @@ func (p *parser) job(e yamlutil.Pair, g *globals) jobGroup {
 			out = append(out, j)
 		}
 	}
-	return jobGroup{jobs: out, stage: stage, needs: s.needs}
+	return jobGroup{jobs: out, stage: stage, needs: s.needs, deps: s.deps, depsAt: s.depsAt}
 }
 
 // jobGroup is what one job entry of the file becomes: its jobs (several
 // with parallel:), their stage and their needs:.
 type jobGroup struct {
-	jobs  []*pipeline.Job
-	stage string
-	needs []need
+	jobs   []*pipeline.Job
+	stage  string
+	needs  []need
+	deps   []string
+	depsAt *yaml.Node
 }
 
 func (p *parser) onlyExcept(e yamlutil.Pair, s *jobSpec) {
@@ -194,6 +199,10 @@ func (p *parser) jobSpec(name string, n *yaml.Node) *jobSpec {
 			s.instances = p.parallel(e.Value)
 		case k == "needs":
 			s.needs = p.needs(e.Value)
+		case k == "artifacts":
+			s.artifacts = p.artifacts(e.Value)
+		case k == "dependencies":
+			s.deps, s.depsAt = p.dependencies(e)
 		case skipJobKeys[k]:
 			s.skip = e.Key
 		case ignoredJobKeys[k]:
@@ -343,6 +352,7 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 		AllowFailure: allowFailure != nil && *allowFailure || allowFailure == nil && when == pipeline.Manual && s.rulesKey == nil,
 		When:         when,
 		Tags:         expandAll(c.tags, p.scope(vars).lookup),
+		Artifacts:    s.artifacts,
 	}
 }
 

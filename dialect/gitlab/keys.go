@@ -17,7 +17,7 @@ func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
 // ignoredJobKeys are GitLab job keywords slipway reads past with a
 // warning: they steer GitLab's scheduling, artifacts or integrations,
 // none of which a local run has.
-var ignoredJobKeys = keySet(`artifacts cache coverage dast_configuration dependencies
+var ignoredJobKeys = keySet(`cache coverage dast_configuration
 	environment hooks id_tokens identity interruptible manual_confirmation
 	pages publish release resource_group retry
 	start_in`)

@@ -11,9 +11,10 @@ import (
 
 // need is one entry of needs:.
 type need struct {
-	at       *yaml.Node
-	job      string
-	optional bool
+	at          *yaml.Node
+	job         string
+	optional    bool
+	noArtifacts bool // artifacts: false
 }
 
 // needs reads needs:: a list of job names or {job:, artifacts:,
@@ -71,8 +72,10 @@ func (p *parser) needMap(m *yaml.Node) (need, bool) {
 		case "pipeline", "project":
 			p.warnf(e.Key, "needs: %s: a need on another pipeline or project is left out: a local run has only this pipeline", k)
 			return nd, false
-		case "artifacts", "ref", "parallel":
-			// artifacts: what to download (slipway passes none yet);
+		case "artifacts":
+			b, _ := p.boolean("needs: artifacts", e.Value)
+			nd.noArtifacts = !b
+		case "ref", "parallel":
 			// parallel: narrows a matrix need, taken here as all of it.
 		default:
 			p.warnf(e.Key, "unknown key %s in needs:", k)
@@ -92,6 +95,9 @@ type planned struct {
 	stage int
 	needs []need
 	has   bool // needs: was written
+	// deps are the names of dependencies:, nil when not written.
+	deps   []string
+	depsAt *yaml.Node
 }
 
 // resolveNeeds sets each job's Needs to the planned jobs its needs: name
@@ -128,6 +134,7 @@ func (p *parser) resolveNeeds(jobs []planned, file map[string]bool) {
 			}
 		}
 	}
+	p.artifactsFrom(jobs, byBase)
 }
 
 // needsFirst orders a stage's jobs so that a job comes after those of

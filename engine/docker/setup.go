@@ -44,7 +44,7 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 		return fmt.Errorf("create workspace volume: %w", err)
 	}
 	if s.Network == engine.NetworkNone {
-		if s.WorkspaceDir != "" {
+		if s.WorkspaceDir != "" || len(s.Inputs) > 0 {
 			e.pending.Store(name(s, ""), &pendingCopy{})
 		}
 		return nil
@@ -68,10 +68,8 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	}); err != nil {
 		return fmt.Errorf("create sandbox: %w", err)
 	}
-	if s.WorkspaceDir != "" {
-		if err := e.copyWorkspace(ctx, sandbox, s); err != nil {
-			return err
-		}
+	if err := e.copyWorkspace(ctx, sandbox, s); err != nil {
+		return err
 	}
 	if s.Network == engine.NetworkShared {
 		if err := ctx.Err(); err != nil {
@@ -117,21 +115,34 @@ func (e *Engine) fillWorkspace(ctx context.Context, s *engine.Spec, ctr string) 
 	return p.err
 }
 
-// copyWorkspace streams the workspace directory as a tar into the volume;
-// nothing is buffered whole, whatever the size of the checkout.
+// copyWorkspace copies the checkout (when there is one) and then the
+// inputs into the job's volume.
 func (e *Engine) copyWorkspace(ctx context.Context, ctr string, s *engine.Spec) error {
+	if s.WorkspaceDir != "" {
+		if err := e.copyDir(ctx, ctr, s, s.WorkspaceDir, s.WorkspaceSub); err != nil {
+			return fmt.Errorf("copy workspace %s into the job: %w", s.WorkspaceDir, err)
+		}
+	}
+	for _, dir := range s.Inputs {
+		if err := e.copyDir(ctx, ctr, s, dir, ""); err != nil {
+			return fmt.Errorf("copy %s into the job's workspace: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// copyDir streams dir as a tar into the volume, at sub below it; nothing
+// is buffered whole, whatever the size of the directory.
+func (e *Engine) copyDir(ctx context.Context, ctr string, s *engine.Spec, dir, sub string) error {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(tarball.Write(pw, s.WorkspaceDir, path.Join(s.WorkspacePath, s.WorkspaceSub), s.WorkspaceSub))
+		pw.CloseWithError(tarball.Write(pw, dir, path.Join(s.WorkspacePath, sub), sub))
 	}()
 	_, err := e.cli.CopyToContainer(ctx, ctr, client.CopyToContainerOptions{
 		DestinationPath: s.WorkspacePath, Content: pr,
 	})
 	pr.CloseWithError(err)
-	if err != nil {
-		return fmt.Errorf("copy workspace %s into the job: %w", s.WorkspaceDir, err)
-	}
-	return nil
+	return err
 }
 
 func workspaceMount(s *engine.Spec) []mount.Mount {

@@ -26,6 +26,9 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	if e.job(s) != nil {
 		return fmt.Errorf("job %s is already set up", s.Key)
 	}
+	if len(s.Inputs) > 0 {
+		return errNoArtifacts
+	}
 	j := e.newJob(s)
 	for _, c := range s.Services {
 		kn := j.containerName(c.Name)

@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// Own is the directory of slipway's own beside a pipeline file
+// (.slipway/artifacts); it is never copied into a job.
+const Own = ".slipway"
+
 // Write writes dir's tree to w as a tar stream, symlinks as symlinks, for
 // extraction at dest (an absolute path in the container). The entries are
 // inside the directory under (a relative slash path, "" for none): dest
@@ -24,6 +28,8 @@ import (
 // means the same there, and dangles there as a git checkout's would, but
 // an engine that refuses links breaking out of the extraction directory
 // (Docker does) accepts it.
+//
+// The directory Own at the top of dir is left out.
 func Write(w io.Writer, dir, dest, under string) error {
 	tw := tar.NewWriter(w)
 	if err := parents(tw, under); err != nil {
@@ -36,6 +42,11 @@ func Write(w io.Writer, dir, dest, under string) error {
 		rel, err := filepath.Rel(dir, path)
 		if err != nil || rel == "." {
 			return err
+		}
+		if rel == Own && d.IsDir() {
+			// slipway's own (kept artifacts, written while jobs start):
+			// not the project's, and not a tree to copy into every job.
+			return fs.SkipDir
 		}
 		return addTarEntry(tw, path, filepath.ToSlash(rel), dest, under, d)
 	})

@@ -70,6 +70,10 @@ func TestEntriesUnderADirectory(t *testing.T) {
 	if err := os.Symlink("../lib", filepath.Join(dir, "lib")); err != nil {
 		t.Fatal(err)
 	}
+	// slipway's own directory is left out.
+	if err := os.MkdirAll(filepath.Join(dir, Own, "artifacts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var buf bytes.Buffer
 	if err := Write(&buf, dir, "/go/src/app", "src/app"); err != nil {
 		t.Fatal(err)
