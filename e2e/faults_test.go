@@ -150,13 +150,13 @@ steps:
   commands:
   - echo "plain $TOKEN"
   - printf '%s' "$TOKEN" | base64
-  - t="$TOKEN"; printf 'split %s' "${t%%-*}"; sleep 0.3; printf -- '-%s\n' "${t#*-}"
+  - t="$TOKEN"; printf 'split %s' "$${t%%-*}"; sleep 0.3; printf -- '-%s\n' "$${t#*-}"
   - echo "$KEY"
   - echo "$TOKEN" >&2
 - name: other
   image: busybox:1.35
   commands:
-  - echo "other sees [${TOKEN:-nothing}]"
+  - echo "other sees [$${TOKEN:-nothing}]"
 `, "key.pem", "-----BEGIN KEY-----\nline-one-of-the-key\nline-two-of-the-key\n-----END KEY-----\n")
 	r := p.run("exec", "--secret", "token=hunter2-correct-horse", "--secret", "key=@key.pem")
 	wantCode(t, r, 0)
