@@ -61,7 +61,7 @@ make_rootfs() {
 	local r=$CTX/rootfs
 	mkdir -p "$r"/{etc/ssl/certs,usr/local/bin,tmp,data}
 	chmod 1777 "$r/tmp"
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$r/usr/local/bin/slipway" ./cmd/slipway
+	CGO_ENABLED=0 go build -ldflags "-s -w" -o "$r/usr/local/bin/slipway" ./cmd/slipway
 	cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/"
 	copy_with_libs "${GIT_PROGRAMS[@]}"
 	ln -s git-remote-http "$r/usr/lib/git-core/git-remote-https"
