@@ -72,6 +72,7 @@ make_rootfs() {
 }
 
 build() {
+	local old
 	CTX=$(mktemp -d)
 	ensure_pkgs git ca-certificates curl
 	ensure_go
@@ -81,6 +82,7 @@ build() {
 	# docker import keeps the tarball's owners (COPY would make /data root's)
 	# and, like FROM scratch, pulls nothing.
 	tar --numeric-owner -C "$CTX/rootfs" -cf "$CTX/rootfs.tar" .
+	old=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 	docker import -m "slipway $(git describe --always --dirty 2>/dev/null || echo dev)" \
 		--change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV HOME=/data' \
 		--change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
@@ -88,6 +90,9 @@ build() {
 		--change 'ENTRYPOINT ["/usr/local/bin/slipway"]' \
 		--change 'CMD ["server", "--addr", "0.0.0.0:8080", "--data-dir", "/data"]' \
 		"$CTX/rootfs.tar" "$IMAGE" >/dev/null
+	# The previous build, now untagged, unless a container still uses it.
+	[ -z "$old" ] || [ "$old" = "$(docker image inspect -f '{{.Id}}' "$IMAGE")" ] ||
+		docker image rm "$old" >/dev/null 2>&1 || true
 	log "built $IMAGE: $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.1f MB", $1 / 1e6 }')"
 }
 
