@@ -6,7 +6,7 @@
 #      data dir, on 127.0.0.1 (port 8080, else the next free one)
 #   3. mints a runner token, registers a runner, starts `slipway runner run`
 #   4. pushes examples/gitlab to the server as the repository examples/gitlab
-#   5. waits for the build, prints its jobs' statuses and logs, the URL, the
+#   5. waits for the build, prints its jobs' statuses and logs, its URL, the
 #      admin token file and how to stop everything
 # then keeps the server and runner running until Ctrl-C (or SIGTERM), when
 # it stops both. With --once it stops them as soon as the build ended and
@@ -138,7 +138,8 @@ main() {
 	printf '\n=== build 1 of %s: %s (%s from start)\n' "$SLUG" "$STATUS" "$(elapsed "$T0")"
 	cat <<-EOF
 		server:      $URL  (health: $URL/healthz)
-		build:       $URL/api/repos/$SLUG/builds/1
+		in a browser: $URL/$SLUG/-/builds/1  (sign in with the admin token)
+		build (API): $URL/api/repos/$SLUG/builds/1
 		admin token: $DATA/admin.token  (curl -H "Authorization: Bearer \$(cat $DATA/admin.token)" $URL/api/user)
 		repository:  git clone http://admin:\$(cat $DATA/admin.token)@$ADDR/$SLUG.git
 		logs:        $DATA/server.log $DATA/runner.log
