@@ -7,7 +7,8 @@
 #   /etc/ssl/certs/ca-certificates.crt   from this host's ca-certificates
 #   git, git-http-backend, git-remote-http(s) and the shared libraries they
 #   load (ldd), from this host's Debian git package: the server hosts
-#   repositories through `git http-backend` and the runner clones with git.
+#   repositories through `git http-backend` and the runner clones with git
+#   (its credential helper needs /bin/sh: Debian's dash).
 #   Copying the few binaries git needs keeps the image at ~90 MB (most of it the slipway binary) and builds
 #   in seconds; a debootstrapped root would be ~10x larger and take minutes.
 #   /etc/passwd with the user slipway (uid 10001), who runs it; /data, its
@@ -15,13 +16,18 @@
 #
 #   docker run -d -p 8080:8080 -v slipway-data:/data slipway:local
 #       `slipway server --addr 0.0.0.0:8080 --data-dir /data` (the default command)
-#   docker run -d -v /var/run/docker.sock:/var/run/docker.sock \
+#   docker run -d --hostname runner-1 -v /var/run/docker.sock:/var/run/docker.sock \
 #       --group-add "$(stat -c %g /var/run/docker.sock)" \
 #       -v /etc/slipway:/data slipway:local runner run --config /data/config.toml
 #
+# A runner container must not share the host's hostname (no --network host
+# without --pid host): it would take the host's live runs for dead ones and
+# collect their containers.
+#
 # The checks: the server answers /healthz, a repository can be created and
-# pushed to over git (git http-backend works as the non-root user), and
-# `runner run` without a configuration exits 2 saying what to do.
+# pushed to over git (git http-backend works as the non-root user),
+# `runner run` without a configuration exits 2 saying what to do, and a
+# server container and a runner container build examples/gitlab (~40 s).
 #
 # Usage: scripts/image.sh [--no-check]
 # Env:   SLIPWAY_IMAGE  the image name (default slipway:local)
@@ -36,12 +42,17 @@ cd "$repo"
 IMAGE=${SLIPWAY_IMAGE:-slipway:local}
 CHECK=1
 [ "${1:-}" = --no-check ] && CHECK=
-GIT_PROGRAMS=(/usr/bin/git /usr/lib/git-core/git-http-backend /usr/lib/git-core/git-remote-http)
+# /bin/sh too: the runner gives git a shell credential helper (the job token).
+GIT_PROGRAMS=(/usr/bin/git /usr/lib/git-core/git-http-backend /usr/lib/git-core/git-remote-http /bin/dash)
 CTX=
 CID=
+NET=
 
 cleanup() {
 	[ -z "$CID" ] || docker rm -f "$CID" >/dev/null 2>&1 || true
+	[ -z "$NET" ] || docker rm -f "$NET-server" "$NET-runner" >/dev/null 2>&1 || true
+	[ -z "$NET" ] || docker network rm "$NET" >/dev/null 2>&1 || true
+	[ -z "$NET" ] || docker volume rm "$NET-server" "$NET-runner" >/dev/null 2>&1 || true
 	[ -z "$CTX" ] || rm -rf "$CTX"
 }
 trap cleanup EXIT
@@ -65,6 +76,7 @@ make_rootfs() {
 	cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/"
 	copy_with_libs "${GIT_PROGRAMS[@]}"
 	ln -s git-remote-http "$r/usr/lib/git-core/git-remote-https"
+	ln -s dash "$r/bin/sh"
 	mkdir -p "$r/usr/share"
 	cp -r /usr/share/git-core "$r/usr/share/" # templates for git init
 	printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'slipway:x:10001:10001:slipway:/data:/sbin/nologin' >"$r/etc/passwd"
@@ -74,7 +86,7 @@ make_rootfs() {
 build() {
 	local old
 	CTX=$(mktemp -d)
-	ensure_pkgs git ca-certificates curl
+	ensure_pkgs git ca-certificates curl jq
 	ensure_go
 	make_rootfs
 	chown -R 0:0 "$CTX/rootfs"
@@ -134,8 +146,41 @@ check_runner() {
 	log "check: runner run without a configuration exits 2: $out"
 }
 
+# check_build: a server container and a runner container (the Docker
+# socket, its group) run the example pipeline pushed to the server.
+check_build() {
+	local c=(docker run -d --label slipway.image-check=1 --network "${NET:=slipway-image-check-$$}")
+	local url=http://$NET-server:8080 admin glrt i port status=
+	docker network create --label slipway.image-check=1 "$NET" >/dev/null
+	"${c[@]}" --name "$NET-server" -v "$NET-server:/data" -p 127.0.0.1::8080 "$IMAGE" \
+		server --addr 0.0.0.0:8080 --data-dir /data --external-url "$url" >/dev/null
+	port=$(docker port "$NET-server" 8080/tcp | head -n1)
+	port=${port##*:}
+	for ((i = 0; i < 100; i++)); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+	admin=$(docker cp "$NET-server:/data/admin.token" - | tar -xO)
+	glrt=$(docker exec "$NET-server" slipway runner token create --server http://127.0.0.1:8080 --token "$admin" --run-untagged)
+	docker run --rm --network "$NET" -v "$NET-runner:/data" "$IMAGE" \
+		runner register --url "$url" --token "$glrt" --executor docker --config /data/config.toml >/dev/null
+	"${c[@]}" --name "$NET-runner" --hostname "$NET-runner" -v "$NET-runner:/data" \
+		-v /var/run/docker.sock:/var/run/docker.sock --group-add "$(stat -c %g /var/run/docker.sock)" \
+		"$IMAGE" runner run --config /data/config.toml >/dev/null
+	curl -fsS -X POST -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/api/repos/examples/gitlab" >/dev/null
+	cp -r examples/gitlab/. "$CTX/push/"
+	git -C "$CTX/push" add .
+	git -C "$CTX/push" -c user.name=check -c user.email=check@localhost commit --quiet -m example
+	git -C "$CTX/push" push --quiet "http://admin:$admin@127.0.0.1:$port/examples/gitlab.git" main
+	for ((i = 0; i < 600; i++)); do
+		status=$(curl -fs -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/api/repos/examples/gitlab/builds/1" | jq -r .status) || true
+		case $status in success | failure | error | killed) break ;; esac
+		sleep 0.2
+	done
+	[ "$status" = success ] || { docker logs "$NET-runner" >&2; die "the example built in containers of $IMAGE: '$status', want success"; }
+	log "check: a server and a runner container of $IMAGE ran the example pipeline: $status"
+}
+
 build
 if [ -n "$CHECK" ]; then
 	check_server
 	check_runner
+	check_build
 fi
