@@ -105,3 +105,63 @@ with_lock() {
 		"$@"
 	)
 }
+
+# wait_docker SECONDS: true once the Docker daemon answers.
+wait_docker() {
+	local i
+	for ((i = 0; i < $1 * 2; i++)); do
+		docker info >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+# ensure_docker: makes sure a Docker daemon answers, starting one (systemd,
+# init script, else dockerd itself) if not.
+ensure_docker() {
+	docker info >/dev/null 2>&1 && return 0
+	log "docker info failed; starting the Docker daemon"
+	local started=
+	if [ -d /run/systemd/system ]; then
+		if systemctl start docker; then started=1; fi
+	elif [ -x /etc/init.d/docker ]; then
+		if service docker start; then started=1; fi
+	fi
+	if [ -z "$started" ] || ! wait_docker 20; then
+		if ! pgrep -x dockerd >/dev/null; then
+			log "starting dockerd directly (log: /var/log/dockerd.log)"
+			setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+		fi
+	fi
+	if ! wait_docker 60; then
+		tail -n 30 /var/log/dockerd.log >&2 2>/dev/null || true
+		die "the Docker daemon did not come up within 60s"
+	fi
+}
+
+# ensure_go: puts Go on PATH (/usr/local/go/bin); without one, fetches the
+# toolchain go.mod asks for, which is published as a Go module
+# (golang.org/toolchain) on the module proxy. Run from the repository.
+ensure_go() {
+	export PATH=/usr/local/go/bin:$PATH
+	have go && return 0
+	local gover goarch proxy url tmp
+	gover=$(awk '$1 == "toolchain" { sub(/^go/, "", $2); print $2; exit }' go.mod)
+	[ -n "$gover" ] || gover=$(awk '$1 == "go" { print $2; exit }' go.mod)
+	goarch=$(dpkg --print-architecture)
+	proxy=${GOPROXY:-https://proxy.golang.org}
+	proxy=${proxy%%,*}
+	proxy=${proxy%%|*}
+	url=$proxy/golang.org/toolchain/@v/v0.0.1-go$gover.linux-$goarch.zip
+	log "go not found; installing go$gover from $url into /usr/local/go"
+	ensure_pkgs curl busybox-static
+	tmp=$(mktemp -d)
+	curl -fsSL --retry 3 -o "$tmp/go.zip" "$url"
+	(cd "$tmp" && busybox unzip -q go.zip)
+	rm -rf /usr/local/go
+	mv "$tmp/golang.org/toolchain@v0.0.1-go$gover.linux-$goarch" /usr/local/go
+	rm -rf "$tmp"
+	# module zips do not keep file modes
+	chmod -R a+rX /usr/local/go
+	find /usr/local/go/bin /usr/local/go/pkg/tool -type f -exec chmod 0755 {} +
+}

@@ -6,7 +6,8 @@
 #
 #   scripts/test.sh            gofmt, vet, staticcheck, go mod tidy -diff, every test
 #                              (the layout rules in internal/layout among them),
-#                              short fuzzing, benchmarks in short mode
+#                              short fuzzing, benchmarks in short mode, the container
+#                              image, the systemd units
 #   FUZZTIME=60s scripts/test.sh   fuzz longer
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,6 +39,10 @@ done
 echo "== benchmarks, short mode (they still work; no figures are judged)"
 bash bench/run.sh --short
 go run ./server/store/claimbench -short
+
+echo "== packaging: the image builds the example in containers (< 1 min), the systemd units"
+bash scripts/image.sh
+bash deploy/systemd/test.sh
 
 echo "== leftovers"
 left=$(docker ps -aq --filter label=slipway.run | wc -l)
