@@ -11,10 +11,13 @@ import (
 
 // Owner names this process, the value of the slipway.owner label: it lets
 // a later run tell leftovers of a dead run from a live one. It is
-// "host:pid:start:boot": the process's start time (in clock ticks since
-// boot) and the first 8 characters of the kernel's boot ID, so that a PID
-// reused by another process, or the same PID after a reboot, does not make
-// a dead run's objects look alive forever. Where /proc is missing it is
+// "host:pid:start:boot:pidns": the process's start time (in clock ticks
+// since boot) and the first 8 characters of the kernel's boot ID, so that
+// a PID reused by another process, or the same PID after a reboot, does
+// not make a dead run's objects look alive forever; and its PID
+// namespace, because a PID means something only there: a runner in a
+// container that shares the host's name (--network host) must not take
+// the host's live runs for dead ones. Where /proc is missing it is
 // "host:pid", which OwnerGone judges by the PID alone.
 func Owner() string {
 	return OwnerOf(os.Getpid())
@@ -26,21 +29,27 @@ func OwnerOf(pid int) string {
 	o := host + ":" + strconv.Itoa(pid)
 	start, err := startTime(pid)
 	boot, berr := bootID()
-	if err != nil || berr != nil {
+	ns, nerr := pidNamespace(pid)
+	if err != nil || berr != nil || nerr != nil {
 		return o
 	}
-	return fmt.Sprintf("%s:%d:%s", o, start, boot)
+	return fmt.Sprintf("%s:%d:%s:%s", o, start, boot, ns)
 }
 
 // OwnerGone is true when owner is a process of this host that has exited:
 // its boot is over, its PID is free, or the PID now belongs to a process
-// that started at another time. Owners on other hosts, or unparsable ones,
-// are never taken for gone.
+// that started at another time. Owners on other hosts or in another PID
+// namespace, or unparsable ones, are never taken for gone.
 func OwnerGone(owner string) bool {
 	parts := strings.Split(owner, ":")
 	me, _ := os.Hostname()
-	if (len(parts) != 2 && len(parts) != 4) || parts[0] != me {
+	if (len(parts) != 2 && len(parts) != 4 && len(parts) != 5) || parts[0] != me {
 		return false
+	}
+	if len(parts) == 5 {
+		if ns, err := pidNamespace(os.Getpid()); err != nil || ns != parts[4] {
+			return false // its PIDs are not ours to look up
+		}
 	}
 	pid, err := strconv.Atoi(parts[1])
 	if err != nil || pid <= 0 {
@@ -90,4 +99,19 @@ func bootID() (string, error) {
 		return "", fmt.Errorf("boot id %q", id)
 	}
 	return id[:8], nil
+}
+
+// pidNamespace names the PID namespace of process pid: the inode of
+// /proc/PID/ns/pid ("4026531836").
+func pidNamespace(pid int) (string, error) {
+	link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/pid")
+	if err != nil {
+		return "", err
+	}
+	// pid:[4026531836]
+	_, inode, ok := strings.Cut(strings.TrimSuffix(link, "]"), "[")
+	if !ok || inode == "" {
+		return "", fmt.Errorf("/proc/%d/ns/pid: %q", pid, link)
+	}
+	return inode, nil
 }
