@@ -31,7 +31,7 @@ echo "== go test"
 go test -count=1 -timeout 25m ./...
 
 echo "== fuzzing (${FUZZTIME:=10s} per target)"
-for target in ./dialect/gitlab:FuzzParse ./dialect/drone:FuzzParse ./image:FuzzParse ./secret:FuzzMask; do
+for target in ./dialect/gitlab:FuzzParse ./dialect/gitlab:FuzzExpr ./dialect/drone:FuzzParse ./image:FuzzParse ./secret:FuzzMask; do
 	pkg=${target%%:*} fn=${target##*:}
 	go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg"
 done
