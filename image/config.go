@@ -176,9 +176,9 @@ func authKey(host string) string {
 }
 
 // SecretValues lists what a config.json document holds that must never be
-// printed: each entry's username, password, tokens, and "username:password"
-// (whose base64 is the auth field, which a masker then also hides). A
-// document that does not parse holds nothing this can find.
+// printed: each entry's password, tokens, and "username:password" (whose
+// base64 is the auth field, which a masker then also hides). A document
+// that does not parse holds nothing this can find.
 func SecretValues(doc []byte) []string {
 	cf, err := loadConfig(doc)
 	if err != nil {
@@ -192,10 +192,13 @@ func SecretValues(doc []byte) []string {
 	return nonEmpty(out)
 }
 
-// CredentialValues are the printable forms of a username and password:
-// each, and "username:password", the form the auth field encodes.
+// CredentialValues are the forms of a username and password to hide: the
+// password, and "username:password", the form the auth field encodes. The
+// username alone is not a secret, and hiding it would hide every image
+// name it is part of (a registry user "slipway" and an image
+// "slipway-ci/app").
 func CredentialValues(username, password string) []string {
-	out := []string{username, password}
+	out := []string{password}
 	if username != "" && password != "" {
 		out = append(out, username+":"+password)
 	}
