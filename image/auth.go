@@ -115,13 +115,13 @@ func (o Origins) Sources() []Source {
 	if o.Inline != nil {
 		out = append(out, Source{Name: "auth_config in the pipeline", Inline: o.Inline})
 	}
-	if v, ok := lookupEnv(o.JobEnv, AuthConfigVar); ok {
+	if v, ok := LookupEnv(o.JobEnv, AuthConfigVar); ok {
 		out = append(out, Source{Name: AuthConfigVar + " variable", Config: []byte(v)})
 	}
 	for _, s := range o.PullSecrets {
 		out = append(out, Source{Name: "secret " + s.Name, Config: []byte(s.Value)})
 	}
-	if v, ok := lookupEnv(o.RunnerEnv, AuthConfigVar); ok {
+	if v, ok := LookupEnv(o.RunnerEnv, AuthConfigVar); ok {
 		out = append(out, Source{Name: AuthConfigVar + " in the runner configuration's environment", Config: []byte(v)})
 	}
 	if p := userConfigPath(o.Getenv); p != "" {
@@ -130,9 +130,9 @@ func (o Origins) Sources() []Source {
 	return out
 }
 
-// lookupEnv finds key in a KEY=VALUE list; like an environment, the last
+// LookupEnv finds key in a KEY=VALUE list; like an environment, the last
 // occurrence wins.
-func lookupEnv(env []string, key string) (string, bool) {
+func LookupEnv(env []string, key string) (string, bool) {
 	for i := len(env) - 1; i >= 0; i-- {
 		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
 			return v, true

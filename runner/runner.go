@@ -7,7 +7,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -110,11 +109,11 @@ func maskedValues(p *plan.Plan) map[string]string {
 	}
 	var creds []string
 	add := func(doc string) { creds = append(creds, image.SecretValues([]byte(doc))...) }
-	if v, ok := lookupEnv(p.RunnerEnv, image.AuthConfigVar); ok {
+	if v, ok := image.LookupEnv(p.RunnerEnv, image.AuthConfigVar); ok {
 		add(v)
 	}
 	for _, j := range p.Jobs() {
-		if v, ok := lookupEnv(jobEnv(j), image.AuthConfigVar); ok {
+		if v, ok := image.LookupEnv(jobEnv(j), image.AuthConfigVar); ok {
 			add(v)
 		}
 		for _, name := range j.PullSecrets {
@@ -132,16 +131,6 @@ func maskedValues(p *plan.Plan) map[string]string {
 		}
 	}
 	return out
-}
-
-// lookupEnv finds key in a NAME=VALUE list; the last one wins.
-func lookupEnv(env []string, key string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // images are the images of a job's steps and services.
