@@ -24,6 +24,7 @@ type Store interface {
 	Queue
 	Runners
 	Logs
+	Hooks
 	// Close releases the database connections.
 	Close() error
 }

@@ -69,15 +69,20 @@ const (
 
 // Build is one run of a repository's pipeline.
 type Build struct {
-	ID      int64
-	RepoID  int64
-	Number  int64 // counts from 1 per repository
-	Status  BuildStatus
-	Event   string // push, pull_request, tag, api, custom, ...
-	Sender  string // who or what triggered it
-	Ref     string
-	Commit  string
+	ID     int64
+	RepoID int64
+	Number int64 // counts from 1 per repository
+	Status BuildStatus
+	Event  string // push, pull_request, tag, api, custom, ...
+	Sender string // who or what triggered it
+	Ref    string
+	Commit string
+	// Before is the ref's value before the push (empty: unknown, or a
+	// new ref), which GitLab's rules: changes compares with.
+	Before  string
 	Message string
+	// Parent is the number of the build this one restarts (0: none).
+	Parent int64
 	// Error is why the build failed before any job ran (a pipeline file
 	// error with file:line:column).
 	Error    string

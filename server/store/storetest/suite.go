@@ -58,6 +58,8 @@ func Run(t *testing.T, open Opener) {
 		{"Logs", testLogs},
 		{"LogOffsetMismatch", testLogOffsets},
 		{"ConcurrentWrites100", testConcurrentWrites},
+		{"HookSecret", testHookSecret},
+		{"BuildParent", testBuildParent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

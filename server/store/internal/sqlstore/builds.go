@@ -7,13 +7,13 @@ import (
 	"github.com/slipway-ci/slipway/server/store"
 )
 
-const buildCols = "id, repo_id, number, status, event, sender, ref, commit_sha, message, error, created, started, finished"
+const buildCols = "id, repo_id, number, status, event, sender, ref, commit_sha, message, error, created, started, finished, before_sha, parent"
 
 func scanBuild(s scanner) (store.Build, error) {
 	var b store.Build
 	var created, started, finished int64
 	err := s.Scan(&b.ID, &b.RepoID, &b.Number, &b.Status, &b.Event, &b.Sender, &b.Ref, &b.Commit,
-		&b.Message, &b.Error, &created, &started, &finished)
+		&b.Message, &b.Error, &created, &started, &finished, &b.Before, &b.Parent)
 	b.Created, b.Started, b.Finished = fromUnixNano(created), fromUnixNano(started), fromUnixNano(finished)
 	return b, err
 }
@@ -70,10 +70,10 @@ func (db *DB) insertBuild(ctx context.Context, tx querier, b store.Build, empty 
 		}
 	}
 	err = tx.QueryRowContext(ctx,
-		"INSERT INTO builds (repo_id, number, status, event, sender, ref, commit_sha, message, error, created, started, finished)"+
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id",
+		"INSERT INTO builds (repo_id, number, status, event, sender, ref, commit_sha, message, error, created, started, finished,"+
+			" before_sha, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
 		b.RepoID, b.Number, b.Status, b.Event, b.Sender, b.Ref, b.Commit, b.Message, b.Error,
-		created, finished).Scan(&b.ID)
+		created, finished, b.Before, b.Parent).Scan(&b.ID)
 	return b, err
 }
 
