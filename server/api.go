@@ -21,6 +21,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("DELETE "+repo+"/variables/{var}", s.authed(s.withRepo(deleteNamed("var", s.st.DeleteVariable))))
 	mux.Handle("POST "+repo+"/builds", s.authed(s.withRepo(s.startBuild)))
 	mux.Handle("POST "+repo+"/builds/{number}/cancel", s.authed(s.withRepo(s.cancelBuild)))
+	mux.Handle("POST "+repo+"/builds/{number}", s.authed(s.withRepo(s.restartBuild)))
 	mux.Handle("GET "+repo+"/builds/{number}/logs/{job}/stream", s.authed(s.withRepo(s.streamLog)))
 }
 
@@ -93,6 +94,12 @@ func (s *Server) startBuild(w http.ResponseWriter, r *http.Request, repo store.R
 	var in StartRequest
 	if !readJSON(w, r, &in, "a build request") {
 		return
+	}
+	if repo.CloneURL != "" {
+		if err := s.syncMirror(r.Context(), repo, false); err != nil {
+			httpError(w, err)
+			return
+		}
 	}
 	ref, sha, err := s.resolveRef(repo, in.Ref)
 	if err != nil {

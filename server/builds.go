@@ -35,6 +35,8 @@ type push struct {
 	sha    plumbing.Hash // the ref's new value (a commit or a tag object)
 	before plumbing.Hash // zero for a new ref
 	sender string
+	event  string // empty: push, or tag for a tag
+	parent int64  // the build a restart restarts
 }
 
 // buildPush reads the pipeline file at the pushed commit and queues its
@@ -51,10 +53,16 @@ func (s *Server) buildPush(ctx context.Context, p push) (store.Build, error) {
 	}
 	b := store.Build{
 		RepoID: p.repo.ID, Event: "push", Sender: p.sender,
-		Ref: p.ref.String(), Commit: commit.Hash.String(), Message: commit.Message,
+		Ref: p.ref.String(), Commit: commit.Hash.String(), Message: commit.Message, Parent: p.parent,
 	}
 	if p.ref.IsTag() {
 		b.Event = "tag"
+	}
+	if p.event != "" {
+		b.Event = p.event
+	}
+	if !p.before.IsZero() {
+		b.Before = p.before.String()
 	}
 	var jobs []store.Job
 	pl, err := s.parseAt(g, commit, p)

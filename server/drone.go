@@ -99,6 +99,7 @@ type droneRepo struct {
 	Config     string `json:"config_path"`
 	Trusted    bool   `json:"trusted"`
 	Protected  bool   `json:"protected"`
+	CloneURL   string `json:"clone_url,omitempty"` // the remote of a mirror
 	Created    int64  `json:"created"`
 }
 
@@ -107,8 +108,15 @@ func (s *Server) repoJSON(r store.Repo) droneRepo {
 		ID: r.ID, UserID: r.OwnerID, Namespace: r.Namespace, Name: r.Name, Slug: r.Slug(),
 		SCM: "git", HTTPURL: s.opts.ExternalURL + "/" + r.Slug() + ".git", Branch: "main",
 		Private: true, Visibility: "private", Active: true, Config: r.ConfigPath,
-		Trusted: r.Trusted, Created: unix(r.Created),
+		Trusted: r.Trusted, Created: unix(r.Created), CloneURL: r.CloneURL,
 	}
+}
+
+// EnableRequest is the optional body of POST /api/repos/{ns}/{name}
+// (Drone's sends none).
+type EnableRequest struct {
+	// CloneURL makes the repository a mirror of this remote.
+	CloneURL string `json:"clone_url,omitempty"`
 }
 
 // enableRepo adds a repository hosted by the server (drone repo enable).
@@ -117,6 +125,14 @@ func (s *Server) enableRepo(w http.ResponseWriter, r *http.Request) {
 	ns, name, u := r.PathValue("ns"), r.PathValue("name"), userOf(r)
 	if err := checkName(ns, name); err != nil {
 		httpError(w, err)
+		return
+	}
+	var in EnableRequest
+	if r.ContentLength != 0 && !readJSON(w, r, &in, "a repository") {
+		return
+	}
+	if in.CloneURL != "" {
+		s.enableMirror(w, r, ns, name, in.CloneURL)
 		return
 	}
 	repo, err := s.st.CreateRepo(r.Context(), store.Repo{OwnerID: u.ID, Namespace: ns, Name: name, MaxRequeues: -1})
@@ -291,6 +307,8 @@ type droneBuild struct {
 	Ref      string        `json:"ref"`
 	Target   string        `json:"target"`
 	After    string        `json:"after"`
+	Before   string        `json:"before,omitempty"`
+	Parent   int64         `json:"parent,omitempty"` // the build this one restarts
 	Message  string        `json:"message"`
 	Started  int64         `json:"started"`
 	Finished int64         `json:"finished"`
@@ -339,7 +357,7 @@ func (s *Server) buildJSON(r *http.Request, b store.Build) (droneBuild, error) {
 	out := droneBuild{
 		ID: b.ID, RepoID: b.RepoID, Number: b.Number, Status: string(b.Status), Error: b.Error,
 		Event: b.Event, Trigger: b.Sender, Sender: b.Sender, Author: b.Sender, Ref: b.Ref,
-		Target: strings.TrimPrefix(b.Ref, "refs/heads/"), After: b.Commit, Message: b.Message,
+		Target: strings.TrimPrefix(b.Ref, "refs/heads/"), After: b.Commit, Before: b.Before, Parent: b.Parent, Message: b.Message,
 		Started: unix(b.Started), Finished: unix(b.Finished), Created: unix(b.Created),
 	}
 	jobs, err := s.st.Jobs(r.Context(), b.ID)

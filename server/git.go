@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -83,6 +82,9 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 	}
 	push := isPush(r, rest)
 	repo, remoteUser, err := s.gitAuth(r, ns, name, push)
+	if err == nil && push && repo.CloneURL != "" {
+		err = mirrorPushRefused(repo)
+	}
 	if err != nil {
 		var se *statusError
 		if errors.As(err, &se) && se.code == http.StatusUnauthorized {
@@ -159,9 +161,9 @@ func (s *Server) jobGitAuth(ctx context.Context, ns, name, token string, push bo
 // receivePack runs a push and then starts a build for every branch or tag
 // it moved, found by comparing the refs before and after.
 func (s *Server) receivePack(w http.ResponseWriter, r *http.Request, h http.Handler, repo store.Repo, sender string) {
-	mu, _ := s.pushMu.LoadOrStore(repo.ID, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
+	mu := s.repoLock(repo.ID)
+	mu.Lock()
+	defer mu.Unlock()
 	dir := s.bareDir(repo.Namespace, repo.Name)
 	before, err := refs(dir)
 	if err != nil {

@@ -51,3 +51,11 @@ func TestPushStartsBuildOnPostgres(t *testing.T) {
 		checkDocument(t, j, "gitlab", ".gitlab-ci.yml")
 	}
 }
+
+// TestWebhooksAndRestartOnPostgres: mirrors, webhooks and restarts with
+// --database.
+func TestWebhooksAndRestartOnPostgres(t *testing.T) {
+	ts := startServer(t, Options{Database: postgresURL(t)})
+	testMirrorWebhooks(t, ts)
+	testRestart(t, ts)
+}

@@ -216,6 +216,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/v4/", s.runnerAPI())
 	s.droneRoutes(mux)
 	s.apiRoutes(mux)
+	s.hookRoutes(mux)
 	mux.Handle("POST /api/slipway/runners", s.authed(s.admin(s.createRunner)))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such API endpoint: "+r.Method+" "+r.URL.Path, http.StatusNotFound)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -27,20 +26,12 @@ func repoCmd() *cobra.Command {
 			return out.print(cmd.OutOrStdout(), repos, rows)
 		})
 	out.flag(ls)
-	cmd.AddCommand(ls,
-		clientCmd("add OWNER/NAME", "Add a repository; push to its git URL to build", cobra.ExactArgs(1),
-			func(cmd *cobra.Command, c *client.Client, args []string) error {
-				r, err := c.AddRepo(cmd.Context(), args[0])
-				if err == nil {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: git push %s\n", r.Slug, r.HTTPURL)
-				}
-				return err
-			}),
+	cmd.AddCommand(ls, repoAddCmd(),
 		clientCmd("rm OWNER/NAME", "Remove a repository with its builds, secrets and variables", cobra.ExactArgs(1),
 			func(cmd *cobra.Command, c *client.Client, args []string) error {
 				return c.DeleteRepo(cmd.Context(), args[0])
 			}),
-		trustCmd("trust", true), trustCmd("untrust", false))
+		trustCmd("trust", true), trustCmd("untrust", false), hookCmd())
 	return cmd
 }
 

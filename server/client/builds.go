@@ -22,6 +22,7 @@ type Build struct {
 	Event    string `json:"event"`
 	Ref      string `json:"ref"`
 	Commit   string `json:"after"`
+	Parent   int64  `json:"parent,omitempty"` // the build this one restarts
 	Sender   string `json:"sender"`
 	Message  string `json:"message"`
 	Created  int64  `json:"created"`
@@ -177,4 +178,11 @@ func (e *event) apply(offset *int64, w io.Writer) (string, error) {
 		*offset = next
 	}
 	return "", nil
+}
+
+// RestartBuild starts a new build of build n's commit and ref (Drone's
+// restart); the answer is the new build.
+func (c *Client) RestartBuild(ctx context.Context, slug string, n int64) (Build, error) {
+	var b Build
+	return b, c.call(ctx, "POST", slug, "/builds/"+itoa(n), nil, &b)
 }

@@ -11,6 +11,9 @@ type Repo struct {
 	HTTPURL string `json:"git_http_url"`
 	Config  string `json:"config_path"`
 	Trusted bool   `json:"trusted"`
+	// CloneURL is the remote a mirror fetches from; empty for a
+	// repository hosted by the server.
+	CloneURL string `json:"clone_url,omitempty"`
 }
 
 // AddRepo makes a repository hosted by the server (an existing one is
