@@ -146,7 +146,7 @@ func testMirrorWebhooks(t *testing.T, ts *testServer) {
 	up := newUpstream(t)
 	first := up.commit(t, "main", "README", "hello\n")
 	repo, secret := ts.mirror(t, "octo/mirror", up.url)
-	if !ts.hasObject(repo, plumbing.NewHash(first)) {
+	if !ts.has(repo, plumbing.NewHash(first), "refs/heads/main") {
 		t.Fatal("adding the mirror did not fetch it")
 	}
 	if head := mustGit(t, ts.bareDir("octo", "mirror"), "symbolic-ref", "HEAD"); strings.TrimSpace(head) != "refs/heads/main" {
@@ -205,6 +205,18 @@ func testMirrorWebhooks(t *testing.T, ts *testServer) {
 	}
 	if n := len(ts.builds(t, repo)); n != 4 {
 		t.Errorf("%d builds, want 4", n)
+	}
+
+	// A new branch at a commit the mirror has: the branch is fetched too,
+	// for the runners fetch it from the server.
+	mustGit(t, up.work, "push", "--quiet", "origin", fourth+":refs/heads/same")
+	body = payload(t, "github-push.json", "refs/heads/same", zeroSHA, fourth)
+	b = wantBuild(t)(ts.hook(t, "octo/mirror", signed("github", "push", body, secret), body))
+	if b.Number != 5 || b.After != fourth {
+		t.Errorf("a new branch at a known commit: %+v", b)
+	}
+	if out, err := gitCmd(t, ts.bareDir("octo", "mirror"), "rev-parse", "--verify", "refs/heads/same"); err != nil || strings.TrimSpace(out) != fourth {
+		t.Errorf("the mirror's new branch: %v %s", err, out)
 	}
 
 	// A build started by hand fetches first.
@@ -276,7 +288,7 @@ func TestWebhookBadInput(t *testing.T) {
 			}
 		})
 	}
-	if ts.hasObject(repo, plumbing.NewHash(next)) {
+	if ts.has(repo, plumbing.NewHash(next), "refs/heads/main") {
 		t.Error("a refused webhook fetched the mirror")
 	}
 	for _, slug := range []string{"octo/mirror", "octo/hosted", "octo/nosecret"} {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -105,8 +106,14 @@ func (s *Server) syncMirror(ctx context.Context, repo store.Repo, setHead bool) 
 	return s.fetchMirror(ctx, repo, setHead)
 }
 
+// fetchTimeout bounds a fetch, which holds the repository's lock: a
+// remote that hangs must not hold every later webhook up for long.
+const fetchTimeout = 2 * time.Minute
+
 // fetchMirror is syncMirror with the repository's lock held.
 func (s *Server) fetchMirror(ctx context.Context, repo store.Repo, setHead bool) error {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
 	g, err := git.PlainOpen(s.bareDir(repo.Namespace, repo.Name))
 	if err != nil {
 		return err
@@ -149,27 +156,33 @@ func fetchError(repo store.Repo, err error) error {
 	return errorf(code, "fetch %s for %s: %v", repo.CloneURL, repo.Slug(), err)
 }
 
-// hasObject reports whether the repository's git has the object.
-func (s *Server) hasObject(repo store.Repo, h plumbing.Hash) bool {
+// has reports whether the repository's git has object h and ref: the
+// runners fetch the ref from the server, so the commit alone is not
+// enough (a new branch at a commit the mirror already has).
+func (s *Server) has(repo store.Repo, h plumbing.Hash, ref plumbing.ReferenceName) bool {
 	g, err := git.PlainOpen(s.bareDir(repo.Namespace, repo.Name))
-	return err == nil && g.Storer.HasEncodedObject(h) == nil
+	if err != nil || g.Storer.HasEncodedObject(h) != nil {
+		return false
+	}
+	_, err = g.Storer.Reference(ref)
+	return err == nil
 }
 
-// fetchFor makes sure the mirror has commit h, fetching only when it does
-// not yet: of many webhooks at once, the first fetch brings what the
-// others name.
+// fetchFor makes sure the mirror has commit h and ref, fetching only
+// when it does not yet: of many webhooks at once, the first fetch brings
+// what the others name.
 func (s *Server) fetchFor(ctx context.Context, repo store.Repo, h plumbing.Hash, ref plumbing.ReferenceName) error {
 	mu := s.repoLock(repo.ID)
 	mu.Lock()
 	defer mu.Unlock()
-	if s.hasObject(repo, h) {
+	if s.has(repo, h, ref) {
 		return nil
 	}
 	if err := s.fetchMirror(ctx, repo, false); err != nil {
 		return err
 	}
-	if !s.hasObject(repo, h) {
-		return errorf(http.StatusUnprocessableEntity, "%s of %s is not at %s after a fetch (pushed over since?)", h, ref, repo.CloneURL)
+	if !s.has(repo, h, ref) {
+		return errorf(http.StatusUnprocessableEntity, "%s has no %s with commit %s after a fetch (deleted since?)", repo.CloneURL, ref, h)
 	}
 	return nil
 }
