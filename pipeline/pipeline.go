@@ -102,6 +102,9 @@ type Job struct {
 	// ArtifactsFrom names the jobs whose artifacts are copied into the
 	// workspace before the steps (GitLab dependencies: and needs:).
 	ArtifactsFrom []string `json:"artifacts_from,omitempty"`
+	// Caches are restored into the workspace before the steps and saved
+	// after them, kept between runs of the same project (GitLab cache:).
+	Caches []*Cache `json:"caches,omitempty"`
 }
 
 // Artifacts say which files of a job's workspace are kept after it, as

@@ -1,7 +1,6 @@
 package gitlab
 
 import (
-	"github.com/bmatcuk/doublestar/v4"
 	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
 	"github.com/slipway-ci/slipway/pipeline"
 	"go.yaml.in/yaml/v3"
@@ -19,12 +18,7 @@ func (p *parser) artifacts(n *yaml.Node) *pipeline.Artifacts {
 	for _, e := range entries {
 		switch k := e.Key.Value; k {
 		case "paths", "exclude":
-			globs, _ := p.stringList("artifacts: "+k, e.Value)
-			for _, g := range globs {
-				if !doublestar.ValidatePattern(g) {
-					p.errorf(e.Value, "artifacts: %s: %q is not a valid glob", k, g)
-				}
-			}
+			globs := p.globs("artifacts: "+k, e.Value)
 			if k == "paths" {
 				a.Paths = globs
 			} else {
@@ -37,7 +31,7 @@ func (p *parser) artifacts(n *yaml.Node) *pipeline.Artifacts {
 		case "expire_in":
 			a.ExpireIn, _ = p.str("artifacts: expire_in", e.Value)
 		case "when":
-			a.When = p.artifactsWhen(e.Value)
+			a.When = p.saveWhen("artifacts: when", e.Value)
 		case "reports":
 			p.warnf(e.Key, "artifacts: reports: are for GitLab to show; a local run does not keep them")
 		case "public", "access", "expose_as":
@@ -49,8 +43,10 @@ func (p *parser) artifacts(n *yaml.Node) *pipeline.Artifacts {
 	return a
 }
 
-func (p *parser) artifactsWhen(n *yaml.Node) pipeline.When {
-	s, ok := p.str("artifacts: when", n)
+// saveWhen reads the when: of artifacts: or cache:, after what the job
+// did its files are kept.
+func (p *parser) saveWhen(key string, n *yaml.Node) pipeline.When {
+	s, ok := p.str(key, n)
 	switch {
 	case !ok:
 	case s == "on_success":
@@ -60,7 +56,7 @@ func (p *parser) artifactsWhen(n *yaml.Node) pipeline.When {
 	case s == "always":
 		return pipeline.Always
 	default:
-		p.errorf(n, "artifacts: when: expected on_success, on_failure or always, got %q", s)
+		p.errorf(n, "%s: expected on_success, on_failure or always, got %q", key, s)
 	}
 	return pipeline.OnSuccess
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
+	"github.com/slipway-ci/slipway/pipeline"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -25,6 +26,7 @@ type common struct {
 	after    []string
 	timeout  time.Duration
 	tags     []string
+	cache    []*pipeline.Cache
 }
 
 // take copies the value of keyword k from src.
@@ -42,11 +44,13 @@ func (c *common) take(k string, src *common) {
 		c.timeout = src.timeout
 	case "tags":
 		c.tags = src.tags
+	case "cache":
+		c.cache = src.cache
 	}
 }
 
 // commonKeys are the keywords common holds.
-var commonKeys = []string{"image", "services", "before_script", "after_script", "timeout", "tags"}
+var commonKeys = []string{"image", "services", "before_script", "after_script", "timeout", "tags", "cache"}
 
 // globals is what the top level gives every job.
 type globals struct {
@@ -75,6 +79,8 @@ func (p *parser) setCommon(e yamlutil.Pair, c *common) {
 		c.timeout, ok = p.timeout(k, e.Value)
 	case "tags":
 		c.tags, ok = p.commands(k, e.Value) // a list, nested by !reference
+	case "cache":
+		c.cache, ok = p.caches(e.Value)
 	}
 	if c.keys == nil {
 		c.keys = map[string]*yaml.Node{}
@@ -102,12 +108,10 @@ func (p *parser) globals(entries []yamlutil.Pair) *globals {
 			g.vars = p.variables(k, e.Value)
 		case "default":
 			p.defaults(e.Value, &g.def)
-		case "image", "services", "before_script", "after_script":
+		case "image", "services", "before_script", "after_script", "cache":
 			p.setCommon(e, &deprecated)
 		case "workflow":
 			g.workflow = p.readWorkflow(e.Value)
-		case "cache":
-			p.warnf(e.Key, "key %s is not supported by slipway and is ignored", k)
 		}
 	}
 	if types != nil {

@@ -17,7 +17,7 @@ func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
 // ignoredJobKeys are GitLab job keywords slipway reads past with a
 // warning: they steer GitLab's scheduling, artifacts or integrations,
 // none of which a local run has.
-var ignoredJobKeys = keySet(`cache coverage dast_configuration
+var ignoredJobKeys = keySet(`coverage dast_configuration
 	environment hooks id_tokens identity interruptible manual_confirmation
 	pages publish release resource_group retry
 	start_in`)
@@ -28,7 +28,7 @@ var ignoredJobKeys = keySet(`cache coverage dast_configuration
 var skipJobKeys = keySet(`trigger run`)
 
 // ignoredDefaultKeys are default: keywords slipway ignores with a warning.
-var ignoredDefaultKeys = keySet(`artifacts cache hooks id_tokens identity interruptible retry`)
+var ignoredDefaultKeys = keySet(`artifacts hooks id_tokens identity interruptible retry`)
 
 // ignoredImageKeys are image:/services: options for other executors.
 var ignoredImageKeys = keySet(`docker kubernetes`)
