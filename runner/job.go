@@ -32,6 +32,10 @@ type job struct {
 	// warned are the services already reported as not running.
 	mu     sync.Mutex
 	warned map[string]bool
+	// caches are the job's caches, keys decided; cacheDirs the host
+	// copies of those restored.
+	caches    []jobCache
+	cacheDirs []string
 }
 
 // runJob runs one job in its own sandbox and always destroys the sandbox.
@@ -46,13 +50,15 @@ func (r *run) runJob(ctx context.Context, key string, j *plan.Job, concurrent bo
 		ctx, cancel = context.WithTimeout(ctx, j.Timeout)
 		defer cancel()
 	}
-	jb.spec.Inputs = r.inputs(j)
+	jb.spec.Inputs = append(jb.restoreCaches(ctx), r.inputs(j)...)
+	defer jb.dropCaches()
 	err := jb.run(ctx)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if jb.setUp && (ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded)) {
 		// A cancelled run keeps nothing; a timed-out job is a failure.
 		jb.collect(cctx, err != nil)
+		jb.saveCaches(cctx, err != nil)
 	}
 	if derr := jb.eng.Destroy(cctx, jb.spec); derr != nil {
 		r.say(j.Name, "Job %q: cleanup failed: %v", j.Name, derr)

@@ -51,6 +51,9 @@ type Options struct {
 	// Artifacts is the directory the run keeps jobs' artifacts in, a
 	// directory per job; "" keeps none.
 	Artifacts string
+	// Project is what caches are kept per; the checkout's absolute path
+	// when empty.
+	Project string
 }
 
 // run is the state of one Run.
@@ -63,6 +66,7 @@ type run struct {
 	masker    *secret.Masker
 	images    imageCache
 	artifacts string
+	project   string
 	mu        sync.Mutex
 	// kept are the files each job kept as artifacts, by job.
 	kept map[string][]string
@@ -73,7 +77,7 @@ type run struct {
 // only the jobs that ask to run on failure (or always) run.
 func (r *Runner) Run(ctx context.Context, p *plan.Plan, o Options) Result {
 	rn := &run{Runner: r, plan: p, id: o.ID, workspace: o.Workspace, events: o.Events,
-		masker: secret.NewMasker(maskedValues(p)), artifacts: o.Artifacts, kept: map[string][]string{}}
+		masker: secret.NewMasker(maskedValues(p)), artifacts: o.Artifacts, project: o.Project, kept: map[string][]string{}}
 	return rn.run(ctx)
 }
 
