@@ -43,7 +43,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(execCmd(), lintCmd(), gcCmd(), serverCmd(), runnerCmd(),
-		loginCmd(), repoCmd(), secretCmd(), varCmd(), buildCmd())
+		loginCmd(), repoCmd(), secretCmd(), varCmd(), buildCmd(), cacheCmd())
 	err := root.Execute()
 	if err == nil {
 		return
