@@ -118,6 +118,19 @@ type Artifacts struct {
 	// When: OnSuccess, OnFailure or Always, after what the job did.
 	When     When   `json:"when,omitempty"`
 	ExpireIn string `json:"expire_in,omitempty"`
+	// Expire is ExpireIn read: how long the artifacts are kept; zero
+	// for ever.
+	Expire time.Duration `json:"expire,omitempty"`
+	// Reports are GitLab's artifacts: reports:, kept whatever the job's
+	// outcome.
+	Reports []Report `json:"reports,omitempty"`
+}
+
+// Report is one kind of report a job leaves (junit, dotenv...): globs of
+// workspace files.
+type Report struct {
+	Type  string   `json:"type"`
+	Paths []string `json:"paths"`
 }
 
 // Target names the kind of engine a job runs on.

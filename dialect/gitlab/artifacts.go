@@ -29,11 +29,11 @@ func (p *parser) artifacts(n *yaml.Node) *pipeline.Artifacts {
 		case "name":
 			a.Name, _ = p.str("artifacts: name", e.Value)
 		case "expire_in":
-			a.ExpireIn, _ = p.str("artifacts: expire_in", e.Value)
+			a.ExpireIn, a.Expire = p.expireIn(e.Value)
 		case "when":
 			a.When = p.saveWhen("artifacts: when", e.Value)
 		case "reports":
-			p.warnf(e.Key, "artifacts: reports: are for GitLab to show; a local run does not keep them")
+			a.Reports = p.reports(e.Value)
 		case "public", "access", "expose_as":
 			// Who may download them from GitLab: nothing to do locally.
 		default:
