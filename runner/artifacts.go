@@ -57,7 +57,10 @@ func (r *run) keptBy(job string) bool {
 // the one artifacts: when: asks for.
 func (jb *job) collect(ctx context.Context, failed bool) {
 	a, name := jb.j.Artifacts, jb.j.Name
-	if a == nil || !a.When.Runs(failed) {
+	if a == nil {
+		return
+	}
+	if a = keptNow(a, failed); a == nil {
 		return
 	}
 	if jb.r.artifacts == "" {
@@ -73,6 +76,7 @@ func (jb *job) collect(ctx context.Context, failed bool) {
 	jb.r.kept[name] = files
 	jb.r.mu.Unlock()
 	jb.r.say(name, "Uploading artifacts: %d files to %s", len(files), jb.r.artifactsDir(name))
+	jb.afterKeep(a, files)
 }
 
 // export copies the files of the job's workspace that a keeps into the

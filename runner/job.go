@@ -301,6 +301,7 @@ func (jb *job) stepContainer(i int, st *pipeline.Step) (*engine.Container, error
 	if err != nil {
 		return nil, fmt.Errorf("step %s: %w", st.Name, err)
 	}
+	env = jb.r.withDotenv(jb.j, env)
 	ep, cmd, stdin := command(st)
 	c := &engine.Container{
 		Name:       fmt.Sprintf("step-%d", i),

@@ -70,6 +70,8 @@ type run struct {
 	mu        sync.Mutex
 	// kept are the files each job kept as artifacts, by job.
 	kept map[string][]string
+	// dotenv are the variables of each job's dotenv reports.
+	dotenv map[string][]string
 }
 
 // Run executes p: a job starts when the jobs it needs (GitLab needs:),

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,10 +13,11 @@ import (
 	"github.com/slipway-ci/slipway/engine"
 	"github.com/slipway-ci/slipway/engine/docker"
 	"github.com/slipway-ci/slipway/engine/kube"
+	"github.com/slipway-ci/slipway/runner"
 )
 
 func gcCmd() *cobra.Command {
-	var kubeconfig, cfgPath string
+	var kubeconfig, cfgPath, artifacts string
 	cmd := &cobra.Command{
 		Use:   "gc",
 		Short: "Remove containers, networks, volumes (and pods) left by killed slipway runs",
@@ -33,10 +37,11 @@ func gcCmd() *cobra.Command {
 				total += n
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed what %d run(s) left behind\n", total)
-			return nil
+			return removeExpired(cmd, artifacts)
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "also collect on this Kubernetes cluster")
+	cmd.Flags().StringVar(&artifacts, "artifacts-dir", filepath.Join(".slipway", "artifacts"), "also remove the artifacts kept in DIR whose expire_in has passed")
 	cmd.Flags().StringVar(&cfgPath, "config", "", "runner configuration; with executor = \"kubernetes\" its cluster is collected too")
 	return cmd
 }
@@ -67,4 +72,18 @@ func gcEngines(ctx context.Context, kubeconfig, cfgPath string) ([]engine.Engine
 		return nil, invalid(err)
 	}
 	return append(engs, k), nil
+}
+
+// removeExpired removes the artifacts in dir whose expire_in has passed;
+// a dir that does not exist holds none.
+func removeExpired(cmd *cobra.Command, dir string) error {
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		return nil
+	}
+	n, err := runner.RemoveExpired(dir, time.Now())
+	if err != nil {
+		return fmt.Errorf("remove expired artifacts in %s: %w", dir, err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "removed %d expired artifact director%s in %s\n", n, map[bool]string{true: "y", false: "ies"}[n == 1], dir)
+	return nil
 }
