@@ -137,7 +137,7 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 	r := a.Runner
 	r.ServiceTimeout = e.cfg.Settings().ServiceTimeout()
 	res := r.Run(ctx, p, runner.Options{ID: fmt.Sprintf("job%d-%s", job.ID, newID()), Workspace: ws,
-		Events: runner.NewPrinter(tr)})
+		Events: runner.NewPrinter(tr), Project: cacheProject(job.GitInfo.RepoURL)})
 	return outcomeOf(res)
 }
 

@@ -49,7 +49,12 @@ fallback:
 `, "lock.txt", "v1\n")
 	t.Cleanup(func() { removeCaches(t, p.dir) })
 
-	r := p.run("exec")
+	r := p.run("lint")
+	wantCode(t, r, 0)
+	mustContain(t, r, "cache deps-build (pull-push): deps/\n", "cache lk-(hash of lock.txt) (pull-push): out/\n",
+		"cache deps-build (pull): deps/ pulled.txt\n")
+
+	r = p.run("exec")
 	wantCode(t, r, 0)
 	mustContain(t, r, "deps built\n", "keyed miss\n", "pull-only sees deps\n", "fallback got deps\n",
 		"No cache found for nothing-here", "Successfully extracted cache from fallback key deps-build", "Created cache deps-build")

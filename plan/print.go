@@ -25,6 +25,7 @@ func (p *Plan) Print(w io.Writer) {
 		for _, j := range st.Jobs {
 			printJob(w, j)
 			printArtifacts(w, j, keeps)
+			printCaches(w, j)
 		}
 	}
 }

@@ -3,10 +3,14 @@ package runner
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/slipway-ci/slipway/engine"
 	"github.com/slipway-ci/slipway/pipeline"
 )
 
@@ -86,5 +90,89 @@ func TestExtractCache(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "up")); err == nil {
 		t.Error("a file was written outside the directory")
+	}
+}
+
+// cacheFake is a fake engine that keeps caches in memory.
+type cacheFake struct {
+	*fakeEngine
+	stored map[string][]byte // by key
+}
+
+func (c *cacheFake) RestoreCache(_ context.Context, s *engine.Spec, ref engine.CacheRef) (io.ReadCloser, error) {
+	c.record("restore %s %s", s.Key, ref.Key)
+	data, ok := c.stored[ref.Key]
+	if !ok {
+		return nil, engine.ErrCacheNotFound
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+func (c *cacheFake) SaveCache(_ context.Context, s *engine.Spec, ref engine.CacheRef, size int64, r io.Reader) error {
+	c.record("save %s %s %d", s.Key, ref.Key, size)
+	data, err := io.ReadAll(r)
+	c.stored[ref.Key] = data
+	return err
+}
+
+func (c *cacheFake) ListCaches(context.Context) ([]engine.CacheInfo, error) { return nil, nil }
+func (c *cacheFake) RemoveCache(context.Context, string) error            { return nil }
+
+// TestCachePolicies: pull restores only, push saves only, when: decides
+// after what a cache is saved, fallback keys are tried in order, and the
+// restored cache goes into the workspace before the artifacts.
+func TestCachePolicies(t *testing.T) {
+	f := &cacheFake{fakeEngine: newFake(), stored: map[string][]byte{}}
+	f.files = map[string]string{"deps/a": "AAA", "other": "x"}
+	f.exit["exit 3"] = 3
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	tw.WriteHeader(&tar.Header{Name: "deps/a", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})
+	tw.Write([]byte("OLD"))
+	tw.Close()
+	f.stored["fb"] = tarball.Bytes()
+	r, out := newTestRunner(f.fakeEngine)
+	r.Engine = f
+	r.Workspace = t.TempDir()
+	cache := func(key string, pol pipeline.CachePolicy, when pipeline.When, fallbacks ...string) []*pipeline.Cache {
+		return []*pipeline.Cache{{Key: key, Paths: []string{"deps/"}, Policy: pol, When: when, FallbackKeys: fallbacks}}
+	}
+	pull, push, onFail, fb := gitlabJob("pull", "true"), gitlabJob("push", "true"), gitlabJob("onfail", "true"), gitlabJob("fb", "exit 3")
+	pull.Caches = cache("k", pipeline.Pull, pipeline.OnSuccess)
+	push.Caches = cache("k", pipeline.Push, pipeline.OnSuccess)
+	onFail.Caches = cache("k2", pipeline.PullPush, pipeline.OnFailure)
+	fb.Caches = cache("none", pipeline.PullPush, pipeline.Always, "missing", "fb")
+	fb.AllowFailure = true
+	r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{pull, push, onFail, fb}}))
+	want := []string{"restore j0-0 k", "save j0-1 k 3", "restore j0-2 k2", "restore j0-3 none", "restore j0-3 missing", "restore j0-3 fb", "save j0-3 none 3"}
+	for _, w := range want {
+		if !f.has(w) {
+			t.Errorf("no %q in %v", w, f.calls)
+		}
+	}
+	for _, not := range []string{"save j0-0 k 3", "restore j0-1 k", "save j0-2 k2 3"} {
+		if f.has(not) {
+			t.Errorf("%q in %v", not, f.calls)
+		}
+	}
+	if !strings.Contains(out.String(), "Successfully extracted cache from fallback key fb") {
+		t.Errorf("output:\n%s", out)
+	}
+	if in := f.inputs["j0-3"]; len(in) != 1 || !strings.Contains(in[0], "slipway-cache-") {
+		t.Errorf("inputs of fb %v, want the restored cache", in)
+	}
+}
+
+// TestCacheWithoutEngineSupport: an engine that keeps no caches runs the
+// job without them, saying so once.
+func TestCacheWithoutEngineSupport(t *testing.T) {
+	f := newFake()
+	r, out := newTestRunner(f)
+	j := gitlabJob("j", "true")
+	j.Target = pipeline.TargetKubernetes
+	j.Caches = []*pipeline.Cache{{Key: "k", Paths: []string{"x"}}}
+	res := r.Run(context.Background(), pipelineOf(pipeline.Stage{Name: "s", Jobs: []*pipeline.Job{j}}))
+	if res.Jobs[0].Status != Passed || strings.Count(out.String(), "keeps no caches") != 1 {
+		t.Errorf("status %s, output:\n%s", res.Jobs[0].Status, out)
 	}
 }
