@@ -116,7 +116,7 @@ func (c *cacheFake) SaveCache(_ context.Context, s *engine.Spec, ref engine.Cach
 }
 
 func (c *cacheFake) ListCaches(context.Context) ([]engine.CacheInfo, error) { return nil, nil }
-func (c *cacheFake) RemoveCache(context.Context, string) error            { return nil }
+func (c *cacheFake) RemoveCache(context.Context, string) error              { return nil }
 
 // TestCachePolicies: pull restores only, push saves only, when: decides
 // after what a cache is saved, fallback keys are tried in order, and the
