@@ -180,17 +180,12 @@ func (p *parser) cachePolicy(n *yaml.Node) pipeline.CachePolicy {
 
 // jobCaches are the caches the job ends with: a copy of each, its keys'
 // variables expanded with the job's. CACHE_FALLBACK_KEY, when the job
-// has it, is the last fallback, as in GitLab.
-func jobCaches(list []*pipeline.Cache, vars []variable, lookup lookupFunc) []*pipeline.Cache {
+// has it (or --env gives it), is the last fallback, as in GitLab.
+func jobCaches(list []*pipeline.Cache, lookup lookupFunc) []*pipeline.Cache {
 	if len(list) == 0 {
 		return nil
 	}
-	var fallback string
-	for _, v := range vars {
-		if v.name == "CACHE_FALLBACK_KEY" {
-			fallback = v.value
-		}
-	}
+	fallback, _ := lookup("CACHE_FALLBACK_KEY")
 	out := make([]*pipeline.Cache, len(list))
 	for i, c := range list {
 		cc := *c
