@@ -179,9 +179,10 @@ func (p *parser) cachePolicy(n *yaml.Node) pipeline.CachePolicy {
 }
 
 // jobCaches are the caches the job ends with: a copy of each, its keys'
-// variables expanded with the job's. CACHE_FALLBACK_KEY, when the job
+// variables expanded with the job's, paths made relative to the
+// workspace. CACHE_FALLBACK_KEY, when the job
 // has it (or --env gives it), is the last fallback, as in GitLab.
-func jobCaches(list []*pipeline.Cache, lookup lookupFunc) []*pipeline.Cache {
+func jobCaches(list []*pipeline.Cache, lookup lookupFunc, workspace string) []*pipeline.Cache {
 	if len(list) == 0 {
 		return nil
 	}
@@ -196,6 +197,12 @@ func jobCaches(list []*pipeline.Cache, lookup lookupFunc) []*pipeline.Cache {
 			cc.FallbackKeys = append(cc.FallbackKeys, fallback)
 		}
 		cc.Paths = expandAll(c.Paths, lookup)
+		for i, p := range cc.Paths {
+			// $CI_PROJECT_DIR/x is x, as gitlab-runner reads it.
+			if rel, ok := strings.CutPrefix(p, workspace+"/"); ok {
+				cc.Paths[i] = rel
+			}
+		}
 		out[i] = &cc
 	}
 	return out

@@ -56,7 +56,7 @@ no-default:
   inherit: {default: [image]}
 plain:
   script: x
-  cache: {paths: [p]}
+  cache: {paths: [p, $CI_PROJECT_DIR/.cache/pip]}
 `
 	got := cachesOf(t, mustParse(t, in, Options{}))
 	want := map[string]string{
@@ -64,7 +64,7 @@ plain:
 		"own":        `[{"key":"7","fallback_keys":["main-vendor","last"],"paths":["a","b/**/*.o"],"untracked":true,"policy":"pull","when":"always"},{"key_files":["go.sum","go.mod"],"key_prefix":"mods","fallback_keys":["last"],"policy":"push"}]`,
 		"none":       `null`,
 		"no-default": `null`,
-		"plain":      `[{"key":"default","paths":["p"]}]`,
+		"plain":      `[{"key":"default","paths":["p",".cache/pip"]}]`,
 	}
 	for job, w := range want {
 		if got[job] != w {

@@ -353,7 +353,7 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 		When:         when,
 		Tags:         expandAll(c.tags, p.scope(vars).lookup),
 		Artifacts:    s.artifacts,
-		Caches:       jobCaches(c.cache, p.scope(vars).lookup),
+		Caches:       jobCaches(c.cache, p.scope(vars).lookup, p.workspace()),
 	}
 }
 
