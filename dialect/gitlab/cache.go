@@ -180,8 +180,8 @@ func (p *parser) cachePolicy(n *yaml.Node) pipeline.CachePolicy {
 
 // jobCaches are the caches the job ends with: a copy of each, its keys'
 // variables expanded with the job's, paths made relative to the
-// workspace. CACHE_FALLBACK_KEY, when the job
-// has it (or --env gives it), is the last fallback, as in GitLab.
+// workspace. CACHE_FALLBACK_KEY, when the job has it (or --env gives
+// it), is the last fallback, as in GitLab.
 func jobCaches(list []*pipeline.Cache, lookup lookupFunc, workspace string) []*pipeline.Cache {
 	if len(list) == 0 {
 		return nil
