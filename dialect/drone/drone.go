@@ -13,10 +13,15 @@
 //
 // Choices where Drone and the model differ:
 //
-//   - Stages: pipelines are layered by depends_on into stages named
-//     stage-1, stage-2, ...: each pipeline goes into the first stage after
-//     all those it depends on. A failed stage stops the later ones, which is
-//     stricter than Drone (which only skips the dependents).
+//   - Pipelines form Drone's graph: each is a DAG job that needs the
+//     pipelines its depends_on names (a skipped one stands for what it
+//     depends on, as in Drone's graph), so it starts when those have
+//     finished, independent pipelines run side by side, and a failure
+//     skips only the pipelines after it. trigger: status is matched
+//     against those it depends on (Drone looks at every stage finished
+//     so far, which depends on timing). For the plan's display, they are
+//     also layered into stages named stage-1, stage-2, ...: each
+//     pipeline in the first stage after all those it depends on.
 //   - Steps run one at a time. depends_on between steps reorders them into
 //     the same layers, so every step runs after what it depends on; the
 //     implicit clone step counts as done. 0.x group: runs in file order.

@@ -142,16 +142,19 @@ func names(idx []int, name func(int) string) string {
 
 // stages orders the pipeline documents into stages named stage-1,
 // stage-2, ...: each pipeline goes into the first stage after all the
-// pipelines its depends_on names.
+// pipelines its depends_on names. The stages are for the eye: every job
+// is a DAG job that needs exactly the pipelines it depends on, so the
+// runner starts a pipeline once those have finished, runs independent
+// ones side by side, and a failure stops only what depends on it.
 func (p *parser) stages(all []*jobDoc) []pipeline.Stage {
-	// Pipelines trigger: leaves out are not run; depending on one is
-	// not an error (it counts as done).
-	skipped := map[string]bool{}
+	// Pipelines trigger: leaves out are not run. As Drone's graph does,
+	// depending on one is depending on what it depends on.
+	skipped := map[string]*jobDoc{}
 	var jobs []*jobDoc
 	for _, j := range all {
 		if j.skip != "" {
 			p.warnf(j.skipAt, "pipeline %s is skipped: %s", quote(j.job.Name), j.skip)
-			skipped[j.job.Name] = true
+			skipped[j.job.Name] = j
 			continue
 		}
 		jobs = append(jobs, j)
@@ -167,7 +170,9 @@ func (p *parser) stages(all []*jobDoc) []pipeline.Stage {
 	}
 	deps := make([][]int, len(jobs))
 	for i, j := range jobs {
-		deps[i] = p.depIndexes(j.deps, index, func(name string) bool { return skipped[name] }, "pipeline")
+		known := func(name string) bool { return skipped[name] != nil }
+		through := throughSkipped(j.deps, skipped, func(name string) bool { _, ok := index[name]; return ok })
+		deps[i] = p.depIndexes(through, index, known, "pipeline")
 	}
 	ls, stuck := layers(deps)
 	if len(stuck) > 0 {
@@ -175,6 +180,12 @@ func (p *parser) stages(all []*jobDoc) []pipeline.Stage {
 		p.errorf(jobs[c[0]].depsKey, "depends_on: pipelines depend on each other in a cycle: %s",
 			names(c, func(i int) string { return jobs[i].job.Name }))
 		return nil
+	}
+	for i, j := range jobs {
+		j.job.DAG, j.job.Needs = true, nil
+		for _, d := range uniq(deps[i]) {
+			j.job.Needs = append(j.job.Needs, jobs[d].job.Name)
+		}
 	}
 	var out []pipeline.Stage
 	for n, l := range ls {
@@ -184,5 +195,30 @@ func (p *parser) stages(all []*jobDoc) []pipeline.Stage {
 		}
 		out = append(out, st)
 	}
+	return out
+}
+
+// throughSkipped replaces, in a depends_on list, each skipped pipeline by
+// the pipelines it depends on, as Drone's graph skips over a skipped
+// stage: a pipeline after a skipped one still waits for what came before.
+// Unknown names in a skipped pipeline's own list are dropped: only the
+// list of a pipeline that runs is checked.
+func throughSkipped(deps []*yaml.Node, skipped map[string]*jobDoc, exists func(string) bool) []*yaml.Node {
+	var out []*yaml.Node
+	seen := map[string]bool{}
+	var walk func(deps []*yaml.Node, top bool)
+	walk = func(deps []*yaml.Node, top bool) {
+		for _, n := range deps {
+			s := skipped[n.Value]
+			switch {
+			case s == nil && (top || exists(n.Value)):
+				out = append(out, n)
+			case s != nil && !seen[n.Value]:
+				seen[n.Value] = true
+				walk(s.deps, false)
+			}
+		}
+	}
+	walk(deps, true)
 	return out
 }
