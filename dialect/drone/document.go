@@ -48,8 +48,8 @@ type jobDoc struct {
 	// working directory below it.
 	wsBase, wsPath string
 	// os and arch are the platform: the pipeline asks for.
-	os, arch   string
-	platformAt *yaml.Node
+	os, arch, variant string
+	platformAt        *yaml.Node
 	// noClone: clone: disable: true.
 	noClone bool
 	// foreign says why the pipeline is of a type slipway does not run

@@ -112,7 +112,7 @@ func (p *parser) read(data []byte, a axis) []*jobDoc {
 	p.axis = a
 	// On a syntax error (which ends the file) or a limit passed, the
 	// documents before it are still checked, so their errors show too.
-	docs, err := words.Load(p.file, p.substitute(data))
+	docs, err := words.Load(p.file, p.substitute(data, p.lineStages(data)))
 	p.errs = append(p.errs, yamlutil.Problems(p.file, err)...)
 	var jobs []*jobDoc
 	for _, d := range docs {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/slipway-ci/slipway/pipeline"
 )
@@ -14,16 +13,9 @@ import (
 func (p *parser) stageEnv(d *jobDoc) map[string]string {
 	env := p.ctx.buildEnv()
 	maps.Copy(env, p.ctx.runnerEnv())
-	var deps []string
-	for _, n := range d.deps {
-		deps = append(deps, n.Value)
-	}
+	maps.Copy(env, p.stageVars(d))
 	maps.Copy(env, map[string]string{
-		"DRONE_STAGE_KIND": "pipeline", "DRONE_STAGE_TYPE": string(d.job.Target),
-		"DRONE_STAGE_NAME": d.job.Name, "DRONE_STAGE_NUMBER": fmt.Sprint(d.number),
-		"DRONE_STAGE_OS": d.os, "DRONE_STAGE_ARCH": d.arch, "DRONE_STAGE_STATUS": "success",
-		"DRONE_STAGE_DEPENDS_ON": strings.Join(deps, ","),
-		"DRONE_WORKSPACE":        d.job.Workspace, "DRONE_WORKSPACE_BASE": d.wsBase, "DRONE_WORKSPACE_PATH": d.wsPath,
+		"DRONE_WORKSPACE": d.job.Workspace, "DRONE_WORKSPACE_BASE": d.wsBase, "DRONE_WORKSPACE_PATH": d.wsPath,
 		"CI_WORKSPACE": d.job.Workspace, "CI_WORKSPACE_BASE": d.wsBase, "CI_WORKSPACE_PATH": d.wsPath,
 	})
 	return env

@@ -46,8 +46,10 @@ func (p *parser) platform(d *jobDoc, _, v *yaml.Node) {
 			arch, _ := p.str("platform arch", pr.Value)
 			d.arch = normalArch(arch)
 			d.platformAt = pr.Value
-		case "variant", "version":
-			p.str("platform "+pr.Key.Value, pr.Value)
+		case "variant":
+			d.variant, _ = p.str("platform variant", pr.Value)
+		case "version":
+			p.str("platform version", pr.Value)
 		default:
 			p.warnf(pr.Key, "unknown key %s", quote(pr.Key.Value))
 		}

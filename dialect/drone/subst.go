@@ -21,15 +21,22 @@ import (
 // that a problem points at its line and lines keep their numbers. A
 // ${...} cannot span lines in a YAML scalar that Drone reads, so the
 // result is the same.
-func (p *parser) substitute(data []byte) []byte {
+//
+// stages gives each line's stage variables (nil: none), so that each
+// pipeline document is substituted with its own DRONE_STAGE_* values.
+func (p *parser) substitute(data []byte, stages []map[string]string) []byte {
 	env := p.ctx.buildEnv()
 	maps.Copy(env, p.ctx.runnerEnv())
 	maps.Copy(env, p.axis)
 	var out strings.Builder
 	for i, line := range strings.SplitAfter(string(data), "\n") {
 		var unknown []string
+		lineEnv := env
+		if i < len(stages) {
+			lineEnv = withStage(env, stages[i])
+		}
 		lookup := func(name string) string {
-			v, ok := env[name]
+			v, ok := lineEnv[name]
 			if !ok {
 				unknown = append(unknown, name)
 			}
