@@ -110,7 +110,8 @@ pipeline:
 
 // TestDroneWorkspaceBaseSharedBySteps: the volume is at base (a GOPATH)
 // and the checkout at base/path; what one step leaves in base, the next
-// finds. user: and a memory-backed temp volume are honoured.
+// finds. user: and a memory-backed temp volume are honoured; the latter,
+// as Drone's linter says, only in a trusted run.
 func TestDroneWorkspaceBaseSharedBySteps(t *testing.T) {
 	p := newProject(t, ".drone.yml", `
 kind: pipeline
@@ -139,6 +140,10 @@ steps:
   - id -u
 `, "main.go", "package main\n")
 	r := p.run("exec")
+	wantCode(t, r, 2)
+	mustContain(t, r, ".drone.yml:8:3: volumes: the temp volume scratch in memory (medium: memory) needs a trusted run")
+	mustNotContain(t, r, "Running job")
+	r = p.run("exec", "--trusted")
 	wantCode(t, r, 0)
 	mustContain(t, r, "/go/src/example.com/app\n", "package main\n", "+ grep -c ' /scratch tmpfs ' /proc/mounts\n1\n", "+ cat /go/bin/app\nbinary\n", "+ id -u\n1234\n")
 }

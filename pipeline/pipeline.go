@@ -105,6 +105,12 @@ type Job struct {
 	// Caches are restored into the workspace before the steps and saved
 	// after them, kept between runs of the same project (GitLab cache:).
 	Caches []*Cache `json:"caches,omitempty"`
+	// TrustedVolumes are volumes a Drone pipeline declares that its
+	// linter allows only in a trusted run, whether or not a container
+	// mounts them: host paths no container mounts (the mounted ones are
+	// checked where they are mounted) and temp volumes in memory. Pos is
+	// the declaration; nothing is mounted from here.
+	TrustedVolumes []Volume `json:"trusted_volumes,omitempty"`
 }
 
 // Artifacts say which files of a job's workspace are kept after it, as
@@ -269,6 +275,11 @@ type Host struct {
 	DNS        []HostValue `json:"dns,omitempty"`
 	DNSSearch  []HostValue `json:"dns_search,omitempty"`
 	ExtraHosts []HostValue `json:"extra_hosts,omitempty"`
+	// UnknownDevices name no volume of the pipeline (Drone 1.x devices:
+	// [{name}]): Drone's runner skips them, and its linter refuses them
+	// with every device in an untrusted run. The engine never sees them;
+	// Source is the name.
+	UnknownDevices []Volume `json:"unknown_devices,omitempty"`
 }
 
 // HostValue is one value of a host setting, where it was set.

@@ -69,6 +69,7 @@ func apply(p *pipeline.Pipeline, pol Policy) error {
 	}
 	var errs []error
 	for _, j := range p.Jobs() {
+		errs = append(errs, pol.checkTrustedVolumes(j)...)
 		for _, name := range j.PullSecrets {
 			if _, ok := pol.Secrets[name]; !ok {
 				errs = append(errs, pipeline.Errorf(j.Pos, "image_pull_secrets: secret %q was not given (use --secret %s=@config.json)", name, name))

@@ -43,6 +43,9 @@ func (pol Policy) checkHost(vols []pipeline.Volume, priv pipeline.Setting, host 
 	for _, d := range host.Devices {
 		refuse(d.Pos, "devices: the host device "+d.Source)
 	}
+	for _, d := range host.UnknownDevices {
+		refuse(d.Pos, "devices: the device of undeclared volume "+d.Source)
+	}
 	for _, c := range host.CapAdd {
 		refuse(c.Pos, "cap_add: "+c.Name)
 	}
@@ -215,4 +218,25 @@ func privilegedPlugins(p *pipeline.Pipeline, pol Policy) ([]*pipeline.Warning, [
 		}
 	}
 	return notes, errs
+}
+
+// checkTrustedVolumes refuses, outside a trusted run, the volumes a Drone
+// pipeline declares that its linter allows only trusted repositories,
+// mounted or not (host paths, temp volumes in memory); host paths also
+// when the configuration forbids them.
+func (pol Policy) checkTrustedVolumes(j *pipeline.Job) []error {
+	var errs []error
+	for _, v := range j.TrustedVolumes {
+		what := "the host volume " + v.Source + ", declared though no container mounts it,"
+		if v.Tmpfs {
+			what = "the temp volume " + v.Source + " in memory (medium: memory)"
+		}
+		switch {
+		case pol.ForbidHostAccess && !v.Tmpfs:
+			errs = append(errs, pipeline.Errorf(v.Pos, "volumes: %s: the runner configuration forbids host paths (forbid_host_access)", what))
+		case !pol.Trusted:
+			errs = append(errs, pipeline.Errorf(v.Pos, "volumes: %s %s, as Drone's linter says", what, trustHint))
+		}
+	}
+	return errs
 }

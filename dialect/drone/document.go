@@ -26,8 +26,10 @@ type jobDoc struct {
 	// deps are the names in the document's depends_on.
 	deps    []*yaml.Node
 	depsKey *yaml.Node
-	// volumes are the pipeline-level volumes steps refer to by name.
+	// volumes are the pipeline-level volumes steps refer to by name;
+	// mounted says which a container mounts.
 	volumes map[string]volumeDef
+	mounted map[string]bool
 	// env is the pipeline-level environment, given to every container.
 	env []pipeline.EnvVar
 	// names holds every step and service name, which share one namespace
@@ -195,6 +197,7 @@ func (p *parser) pipelineDoc(root *yaml.Node, pairs []yamlutil.Pair, legacy bool
 		names:       map[string]*yaml.Node{},
 		legacySteps: map[string]bool{},
 		stepDeps:    map[*pipeline.Step]stepDeps{},
+		mounted:     map[string]bool{},
 	}
 	p.documents++
 	d.number = p.documents
@@ -256,6 +259,7 @@ func (p *parser) docContainers(d *jobDoc, pairs []yamlutil.Pair) {
 		p.containers(d, v.Value, "services", false)
 	}
 	p.orderSteps(d)
+	d.job.TrustedVolumes = trustedVolumes(p, d)
 	// Steps that failed to parse have their errors; warn only when the
 	// file gives none.
 	if steps == nil || isNull(steps.Value) || len(steps.Value.Content) == 0 {

@@ -148,7 +148,13 @@ var errorTests = []struct {
 			"t.yml:8:13: devices: expected /dev/host, /dev/host:/dev/container or /dev/host:/dev/container:rwm",
 			"t.yml:8:20: devices: expected /dev/host, /dev/host:/dev/container or /dev/host:/dev/container:rwm",
 			`t.yml:8:33: devices: volume "t" is a temp volume; a device must name a host volume (host: {path: /dev/...})`,
-			`t.yml:8:65: unknown volume "nope" (volumes are declared in the pipeline's volumes: section)`,
+		}},
+	{"mounts over /run/drone and reserved volume names", "kind: pipeline\nvolumes: [{name: t, temp: {}}, {name: workspace, temp: {}}]\nsteps:\n- name: a\n  image: alpine\n" +
+		"  volumes: [{name: t, path: /run/drone/env}, {name: t, path: /run/drone}, {name: t, path: /run/droneish}]\n",
+		[]string{
+			`t.yml:2:39: volume name "workspace" is reserved: Drone names its own volumes so`,
+			"t.yml:6:13: volumes: cannot mount a volume at /run/drone/env: Drone keeps /run/drone for its own files (/run/drone/env)",
+			"t.yml:6:46: volumes: cannot mount a volume at /run/drone: Drone keeps /run/drone for its own files (/run/drone/env)",
 		}},
 	{"conditions", "kind: pipeline\ntrigger: {status: [done]}\nsteps:\n- name: a\n  image: alpine\n  when: {branch: {only: [main]}, status: {exclude: [success, failure]}}\n",
 		[]string{

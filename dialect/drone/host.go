@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
 	"github.com/slipway-ci/slipway/pipeline"
 	"go.yaml.in/yaml/v3"
 )
@@ -55,6 +56,10 @@ func (p *parser) setDevices(d *jobDoc, c *container, _, v *yaml.Node) {
 		var ok bool
 		if item.Kind == yaml.ScalarNode && !isNull(item) {
 			dev, ok = p.deviceString(item)
+		} else if name := undeclared(d, item); name != nil {
+			p.warnf(name, "devices: volume %s is not declared in the pipeline's volumes:; a trusted run skips this device, as Drone's runner does", quote(name.Value))
+			c.host.UnknownDevices = append(c.host.UnknownDevices, pipeline.Volume{Source: name.Value, Pos: p.pos(item)})
+			return
 		} else if dev, ok = p.volumeRef(d, item); ok && !path.IsAbs(dev.Source) {
 			p.errorf(item, "devices: volume %s is a temp volume; a device must name a host volume (host: {path: /dev/...})", quote(dev.Source))
 			ok = false
@@ -63,6 +68,23 @@ func (p *parser) setDevices(d *jobDoc, c *container, _, v *yaml.Node) {
 			c.host.Devices = append(c.host.Devices, dev)
 		}
 	})
+}
+
+// undeclared is the name: of a {name, path} device that names no volume
+// of the pipeline, or nil.
+func undeclared(d *jobDoc, item *yaml.Node) *yaml.Node {
+	if item.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(item.Content); i += 2 {
+		k, v := item.Content[i], yamlutil.Resolve(item.Content[i+1])
+		if k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
+			if _, ok := d.volumes[v.Value]; !ok {
+				return v
+			}
+		}
+	}
+	return nil
 }
 
 // deviceString reads "/host[:/container[:perms]]" as docker run --device.

@@ -1,9 +1,11 @@
 package drone
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/slipway-ci/slipway/dialect/internal/yamlutil"
@@ -16,10 +18,16 @@ import (
 // absolute), which the engine creates once per job so that the steps
 // naming it share it, and removes with the job.
 type volumeDef struct {
-	source string
+	name, source string
 	// tmpfs: a temp volume with medium: memory.
 	tmpfs bool
+	// at is the declaration.
+	at *yaml.Node
 }
+
+// reservedVolumes are the names Drone's runners keep for their own
+// volumes; their linters refuse them.
+var reservedVolumes = set("workspace", "_workspace", "_docker_socket", "_status")
 
 // volumeNameRE is what Docker accepts as a volume name.
 var volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -45,7 +53,12 @@ func (p *parser) pipelineVolumes(v *yaml.Node) map[string]volumeDef {
 			p.errorf(nameNode, "duplicate volume name %s (first defined at line %d)", quote(name), prev.Line)
 			continue
 		}
+		if reservedVolumes[name] {
+			p.errorf(nameNode, "volume name %s is reserved: Drone names its own volumes so", quote(name))
+			continue
+		}
 		seen[name] = nameNode
+		def.at, def.name = item, name
 		defs[name] = def
 	}
 	return defs
@@ -156,7 +169,7 @@ func (p *parser) containerVolumes(d *jobDoc, c *container, v *yaml.Node) []pipel
 		default:
 			vol, ok = p.volumeRef(d, item)
 		}
-		if ok {
+		if ok && p.checkMountTarget(item, vol.Target) {
 			out = append(out, vol)
 		}
 	})
@@ -248,6 +261,42 @@ func (p *parser) lookupVolume(d *jobDoc, item, nameNode *yaml.Node, name string,
 		p.errorf(nameNode, "unknown volume %s (volumes are declared in the pipeline's volumes: section)", quote(name))
 		return vol, false
 	}
+	d.mounted[name] = true
 	vol.Source, vol.Target, vol.Tmpfs = def.source, path.Clean(vol.Target), def.tmpfs
 	return vol, true
+}
+
+// droneRun is where Drone's runners keep their own files in every
+// container (the env file /run/drone/env that steps append to).
+const droneRun = "/run/drone"
+
+// checkMountTarget refuses a mount over Drone's own directory, as
+// drone-runner-kube's linter does.
+func (p *parser) checkMountTarget(item *yaml.Node, target string) bool {
+	if target == droneRun || strings.HasPrefix(target, droneRun+"/") {
+		p.errorf(item, "volumes: cannot mount a volume at %s: Drone keeps %s for its own files (%s/env)", target, droneRun, droneRun)
+		return false
+	}
+	return true
+}
+
+// trustedVolumes lists, in the order declared, the volumes Drone's
+// linter allows only in a trusted run and no mount will bring to the
+// plan's trust check: host volumes no container mounts, temp volumes in
+// memory.
+func trustedVolumes(p *parser, d *jobDoc) []pipeline.Volume {
+	var out []pipeline.Volume
+	for _, def := range d.volumes {
+		switch {
+		case def.tmpfs:
+		case path.IsAbs(def.source) && !d.mounted[def.name]:
+		default:
+			continue
+		}
+		out = append(out, pipeline.Volume{Source: def.source, Tmpfs: def.tmpfs, Pos: p.pos(def.at)})
+	}
+	slices.SortFunc(out, func(a, b pipeline.Volume) int {
+		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+	})
+	return out
 }
