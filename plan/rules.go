@@ -80,9 +80,6 @@ func apply(p *pipeline.Pipeline, pol Policy) error {
 			st.Volumes = append(st.Volumes[:len(st.Volumes):len(st.Volumes)], cfgVols...)
 			st.Host = st.Host.With(cfgHost)
 			errs = append(errs, checkTarget(j, &st.Container)...)
-			if st.Detach && j.Target == pipeline.TargetKubernetes {
-				errs = append(errs, pipeline.Errorf(st.Pos, "detach: not supported on Kubernetes (a pod cannot add a container that keeps running); run this pipeline with type: docker"))
-			}
 		}
 		for _, svc := range j.Services {
 			svc.Env = pol.env(svc.Env)

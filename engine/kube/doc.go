@@ -41,6 +41,11 @@
 // a watch of the pod's events reports a failed pull as soon as the kubelet
 // does (its status says so only at the kubelet's next sync, ~10 s later).
 //
+// A Drone step with detach: true reaches StartService rather than Run: it
+// is added the same way and left running (its script is its argument,
+// nothing writes to its stdin); its name is among the pod's hostAliases,
+// which the Spec's Aliases give, and it ends with the pod.
+//
 // Why ephemeral containers: a pod's containers are fixed when it is created,
 // and the engine learns each step only when the runner runs it (the images
 // of Drone's steps differ). Ephemeral containers are the one way to add a

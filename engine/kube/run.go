@@ -35,23 +35,33 @@ func (e *Engine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, o
 	if j == nil {
 		return -1, fmt.Errorf("%s: the job has no pod (Setup did not succeed)", c.Name)
 	}
+	kn, err := j.startEphemeral(ctx, s, c)
+	if err != nil {
+		return -1, err
+	}
+	return j.follow(ctx, c, kn, out)
+}
+
+// startEphemeral adds c to the job's pod as an ephemeral container and
+// waits until it runs; it returns the container's name in the pod.
+func (j *job) startEphemeral(ctx context.Context, s *engine.Spec, c *engine.Container) (string, error) {
 	// Once the container is added it will start whatever happens to ctx:
 	// the calls from here on outlive ctx, and a cancel stops the step.
 	api := context.WithoutCancel(ctx)
 	kn := j.containerName(c.Name)
 	ec, sec, err := j.stepParts(s, c, kn)
 	if err != nil {
-		return -1, err
+		return "", err
 	}
-	if _, err := e.cs.CoreV1().Secrets(e.ns).Create(api, sec, metav1.CreateOptions{}); err != nil {
-		return -1, fmt.Errorf("%s: create secret %s for its variables: %w", c.Name, sec.Name, err)
+	if _, err := j.e.cs.CoreV1().Secrets(j.e.ns).Create(api, sec, metav1.CreateOptions{}); err != nil {
+		return "", fmt.Errorf("%s: create secret %s for its variables: %w", c.Name, sec.Name, err)
 	}
 	fresh, err := j.addPullCred(api, c)
 	if err != nil {
-		return -1, err
+		return "", err
 	}
 	if err := j.addEphemeral(api, ec); err != nil {
-		return -1, fmt.Errorf("%s: add its container to pod %s: %w", c.Name, j.pod, err)
+		return "", fmt.Errorf("%s: add its container to pod %s: %w", c.Name, j.pod, err)
 	}
 	tolerate := 0
 	if fresh {
@@ -60,21 +70,20 @@ func (e *Engine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, o
 		// retried (after the kubelet's back-off) before it counts.
 		tolerate = 1
 	}
-	wctx, cancel := context.WithTimeout(ctx, e.cfg.PollTimeout)
+	wctx, cancel := context.WithTimeout(ctx, j.e.cfg.PollTimeout)
 	err = j.waitStarted(wctx, kn, tolerate)
 	cancel()
 	switch {
 	case err == nil:
+		return kn, nil
 	case ctx.Err() != nil:
 		j.stop(api, kn, c.StopGrace)
-		return -1, ctx.Err()
+		return "", ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded):
 		p, _, _ := j.current()
-		return -1, fmt.Errorf("%s did not start within %s: %s", c.Name, e.cfg.PollTimeout, waitingFor(p))
-	default:
-		return -1, err
+		return "", fmt.Errorf("%s did not start within %s: %s", c.Name, j.e.cfg.PollTimeout, waitingFor(p))
 	}
-	return j.follow(ctx, c, kn, out)
+	return "", err
 }
 
 // follow streams a started step's output and feeds its stdin, then

@@ -248,15 +248,25 @@ func (j *job) copyWorkspace(ctx context.Context, s *engine.Spec) error {
 	return nil
 }
 
-// StartService checks that the service is one of the pod's: on
-// Kubernetes, services are sidecars that Setup started.
+// StartService checks that a service is one of the pod's: on
+// Kubernetes, services are sidecars that Setup started. Any other
+// container (a Drone step with detach: true, known only when the runner
+// gets to it) is added to the pod as an ephemeral container, like a step,
+// and left running: nothing writes to its stdin (the runner gives a
+// detached step its script as an argument), and it ends with the pod.
+// Setup gave its name to the pod's hostAliases (the Spec's Aliases), so
+// the later steps reach it by name, and on localhost.
 func (e *Engine) StartService(ctx context.Context, s *engine.Spec, c *engine.Container) error {
 	j := e.job(s)
 	if j == nil {
 		return fmt.Errorf("service %s: the job has no pod", c.Name)
 	}
-	if _, ok := j.lookupName(c.Name); !ok {
-		return fmt.Errorf("service %s was not among the job's services at Setup, and a pod's containers cannot be added later", c.Name)
+	if _, ok := j.lookupName(c.Name); ok {
+		return nil
 	}
-	return nil
+	if c.Stdin != nil {
+		return fmt.Errorf("%s: a container started in the background cannot be given a script on its standard input", c.Name)
+	}
+	_, err := j.startEphemeral(ctx, s, c)
+	return err
 }
