@@ -100,6 +100,9 @@ func (c Context) buildEnv() map[string]string {
 	if c.Event == "pull_request" {
 		env["DRONE_PULL_REQUEST"] = prNumber(c.Ref)
 	}
+	if c.SystemProto != "" && c.SystemHost != "" && c.Repo != "" && number != "" {
+		env["DRONE_BUILD_LINK"] = c.SystemProto + "://" + c.SystemHost + "/" + c.Repo + "/" + number
+	}
 	if !c.Started.IsZero() {
 		// Drone reports a running build as finishing now.
 		at := fmt.Sprint(c.Started.Unix())
@@ -139,7 +142,7 @@ func prNumber(ref string) string {
 
 // runnerEnv names the machine and the platform the engine runs.
 func (c Context) runnerEnv() map[string]string {
-	env := map[string]string{"DRONE_RUNNER_HOSTNAME": c.Hostname, "DRONE_RUNNER_HOST": c.Hostname}
+	env := map[string]string{"DRONE_RUNNER_HOSTNAME": c.Hostname, "DRONE_RUNNER_HOST": c.Hostname, "DRONE_MACHINE": c.Hostname}
 	if c.OS != "" && c.Arch != "" {
 		env["DRONE_RUNNER_PLATFORM"] = c.OS + "/" + c.Arch
 	}
