@@ -244,8 +244,8 @@ func (s *Server) droneContext(p push) drone.Context {
 }
 
 // jobsOf makes a store job of every job of pl. A job waits for the jobs
-// of all earlier stages (GitLab stages; Drone's depends_on layers, which
-// the model keeps as stages), or, with GitLab needs:, for those it names.
+// of all earlier stages (GitLab stages), or, as a DAG job (GitLab needs:,
+// every Drone pipeline), for those it names.
 // Manual jobs are left out: the queue has no way to start one by hand yet.
 func jobsOf(pl *pipeline.Pipeline) ([]store.Job, error) {
 	manual := map[string]bool{}
