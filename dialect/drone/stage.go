@@ -39,8 +39,8 @@ var docStart = regexp.MustCompile(`^---(\s|$)`)
 // substitutes the file with the variables of the stage it runs, then
 // reads that stage's document: each document sees its own stage's
 // values. Which document is which, and its name, type and platform, come
-// from a first reading with the stage variables unset, whose problems
-// are left to the real reading.
+// from a first reading (every line with a lone pipeline's values), whose
+// problems are left to the real reading.
 func (p *parser) lineStages(data []byte) []map[string]string {
 	pre := &parser{file: p.file, ctx: p.ctx, axis: p.axis}
 	lines := strings.SplitAfter(string(data), "\n")
