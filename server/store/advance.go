@@ -62,8 +62,8 @@ func checkCycles(jobs []Job, index map[string]int) error {
 }
 
 // Advance moves a build's waiting jobs on after some job changed: a created
-// job whose needs are all done becomes pending or, when its When says it
-// should not run, skipped. It repeats until nothing changes, because a
+// job whose needs are all done becomes pending, manual (When Manual: it
+// waits to be played) or, when its When says it should not run, skipped. It repeats until nothing changes, because a
 // skipped job may settle the jobs that need it. It returns the jobs it
 // changed, with their new Status and UpstreamFailed.
 func Advance(jobs []Job) []Job {
@@ -95,6 +95,8 @@ func Advance(jobs []Job) []Job {
 }
 
 // settle decides a created job's next status once all its needs are done.
+// A manual job is not done until it is played and has run, so it holds
+// the jobs that need it.
 func settle(j Job, byName map[string]*Job) (next JobStatus, upstreamFailed, ok bool) {
 	failed := false
 	for _, n := range j.Needs {
@@ -115,6 +117,11 @@ func settle(j Job, byName map[string]*Job) (next JobStatus, upstreamFailed, ok b
 			return JobPending, false, true
 		}
 		return JobSkipped, false, true
+	case Manual:
+		if failed {
+			return JobSkipped, true, true
+		}
+		return JobManual, false, true
 	default:
 		if failed {
 			return JobSkipped, true, true
@@ -136,12 +143,21 @@ func blocks(j Job) bool {
 	return false
 }
 
-// Outcome is the build's status once every job is done; ok is false while
-// some job is not.
+// Outcome is the build's status once it is finished; ok is false while
+// some job is not done. Manual jobs not played, and the created jobs that
+// wait for them, do not hold the build open when they allow failure (as
+// on GitLab, where they look skipped): the build finishes without them,
+// and Play opens it again. A manual job that does not allow failure holds
+// it (see Blocked).
 func Outcome(jobs []Job) (status BuildStatus, ok bool) {
+	held := heldByManual(jobs)
 	status = BuildSuccess
 	for _, j := range jobs {
 		switch {
+		case j.Status == JobManual && !j.AllowFailure:
+			return "", false
+		case j.Status == JobManual || held[j.Name]:
+			continue
 		case !j.Status.Done():
 			return "", false
 		case j.Status == JobFailed && !j.AllowFailure:
@@ -151,4 +167,46 @@ func Outcome(jobs []Job) (status BuildStatus, ok bool) {
 		}
 	}
 	return status, true
+}
+
+// Blocked reports whether the build can go no further until someone plays
+// a manual job that does not allow failure: every job not done waits for
+// a manual job, and one of those does not allow failure.
+func Blocked(jobs []Job) bool {
+	held := heldByManual(jobs)
+	blocked := false
+	for _, j := range jobs {
+		switch {
+		case j.Status == JobManual:
+			blocked = blocked || !j.AllowFailure
+		case !j.Status.Done() && !held[j.Name]:
+			return false
+		}
+	}
+	return blocked
+}
+
+// heldByManual names the created jobs that wait, directly or through
+// other created jobs, for a manual job that nobody played.
+func heldByManual(jobs []Job) map[string]bool {
+	status := make(map[string]JobStatus, len(jobs))
+	for _, j := range jobs {
+		status[j.Name] = j.Status
+	}
+	held := map[string]bool{}
+	for progress := true; progress; {
+		progress = false
+		for _, j := range jobs {
+			if j.Status != JobCreated || held[j.Name] {
+				continue
+			}
+			for _, n := range j.Needs {
+				if status[n] == JobManual || held[n] {
+					held[j.Name], progress = true, true
+					break
+				}
+			}
+		}
+	}
+	return held
 }

@@ -25,6 +25,7 @@ type Store interface {
 	Runners
 	Logs
 	Hooks
+	ManualJobs
 	// Close releases the database connections.
 	Close() error
 }

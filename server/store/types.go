@@ -62,6 +62,10 @@ const (
 	BuildSuccess  BuildStatus = "success"
 	BuildFailed   BuildStatus = "failure"
 	BuildCanceled BuildStatus = "killed"
+	// BuildBlocked is a build that waits for someone to play a manual job
+	// that does not allow failure (GitLab's blocked pipeline; Drone's
+	// word for a build that waits for approval). Nothing else runs.
+	BuildBlocked BuildStatus = "blocked"
 	// BuildError is a build that could not start: its pipeline file is
 	// wrong (Build.Error says where).
 	BuildError BuildStatus = "error"
@@ -104,6 +108,9 @@ const (
 	JobFailed   JobStatus = "failed"
 	JobCanceled JobStatus = "canceled"
 	JobSkipped  JobStatus = "skipped"
+	// JobManual is a manual job whose needs are done: it waits for
+	// someone to play it (Play), and no runner claims it until then.
+	JobManual JobStatus = "manual"
 )
 
 // Done reports whether the status is final.
@@ -123,6 +130,10 @@ const (
 	OnSuccess When = "on_success"
 	OnFailure When = "on_failure"
 	Always    When = "always"
+	// Manual jobs become JobManual instead of pending (GitLab's when:
+	// manual). With AllowFailure they hold only the jobs that need them;
+	// without, the build too (BuildBlocked).
+	Manual When = "manual"
 )
 
 // Job is one job of a build: a GitLab job or a Drone pipeline.

@@ -60,6 +60,10 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWrites100", testConcurrentWrites},
 		{"HookSecret", testHookSecret},
 		{"BuildParent", testBuildParent},
+		{"ManualOptional", testManualOptional},
+		{"ManualBlocking", testManualBlocking},
+		{"PlayRefusals", testPlayRefusals},
+		{"CancelManual", testCancelManual},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -139,7 +139,7 @@ func (db *DB) settleBuild(ctx context.Context, tx querier, buildID int64) error 
 	}
 	status, done := store.Outcome(jobs)
 	if !done {
-		return nil
+		return db.markBlocked(ctx, tx, buildID, jobs)
 	}
 	_, err = tx.ExecContext(ctx,
 		"UPDATE builds SET status = ?, finished = ? WHERE id = ? AND finished = 0", status, now(), buildID)
@@ -186,14 +186,16 @@ func (db *DB) Job(ctx context.Context, id int64) (store.Job, error) {
 	return j, notFound(err, fmt.Sprintf("job %d", id))
 }
 
-// CancelBuild implements store.Builds.
+// CancelBuild implements store.Builds. Manual jobs not played are
+// canceled too, even in a finished build: a canceled build runs nothing
+// more.
 func (db *DB) CancelBuild(ctx context.Context, buildID int64) error {
 	return db.inTx(ctx, func(tx querier) error {
 		if err := db.lockBuild(ctx, tx, buildID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx,
-			"UPDATE jobs SET status = 'canceled', finished = ? WHERE build_id = ? AND status IN ('created', 'pending')",
+			"UPDATE jobs SET status = 'canceled', finished = ? WHERE build_id = ? AND status IN ('created', 'pending', 'manual')",
 			now(), buildID); err != nil {
 			return err
 		}
