@@ -22,6 +22,8 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST "+repo+"/builds", s.authed(s.withRepo(s.startBuild)))
 	mux.Handle("POST "+repo+"/builds/{number}/cancel", s.authed(s.withRepo(s.cancelBuild)))
 	mux.Handle("POST "+repo+"/builds/{number}", s.authed(s.withRepo(s.restartBuild)))
+	mux.Handle("DELETE "+repo+"/builds/{number}", s.authed(s.withRepo(s.cancelBuild))) // drone build stop
+	mux.Handle("POST "+repo+"/builds/{number}/jobs/{job}/play", s.authed(s.withRepo(s.playJob)))
 	mux.Handle("GET "+repo+"/builds/{number}/logs/{job}/stream", s.authed(s.withRepo(s.streamLog)))
 }
 

@@ -245,24 +245,19 @@ func (s *Server) droneContext(p push) drone.Context {
 
 // jobsOf makes a store job of every job of pl. A job waits for the jobs
 // of all earlier stages (GitLab stages), or, as a DAG job (GitLab needs:,
-// every Drone pipeline), for those it names.
-// Manual jobs are left out: the queue has no way to start one by hand yet.
+// every Drone pipeline), for those it names. A manual job is stored to
+// wait until someone plays it; as on GitLab, later stages do not wait for
+// one that allows failure (the default for a manual job), but a job whose
+// needs: name it does.
 func jobsOf(pl *pipeline.Pipeline) ([]store.Job, error) {
-	manual := map[string]bool{}
-	for _, j := range pl.Jobs() {
-		manual[j.Name] = j.When == pipeline.Manual
-	}
 	var out []store.Job
 	var earlier []string
 	for _, st := range pl.Stages {
 		var names []string
 		for _, j := range st.Jobs {
-			if manual[j.Name] {
-				continue
-			}
 			needs := earlier
 			if j.DAG {
-				needs = slices.DeleteFunc(slices.Clone(j.Needs), func(n string) bool { return manual[n] })
+				needs = j.Needs
 			}
 			doc, err := jobDocument(pl, st.Name, j)
 			if err != nil {
@@ -272,7 +267,9 @@ func jobsOf(pl *pipeline.Pipeline) ([]store.Job, error) {
 				Name: j.Name, Stage: st.Name, Needs: slices.Clone(needs), When: storeWhen(j.When),
 				AllowFailure: j.AllowFailure, Tags: j.Tags, Document: doc,
 			})
-			names = append(names, j.Name)
+			if j.When != pipeline.Manual || !j.AllowFailure {
+				names = append(names, j.Name)
+			}
 		}
 		earlier = append(earlier, names...)
 	}
@@ -280,8 +277,14 @@ func jobsOf(pl *pipeline.Pipeline) ([]store.Job, error) {
 }
 
 // jobDocument is the wire form of one job: a pipeline of one stage with
-// that job alone.
+// that job alone. A manual job is sent only once played, to run: the
+// runner must not skip it as exec skips a manual job not named.
 func jobDocument(pl *pipeline.Pipeline, stage string, j *pipeline.Job) ([]byte, error) {
+	if j.When == pipeline.Manual {
+		played := *j
+		played.When = pipeline.OnSuccess
+		j = &played
+	}
 	one := &pipeline.Pipeline{File: pl.File, Dialect: pl.Dialect, Stages: []pipeline.Stage{{Name: stage, Jobs: []*pipeline.Job{j}}}}
 	doc, err := pipeline.NewDocument(one)
 	if err != nil {
@@ -296,6 +299,8 @@ func storeWhen(w pipeline.When) store.When {
 		return store.OnFailure
 	case pipeline.Always:
 		return store.Always
+	case pipeline.Manual:
+		return store.Manual
 	}
 	return store.OnSuccess
 }

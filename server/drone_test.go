@@ -129,7 +129,7 @@ func TestDroneBuildsAndLogs(t *testing.T) {
 		t.Fatalf("drone build ls: %+v %v", list, err)
 	}
 	b := list[0]
-	if b.Number != 1 || b.Status != "pending" || b.Event != "push" || b.Target != "main" || b.After != builds[0].Commit || len(b.Stages) != 4 {
+	if b.Number != 1 || b.Status != "pending" || b.Event != "push" || b.Target != "main" || b.After != builds[0].Commit || len(b.Stages) != 5 {
 		t.Errorf("build %+v", b)
 	}
 	if st := b.Stages[0]; st.Number != 1 || st.Name != "compile" || st.Status != "pending" || len(st.Steps) != 1 {
@@ -140,7 +140,7 @@ func TestDroneBuildsAndLogs(t *testing.T) {
 		t.Errorf("drone log view: %+v %v", lines, err)
 	}
 	_, err = admin.Logs("octo", "logs", 1, 9, 1)
-	wantClientError(t, err, 404, "4 stages")
+	wantClientError(t, err, 404, "5 stages")
 	_, err = admin.Logs("octo", "logs", 2, 1, 1)
 	wantClientError(t, err, 404, "no build 2")
 	if page2, err := admin.BuildList("octo", "logs", drone.ListOptions{Page: 2, Size: 25}); err != nil || len(page2) != 0 {

@@ -158,7 +158,7 @@ func testMirrorWebhooks(t *testing.T, ts *testServer) {
 	body := payload(t, "github-push.json", "refs/heads/main", first, second)
 	b := wantBuild(t)(ts.hook(t, "octo/mirror", signed("github", "push", body, secret), body))
 	if b.Number != 1 || b.After != second || b.Before != first || b.Event != "push" || b.Sender != "octocat" ||
-		b.Ref != "refs/heads/main" || len(b.Stages) != 4 || b.Status != "pending" {
+		b.Ref != "refs/heads/main" || len(b.Stages) != 5 || b.Status != "pending" {
 		t.Errorf("GitHub push built %+v", b)
 	}
 

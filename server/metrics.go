@@ -94,7 +94,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
 	} else {
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(counts[store.JobPending]))
-		for _, st := range []store.JobStatus{store.JobCreated, store.JobPending, store.JobRunning, store.JobSuccess, store.JobFailed, store.JobCanceled, store.JobSkipped} {
+		for _, st := range []store.JobStatus{store.JobCreated, store.JobPending, store.JobRunning, store.JobSuccess, store.JobFailed, store.JobCanceled, store.JobSkipped, store.JobManual} {
 			ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(counts[st]), string(st))
 		}
 	}

@@ -44,7 +44,7 @@ func TestPushStartsBuildOnPostgres(t *testing.T) {
 		t.Fatalf("builds %+v", builds)
 	}
 	jobs, err := ts.st.Jobs(context.Background(), builds[0].ID)
-	if err != nil || len(jobs) != 4 {
+	if err != nil || len(jobs) != 5 {
 		t.Fatalf("jobs %v %v", names(jobs), err)
 	}
 	for _, j := range jobs {

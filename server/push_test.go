@@ -130,16 +130,20 @@ func TestPushStartsBuild(t *testing.T) {
 		"unit":    {stage: "test", needs: []string{"compile"}, when: store.OnSuccess},
 		"lint":    {stage: "test", when: store.OnSuccess},
 		"ship":    {stage: "deploy", needs: []string{"unit"}, tags: []string{"prod"}, when: store.Always},
+		// Stored to wait until played; sent to run when it is.
+		"manual-deploy": {stage: "deploy", needs: []string{"compile", "unit", "lint"}, when: store.Manual},
 	}
 	if len(jobs) != len(want) {
-		t.Fatalf("jobs %v, want %v (the manual job is left out)", names(jobs), want)
+		t.Fatalf("jobs %v, want %v", names(jobs), want)
 	}
 	for _, j := range jobs {
 		w, ok := want[j.Name]
 		if !ok || j.Stage != w.stage || !slices.Equal(j.Needs, w.needs) || !slices.Equal(j.Tags, w.tags) || j.When != w.when {
 			t.Errorf("job %s: stage %q needs %q tags %q when %q, want %+v", j.Name, j.Stage, j.Needs, j.Tags, j.When, w)
 		}
-		checkDocument(t, j, pipeline.GitLab, ".gitlab-ci.yml")
+		if pj := checkDocument(t, j, pipeline.GitLab, ".gitlab-ci.yml"); pj.When != pipeline.OnSuccess && j.Name == "manual-deploy" {
+			t.Errorf("played manual job's document says when %q: the runner would skip it", pj.When)
+		}
 	}
 }
 

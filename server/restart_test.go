@@ -35,7 +35,7 @@ func testRestart(t *testing.T, ts *testServer) {
 		t.Fatal(err)
 	}
 	if b.Number != 3 || b.Parent != pushed.Number || b.After != pushed.Commit || b.Before != pushed.Before ||
-		b.Ref != pushed.Ref || b.Event != "push" || b.Sender != "admin" || len(b.Stages) != 4 || b.Status != "pending" {
+		b.Ref != pushed.Ref || b.Event != "push" || b.Sender != "admin" || len(b.Stages) != 5 || b.Status != "pending" {
 		t.Errorf("restarted: %+v", b)
 	}
 	stored, err := ts.st.Build(context.Background(), repo.ID, 3)
