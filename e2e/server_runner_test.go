@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -120,13 +119,5 @@ func waitBuild(t *testing.T, url, token, slug string) string {
 // buildLog is the stored log of the first job of build 1 of slug.
 func buildLog(t *testing.T, url, token, slug string) string {
 	t.Helper()
-	var lines []struct{ Out string }
-	if code := apiGet(t, url+"/api/repos/"+slug+"/builds/1/logs/1/1", token, &lines); code != 200 {
-		t.Fatalf("log of %s: %d", slug, code)
-	}
-	var b bytes.Buffer
-	for _, l := range lines {
-		b.WriteString(l.Out)
-	}
-	return b.String()
+	return jobLog(t, url, token, slug, 1)
 }

@@ -46,7 +46,7 @@ func buildCmd() *cobra.Command {
 			}
 			return err
 		})
-	cmd.AddCommand(start, ls, logsCmd(), cancel, restartCmd())
+	cmd.AddCommand(start, ls, logsCmd(), cancel, restartCmd(), playCmd())
 	return cmd
 }
 
