@@ -143,3 +143,37 @@ func testCancelManual(t *testing.T, b Backend) {
 	_, err := s.Play(ctx(t), jobs[0].ID)
 	wantErr(t, err, store.ErrNotManual, "playing a canceled manual job")
 }
+
+// testManualHoldsItsNeeds: a job whose needs name an optional manual job
+// waits for it, but does not hold the build open (on GitLab both look
+// skipped); played, the manual job runs and then the job that needs it.
+func testManualHoldsItsNeeds(t *testing.T, b Backend) {
+	s := b.Store
+	f := newFixture(t, s)
+	r := runner(t, s, "r", true)
+	bld, jobs := newBuild(t, s, f.repo.ID, manual("deploy", true), job("announce", "deploy"), job("test"))
+	finish(t, s, claim(t, s, r), store.JobSuccess)
+	wantStatuses(t, s, bld.ID, map[string]store.JobStatus{
+		"deploy": store.JobManual, "announce": store.JobCreated, "test": store.JobSuccess})
+	if st := buildStatus(t, s, bld.ID); st != store.BuildSuccess {
+		t.Fatalf("build with only an optional manual job and its dependant left: %s", st)
+	}
+	must(s.Play(ctx(t), jobs[0].ID))(t)
+	c := claim(t, s, r)
+	if c.Job.Name != "deploy" {
+		t.Fatalf("claimed %s, want deploy", c.Job.Name)
+	}
+	// Failure is allowed: the job that needs it runs all the same.
+	finish(t, s, c, store.JobFailed)
+	if st := buildStatus(t, s, bld.ID); st != store.BuildRunning {
+		t.Fatalf("build while announce waits: %s", st)
+	}
+	c = claim(t, s, r)
+	if c.Job.Name != "announce" {
+		t.Fatalf("claimed %s, want announce", c.Job.Name)
+	}
+	finish(t, s, c, store.JobSuccess)
+	if st := buildStatus(t, s, bld.ID); st != store.BuildSuccess {
+		t.Fatalf("build after all jobs: %s", st)
+	}
+}

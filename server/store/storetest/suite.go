@@ -64,6 +64,7 @@ func Run(t *testing.T, open Opener) {
 		{"ManualBlocking", testManualBlocking},
 		{"PlayRefusals", testPlayRefusals},
 		{"CancelManual", testCancelManual},
+		{"ManualHoldsItsNeeds", testManualHoldsItsNeeds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
