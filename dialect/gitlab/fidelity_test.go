@@ -1,0 +1,25 @@
+package gitlab
+
+import (
+	"slices"
+	"testing"
+)
+
+// Default service aliases follow gitlab-runner's SplitNameAndVersion: the
+// tag goes, a registry's :port goes, "/" becomes "__" and "-".
+func TestDefaultAliasesDropPort(t *testing.T) {
+	for img, want := range map[string][]string{
+		"registry.example.com:5000/group/tutum/wordpress:tag": {"registry.example.com__group__tutum__wordpress", "registry.example.com-group-tutum-wordpress"},
+		"registry.example.com:5000/postgres:15":               {"registry.example.com__postgres", "registry.example.com-postgres"},
+		"tutum/wordpress:latest":                              {"tutum__wordpress", "tutum-wordpress"},
+		"postgres:15":                                         {"postgres"},
+		"localhost:5000/redis@sha256:" + sha:                  {"localhost__redis", "localhost-redis"},
+	} {
+		pl := mustParse(t, "x:\n  services: ["+img+"]\n  script: y\n", Options{})
+		if got := pl.Jobs()[0].Services[0].Aliases; !slices.Equal(got, want) {
+			t.Errorf("%s: aliases %q, want %q", img, got, want)
+		}
+	}
+}
+
+const sha = "0123456789012345678901234567890123456789012345678901234567890123"
