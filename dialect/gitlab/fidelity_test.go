@@ -23,3 +23,40 @@ func TestDefaultAliasesDropPort(t *testing.T) {
 }
 
 const sha = "0123456789012345678901234567890123456789012345678901234567890123"
+
+// A rule's needs: replace the job's when that rule matches (GitLab 16).
+func TestRuleNeeds(t *testing.T) {
+	in := `stages: [a, b]
+lint:
+  stage: a
+  script: x
+unit:
+  stage: a
+  script: x
+deploy:
+  stage: b
+  script: x
+  needs: [lint, unit]
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+      needs: [unit]
+    - if: $CI_COMMIT_BRANCH == "empty"
+      needs: []
+    - when: on_success
+`
+	for branch, want := range map[string][]string{"main": {"unit"}, "empty": nil, "dev": {"lint", "unit"}} {
+		pl := mustParse(t, in, Options{Git: gitOn(branch)})
+		var got []string
+		for _, j := range pl.Jobs() {
+			if j.Name == "deploy" {
+				got = j.Needs
+				if !j.DAG {
+					t.Errorf("%s: deploy is not a DAG job", branch)
+				}
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: deploy needs %q, want %q", branch, got, want)
+		}
+	}
+}

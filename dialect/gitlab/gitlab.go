@@ -91,6 +91,10 @@ type parser struct {
 	included        map[string]bool       // include: local files read
 	nodeFile        map[*yaml.Node]string // nodes of included files
 	skippedIncludes []int                 // lines of includes left out
+
+	// ruleNeeds are the needs: of the rule that let a job run, when it
+	// has some: they replace the job's own.
+	ruleNeeds map[*pipeline.Job][]need
 }
 
 // parsedRef memoises image.Parse: a big file names the same few images
@@ -139,6 +143,7 @@ func (p *parser) parse(data []byte) *pipeline.Pipeline {
 	p.ref = p.pipelineRef()
 	p.pre = p.predefined(p.ref)
 	p.included, p.nodeFile = map[string]bool{}, map[*yaml.Node]string{}
+	p.ruleNeeds = map[*pipeline.Job][]need{}
 	return p.pipeline(p.withIncludes(root, 0))
 }
 
@@ -197,7 +202,11 @@ func (p *parser) planJobs(entries []yamlutil.Pair, g *globals) (jobs []*pipeline
 		file[e.Key.Value] = true
 		grp := p.job(e, g)
 		for _, j := range grp.jobs {
-			all = append(all, planned{job: j, base: e.Key.Value, stage: slices.Index(g.stages, grp.stage), needs: grp.needs, has: grp.needs != nil, deps: grp.deps, depsAt: grp.depsAt})
+			needs := grp.needs
+			if rn, ok := p.ruleNeeds[j]; ok {
+				needs = rn // the matching rule's needs: replace the job's
+			}
+			all = append(all, planned{job: j, base: e.Key.Value, stage: slices.Index(g.stages, grp.stage), needs: needs, has: needs != nil, deps: grp.deps, depsAt: grp.depsAt})
 			jobs = append(jobs, j)
 			stageOf = append(stageOf, grp.stage)
 		}

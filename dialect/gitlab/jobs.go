@@ -339,7 +339,7 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 	if v.allowFail != nil {
 		allowFailure = v.allowFail
 	}
-	return &pipeline.Job{
+	j := &pipeline.Job{
 		Name:         name,
 		Pos:          p.pos(key),
 		Network:      pipeline.NetworkPerJob,
@@ -355,6 +355,10 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 		Artifacts:    s.artifacts,
 		Caches:       jobCaches(c.cache, p.scope(vars).lookup, p.workspace()),
 	}
+	if v.needs != nil {
+		p.ruleNeeds[j] = v.needs
+	}
+	return j
 }
 
 // expandAll expands the variables in each of list (tags: may use them).

@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestGitLabRuleNeeds: on the default branch the rule's needs: [fast]
+// replaces the job's needs: [slow], so deploy starts before the slow
+// build ends; on another branch the job's own needs: hold.
+func TestGitLabRuleNeeds(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+default:
+  image: {name: busybox:1.35, pull_policy: if-not-present}
+stages: [build, deploy]
+slow:
+  stage: build
+  script: [sleep 4, echo slow build done]
+fast:
+  stage: build
+  script: [echo fast build done]
+deploy:
+  stage: deploy
+  needs: [slow]
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+      needs: [fast]
+    - when: on_success
+  script: [echo deploying]
+`)
+	commitAll(t, p.dir, "pipeline")
+	order := func(r result) (slow, deploy int) {
+		t.Helper()
+		slow, deploy = strings.Index(r.stdout, "slow build done\n"), strings.Index(r.stdout, "deploying\n")
+		if slow < 0 || deploy < 0 {
+			t.Fatalf("output lacks a job's line:\n%s", r)
+		}
+		return slow, deploy
+	}
+	r := p.run("exec", "--concurrency", "3")
+	wantCode(t, r, 0)
+	if slow, deploy := order(r); deploy > slow {
+		t.Errorf("on main deploy needs only fast and should finish before the slow build:\n%s", r)
+	}
+	r = p.run("exec", "--concurrency", "3", "--branch", "dev")
+	wantCode(t, r, 0)
+	if slow, deploy := order(r); deploy < slow {
+		t.Errorf("on dev deploy needs slow and should wait for it:\n%s", r)
+	}
+}
