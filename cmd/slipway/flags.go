@@ -151,7 +151,7 @@ func (o *options) loadWith(jobs []string, secrets map[string]string, m *secret.M
 		opts.Drone = o.droneContext(ws, project)
 	} else {
 		opts.GitLab = gitlab.Options{Git: vcs.Read(ws), Branch: o.branch, Tag: o.tag, PipelineSource: o.source, Workspace: ws,
-			Env: o.env, BaseEnv: cfg.Runner().Environment}
+			Env: o.env, BaseEnv: cfg.Runner().Environment, Registry: cfg.Runner().Registry, Runner: runnerInfo(cfg.Runner())}
 	}
 	p, warns, err := dialect.Load(file, opts)
 	printWarnings(m, warns)

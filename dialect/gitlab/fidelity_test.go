@@ -60,3 +60,28 @@ deploy:
 		}
 	}
 }
+
+// CI_RUNNER_* reach the job but not rules: (GitLab makes them job-only);
+// CI_SERVER_* and CI_API_* are set.
+func TestRunnerVariables(t *testing.T) {
+	in := "x:\n  rules: [{if: $CI_RUNNER_ID, when: never}, {when: on_success}]\n  script: y\n"
+	info := RunnerInfo{Description: "box", Tags: []string{"docker", "linux"}, Version: "v1.2.3", Revision: "abcdef12", Arch: "linux/arm64"}
+	pl := mustParse(t, in, Options{Runner: info})
+	if len(pl.Jobs()) != 1 {
+		t.Fatalf("rules: saw CI_RUNNER_ID: %d jobs", len(pl.Jobs()))
+	}
+	env := pl.Jobs()[0].Steps[0].Env
+	for name, want := range map[string]string{
+		"CI_RUNNER_ID": "1", "CI_RUNNER_DESCRIPTION": "box", "CI_RUNNER_TAGS": "docker, linux",
+		"CI_RUNNER_VERSION": "v1.2.3", "CI_RUNNER_REVISION": "abcdef12", "CI_RUNNER_EXECUTABLE_ARCH": "linux/arm64",
+		"CI_SERVER_FQDN": "localhost", "CI_API_V4_URL": "http://localhost/api/v4", "CI_REGISTRY": "<unset>",
+	} {
+		if got := envOf(env, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	env = mustParse(t, "x:\n  script: y\n", Options{}).Jobs()[0].Steps[0].Env
+	if envOf(env, "CI_RUNNER_DESCRIPTION") != "slipway" || envOf(env, "CI_RUNNER_TAGS") != "<unset>" {
+		t.Errorf("defaults: %v", yamlEnvOnly(env, "CI_RUNNER_"))
+	}
+}

@@ -37,6 +37,8 @@ type Options struct {
 	// Registry is CI_REGISTRY, from the runner configuration; empty
 	// leaves CI_REGISTRY and CI_REGISTRY_IMAGE unset.
 	Registry string
+	// Runner is what CI_RUNNER_* say of the runner.
+	Runner RunnerInfo
 	// Env (--env) and BaseEnv (the configuration's environment) are
 	// NAME=VALUE lines the run adds above and below the file's variables.
 	// They are only used to expand references to them; the plan, not the

@@ -388,7 +388,7 @@ func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, s
 		return v, nil
 	}
 	byName := map[string]variable{}
-	for _, x := range append(all, v.vars...) {
+	for _, x := range slices.Concat(all, p.runnerVars(), v.vars) {
 		byName[x.name] = x
 	}
 	final := sortedVars(byName)
