@@ -14,7 +14,7 @@ import (
 
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
-	)
+)
 
 // hubKey is the key Docker stores Docker Hub credentials under, and the
 // server URL it asks credential helpers about.
