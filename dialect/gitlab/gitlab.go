@@ -97,6 +97,13 @@ type parser struct {
 	// ruleNeeds are the needs: of the rule that let a job run, when it
 	// has some: they replace the job's own.
 	ruleNeeds map[*pipeline.Job][]need
+
+	// depth is 0 for the pipeline, 1 for a child pipeline, 2 for a
+	// grandchild; forwarded are the variables a trigger job passes its
+	// child; children are the child pipelines that run.
+	depth     int
+	forwarded []variable
+	children  []child
 }
 
 // parsedRef memoises image.Parse: a big file names the same few images
@@ -141,12 +148,17 @@ func (p *parser) parse(data []byte) *pipeline.Pipeline {
 		p.errorf(root, "expected a map of jobs and keywords, got %s", yamlutil.Describe(root))
 		return nil
 	}
+	p.start()
+	return p.pipeline(p.withIncludes(root, 0))
+}
+
+// start sets up what interpreting a file needs.
+func (p *parser) start() {
 	p.above, p.below = envMap(p.opts.Env), envMap(p.opts.BaseEnv)
 	p.ref = p.pipelineRef()
 	p.pre = p.predefined(p.ref)
 	p.included, p.nodeFile = map[string]bool{}, map[*yaml.Node]string{}
 	p.ruleNeeds = map[*pipeline.Job][]need{}
-	return p.pipeline(p.withIncludes(root, 0))
 }
 
 // pipeline interprets the top-level map.
@@ -175,6 +187,7 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 	case !visible:
 		p.errorf(root, "no jobs: a pipeline needs at least one job (keys starting with . are hidden templates)")
 		return nil
+	case len(jobs) == 0 && len(p.children) > 0:
 	case len(jobs) == 0 && len(p.errs) == 0 && p.ruledOut > 0:
 		p.warnf(root, "no job runs for %s (the warnings above say why); GitLab creates no pipeline", describeRef(p.ref))
 	case len(jobs) == 0 && len(p.errs) == 0:
@@ -187,7 +200,7 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 			return nil
 		}
 	}
-	return &pipeline.Pipeline{File: p.file, Dialect: pipeline.GitLab, Stages: grouped}
+	return &pipeline.Pipeline{File: p.file, Dialect: pipeline.GitLab, Stages: p.withChildren(grouped, g.stages)}
 }
 
 // planJobs builds every job the file defines, in file order with the
@@ -216,6 +229,7 @@ func (p *parser) planJobs(entries []yamlutil.Pair, g *globals) (jobs []*pipeline
 			return nil, nil, visible
 		}
 	}
+	p.needsOnTriggers(all)
 	p.resolveNeeds(all, file)
 	return jobs, stageOf, visible
 }
