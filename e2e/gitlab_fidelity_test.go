@@ -48,3 +48,22 @@ deploy:
 		t.Errorf("on dev deploy needs slow and should wait for it:\n%s", r)
 	}
 }
+
+// TestGitLabIncludeDir: without --include-dir an include: of another
+// project is left out with a warning naming the flag; with it the file is
+// read from DIR/<project>/<file> and its jobs run.
+func TestGitLabIncludeDir(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+include:
+  - project: group/shared
+    file: /ci/jobs.yml
+local: {image: "busybox:1.35", script: [echo local job]}
+`, "../../inc/group/shared/ci/jobs.yml", `shared: {image: "busybox:1.35", script: [echo shared job]}`)
+	r := p.run("lint")
+	wantCode(t, r, 0)
+	mustContain(t, r, "include: file /ci/jobs.yml is left out", "--include-dir DIR reads it from DIR/group/shared/<file>")
+	mustNotContain(t, r, "job shared")
+	r = p.run("exec", "--include-dir", "../../inc")
+	wantCode(t, r, 0)
+	mustContain(t, r, "shared job\n", "local job\n")
+}

@@ -39,6 +39,10 @@ type Options struct {
 	Registry string
 	// Runner is what CI_RUNNER_* say of the runner.
 	Runner RunnerInfo
+	// IncludeDir (--include-dir) is where include: project, remote and
+	// template files are read from: DIR/<project>/<file>,
+	// DIR/<host>/<path>, DIR/templates/<name>. Empty: they are left out.
+	IncludeDir string
 	// Env (--env) and BaseEnv (the configuration's environment) are
 	// NAME=VALUE lines the run adds above and below the file's variables.
 	// They are only used to expand references to them; the plan, not the
@@ -93,6 +97,7 @@ type parser struct {
 	included        map[string]bool       // include: local files read
 	nodeFile        map[*yaml.Node]string // nodes of included files
 	skippedIncludes []int                 // lines of includes left out
+	docBase         map[*yaml.Node]string // included documents of other projects: where their local: files are
 
 	// ruleNeeds are the needs: of the rule that let a job run, when it
 	// has some: they replace the job's own.
@@ -157,7 +162,7 @@ func (p *parser) start() {
 	p.above, p.below = envMap(p.opts.Env), envMap(p.opts.BaseEnv)
 	p.ref = p.pipelineRef()
 	p.pre = p.predefined(p.ref)
-	p.included, p.nodeFile = map[string]bool{}, map[*yaml.Node]string{}
+	p.included, p.nodeFile, p.docBase = map[string]bool{}, map[*yaml.Node]string{}, map[*yaml.Node]string{}
 	p.ruleNeeds = map[*pipeline.Job][]need{}
 }
 

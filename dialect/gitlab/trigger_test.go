@@ -142,3 +142,42 @@ func TestTriggerChildErrors(t *testing.T) {
 		})
 	}
 }
+
+// --include-dir maps include: project, remote and template to local
+// files; a project's file includes its own local: files from there.
+func TestIncludeDir(t *testing.T) {
+	inc := writeFiles(t, map[string]string{
+		"group/shared/ci/base.yml":                   "include: [{local: ci/more.yml}]\n.base: {script: echo base}\n",
+		"group/shared/ci/more.yml":                   "from-project: {extends: .base}\n",
+		"gitlab.example.com/x/-/raw/main/remote.yml": "from-remote: {script: echo remote}\n",
+		"templates/Jobs/T.gitlab-ci.yml":             "from-template: {script: echo template}\n",
+	})
+	dir := writeFiles(t, map[string]string{".gitlab-ci.yml": `include:
+  - {project: group/shared, file: /ci/base.yml}
+  - remote: https://gitlab.example.com/x/-/raw/main/remote.yml
+  - template: Jobs/T.gitlab-ci.yml
+  - component: gitlab.com/c/d@1
+mine: {extends: .base}
+`})
+	file := filepath.Join(dir, ".gitlab-ci.yml")
+	data, _ := os.ReadFile(file)
+	pl, warns, err := Parse(file, data, Options{Workspace: dir, IncludeDir: inc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, j := range pl.Jobs() {
+		names = append(names, j.Name)
+	}
+	slices.Sort(names)
+	if want := []string{"from-project", "from-remote", "from-template", "mine"}; !slices.Equal(names, want) {
+		t.Errorf("jobs %q, want %q", names, want)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0].Error(), "include: component gitlab.com/c/d@1 is left out") {
+		t.Errorf("warnings %v", warns)
+	}
+	_, _, err = Parse(file, []byte("include: {template: None.yml}\nx: {script: y}\n"), Options{Workspace: dir, IncludeDir: inc})
+	if err == nil || !strings.Contains(err.Error(), "include: templates/None.yml does not exist in --include-dir "+inc) {
+		t.Errorf("err %v", err)
+	}
+}
