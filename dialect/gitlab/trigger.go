@@ -137,6 +137,15 @@ func (p *parser) triggerJob(name string, key *yaml.Node, s *jobSpec, g *globals,
 		return
 	}
 	p.claimChild(name, s.trigger.depend, stages)
+	if when := p.ruleWhen(v.when, s.when); when == pipeline.Manual {
+		// A manual trigger job starts its child only when started: so do
+		// the child's jobs here, each when named.
+		for _, st := range stages {
+			for _, j := range st.Jobs {
+				j.When, j.AllowFailure = pipeline.Manual, true
+			}
+		}
+	}
 	p.children = append(p.children, child{trigger: name, stage: stage, stages: stages})
 	if !s.trigger.depend {
 		p.warnf(key, "job %s triggers a child pipeline without strategy: depend: its jobs (%s/...) run after stage %s and before the stages after it, and their failures do not fail the pipeline",

@@ -181,3 +181,16 @@ mine: {extends: .base}
 		t.Errorf("err %v", err)
 	}
 }
+
+// A manual trigger job makes its child's jobs manual: they run only when
+// named.
+func TestTriggerManual(t *testing.T) {
+	dir := writeFiles(t, map[string]string{".gitlab-ci.yml": "t: {when: manual, trigger: {include: c.yml}}\n", "c.yml": "x: {script: y}\n"})
+	pl, _, err := parseIn(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := pl.Jobs(); len(j) != 1 || j[0].Name != "t/x" || j[0].When != pipeline.Manual {
+		t.Fatalf("jobs %+v", j)
+	}
+}
