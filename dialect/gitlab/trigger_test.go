@@ -10,22 +10,6 @@ import (
 	"github.com/slipway-ci/slipway/pipeline"
 )
 
-// writeFiles lays out a workspace and returns its directory.
-func writeFiles(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func parseIn(t *testing.T, dir string) (*pipeline.Pipeline, []*pipeline.Warning, error) {
 	t.Helper()
 	file := filepath.Join(dir, ".gitlab-ci.yml")
@@ -84,7 +68,7 @@ c:
 // variables and CI_PIPELINE_SOURCE parent_pipeline; other triggers are
 // skipped with a reason.
 func TestTriggerChildPipeline(t *testing.T) {
-	dir := writeFiles(t, map[string]string{".gitlab-ci.yml": triggerParent, "ci/child.yml": triggerChild,
+	dir := workspace(t, map[string]string{".gitlab-ci.yml": triggerParent, "ci/child.yml": triggerChild,
 		"ci/loose.yml": "x: {script: exit 1}\n"})
 	pl, warns, err := parseIn(t, dir)
 	if err != nil {
@@ -135,7 +119,7 @@ func TestTriggerChildErrors(t *testing.T) {
 			"d.yml": "t: {trigger: {include: e.yml}}\n", "e.yml": "x: {script: y}\n"}, "child pipelines nest at most 2 levels deep"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := parseIn(t, writeFiles(t, tt.files))
+			_, _, err := parseIn(t, workspace(t, tt.files))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err %v, want %q", err, tt.want)
 			}
@@ -146,13 +130,13 @@ func TestTriggerChildErrors(t *testing.T) {
 // --include-dir maps include: project, remote and template to local
 // files; a project's file includes its own local: files from there.
 func TestIncludeDir(t *testing.T) {
-	inc := writeFiles(t, map[string]string{
+	inc := workspace(t, map[string]string{
 		"group/shared/ci/base.yml":                   "include: [{local: ci/more.yml}]\n.base: {script: echo base}\n",
 		"group/shared/ci/more.yml":                   "from-project: {extends: .base}\n",
 		"gitlab.example.com/x/-/raw/main/remote.yml": "from-remote: {script: echo remote}\n",
 		"templates/Jobs/T.gitlab-ci.yml":             "from-template: {script: echo template}\n",
 	})
-	dir := writeFiles(t, map[string]string{".gitlab-ci.yml": `include:
+	dir := workspace(t, map[string]string{".gitlab-ci.yml": `include:
   - {project: group/shared, file: /ci/base.yml}
   - remote: https://gitlab.example.com/x/-/raw/main/remote.yml
   - template: Jobs/T.gitlab-ci.yml
@@ -185,7 +169,7 @@ mine: {extends: .base}
 // A manual trigger job makes its child's jobs manual: they run only when
 // named.
 func TestTriggerManual(t *testing.T) {
-	dir := writeFiles(t, map[string]string{".gitlab-ci.yml": "t: {when: manual, trigger: {include: c.yml}}\n", "c.yml": "x: {script: y}\n"})
+	dir := workspace(t, map[string]string{".gitlab-ci.yml": "t: {when: manual, trigger: {include: c.yml}}\n", "c.yml": "x: {script: y}\n"})
 	pl, _, err := parseIn(t, dir)
 	if err != nil {
 		t.Fatal(err)
