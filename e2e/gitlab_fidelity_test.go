@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -66,4 +67,22 @@ local: {image: "busybox:1.35", script: [echo local job]}
 	r = p.run("exec", "--include-dir", "../../inc")
 	wantCode(t, r, 0)
 	mustContain(t, r, "shared job\n", "local job\n")
+}
+
+// TestGitLabRunnerVariables: CI_RUNNER_* describe slipway and the
+// configuration's runner; CI_REGISTRY and CI_REGISTRY_IMAGE come from the
+// configuration's registry key.
+func TestGitLabRunnerVariables(t *testing.T) {
+	p := newProject(t, ".gitlab-ci.yml", `
+show:
+  image: {name: busybox:1.35, pull_policy: if-not-present}
+  tags: [docker]
+  script:
+    - echo "runner=$CI_RUNNER_ID/$CI_RUNNER_DESCRIPTION tags=$CI_RUNNER_TAGS arch=$CI_RUNNER_EXECUTABLE_ARCH version=${CI_RUNNER_VERSION:+set}"
+    - echo "registry=$CI_REGISTRY image=$CI_REGISTRY_IMAGE api=$CI_API_V4_URL"
+`, "config.toml", "[[runners]]\nname = \"box-1\"\nregistry = \"registry.example.com:5000\"\ntags = [\"docker\", \"linux\"]\n")
+	r := p.run("exec", "--config", "config.toml")
+	wantCode(t, r, 0)
+	mustContain(t, r, "runner=1/box-1 tags=docker, linux arch=linux/"+runtime.GOARCH+" version=set\n",
+		"registry=registry.example.com:5000 image=registry.example.com:5000/group/project api=http://localhost/api/v4\n")
 }
