@@ -2,6 +2,7 @@ package gitlab
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -83,5 +84,27 @@ func TestRunnerVariables(t *testing.T) {
 	env = mustParse(t, "x:\n  script: y\n", Options{}).Jobs()[0].Steps[0].Env
 	if envOf(env, "CI_RUNNER_DESCRIPTION") != "slipway" || envOf(env, "CI_RUNNER_TAGS") != "<unset>" {
 		t.Errorf("defaults: %v", yamlEnvOnly(env, "CI_RUNNER_"))
+	}
+}
+
+// Services of the runner configuration come first, as gitlab-runner lists
+// them, and their host names are theirs: a file's service that names the
+// same loses it, with a warning.
+func TestRunnerServicesClaimHostNamesFirst(t *testing.T) {
+	pl := mustParse(t, "x:\n  services: [{name: 'redis:7.0', alias: 'cache redis'}, postgres:15]\n  script: y\n", Options{})
+	warns, err := AddRunnerServices(pl, []RunnerService{{Name: "redis:6"}}, "config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs := pl.Jobs()[0].Services
+	var got []string
+	for _, s := range svcs {
+		got = append(got, s.Name+"="+strings.Join(s.Aliases, ","))
+	}
+	if want := []string{"redis=redis", "cache=cache", "postgres=postgres"}; !slices.Equal(got, want) {
+		t.Errorf("services %q, want %q", got, want)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0].Error(), `service cache loses the host names the configuration's services have: "redis" (service redis)`) {
+		t.Errorf("warnings %v", warns)
 	}
 }
