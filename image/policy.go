@@ -59,7 +59,8 @@ func Effective(requested, allowed []pipeline.PullPolicy, source string) ([]pipel
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("pull_policy [%s] of %s is not one of the runner configuration's allowed_pull_policies [%s]",
+		// gitlab-runner's words, so that its documentation answers.
+		return nil, fmt.Errorf("pull_policy ([%s]) defined in %s is not one of the allowed_pull_policies ([%s])",
 			joinPolicies(requested), source, joinPolicies(allowed))
 	}
 	return out, nil

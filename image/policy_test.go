@@ -71,8 +71,8 @@ func TestEffective(t *testing.T) {
 		// gitlab-runner intersects: what is not allowed is dropped.
 		{list(always, ifNot), list(ifNot), list(ifNot), ""},
 		{list(never, ifNot, never), list(never, ifNot), list(never, ifNot), ""},
-		{list(always), list(ifNot, never), nil, `pull_policy [always] of the file is not one of the runner configuration's allowed_pull_policies [if-not-present, never]`},
-		{list(ifNot), list(always), nil, `pull_policy [if-not-present] of the file is not one of the runner configuration's allowed_pull_policies [always]`},
+		{list(always), list(ifNot, never), nil, `pull_policy ([always]) defined in the file is not one of the allowed_pull_policies ([if-not-present, never])`},
+		{list(ifNot), list(always), nil, `pull_policy ([if-not-present]) defined in the file is not one of the allowed_pull_policies ([always])`},
 	}
 	for _, tt := range tests {
 		got, err := Effective(tt.requested, tt.allowed, "the file")

@@ -21,8 +21,8 @@ func TestPullPolicyIntersection(t *testing.T) {
 		err                         string
 	}{
 		{file: []pipeline.PullPolicy{always, ifNot}, allowed: []pipeline.PullPolicy{ifNot, never}, want: []pipeline.PullPolicy{ifNot}},
-		{file: []pipeline.PullPolicy{always}, allowed: []pipeline.PullPolicy{ifNot}, err: "busybox:1.35: pull_policy [always] of the pipeline file is not one of the runner configuration's allowed_pull_policies [if-not-present]"},
-		{runner: []pipeline.PullPolicy{always}, allowed: []pipeline.PullPolicy{never}, err: "pull_policy [always] of the runner configuration is not one"},
+		{file: []pipeline.PullPolicy{always}, allowed: []pipeline.PullPolicy{ifNot}, err: "busybox:1.35: pull_policy ([always]) defined in GitLab pipeline config is not one of the allowed_pull_policies ([if-not-present])"},
+		{runner: []pipeline.PullPolicy{always}, allowed: []pipeline.PullPolicy{never}, err: "pull_policy ([always]) defined in Runner config is not one"},
 		{runner: []pipeline.PullPolicy{never, ifNot}, allowed: []pipeline.PullPolicy{never}, want: []pipeline.PullPolicy{never}},
 	} {
 		j := gitlabJob("j", "true")

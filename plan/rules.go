@@ -240,9 +240,9 @@ func globMatch(pat string, img pipeline.Image) bool {
 // the file, else the configured default, intersected with the allowed
 // ones. Nothing left refuses the image.
 func (pol Policy) pullPolicy(img *pipeline.Image) []error {
-	source := "the pipeline file"
+	source := "GitLab pipeline config"
 	if len(img.Pull) == 0 {
-		img.Pull, source = pol.PullPolicy, "the runner configuration"
+		img.Pull, source = pol.PullPolicy, "Runner config"
 	}
 	eff, err := image.Effective(img.Pull, pol.AllowedPullPolicies, source)
 	if err != nil {
