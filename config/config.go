@@ -48,6 +48,10 @@ type Runner struct {
 	// CPU architecture).
 	Tags        []string `toml:"tags"`
 	RunUntagged *bool    `toml:"run_untagged"`
+	// Registry is the container registry GitLab jobs see as CI_REGISTRY
+	// (CI_REGISTRY_IMAGE is it with the project's path); GitLab's
+	// server says it, so it is slipway's key, unset by default.
+	Registry string `toml:"registry"`
 }
 
 // Kubernetes is [runners.kubernetes], gitlab-runner's key names where it

@@ -636,14 +636,16 @@ func TestRegistryGitLabPullPolicies(t *testing.T) {
 		{name: "yaml list", policy: "[never, if-not-present]", pulls: 1},
 		{name: "allowed", policy: "if-not-present", config: `allowed_pull_policies = ["if-not-present", "never"]`, present: true},
 		{name: "not allowed", policy: "always", config: `allowed_pull_policies = ["if-not-present"]`, code: 2,
-			contains: []string{".gitlab-ci.yml:3:", `pull policy "always" is not allowed`, "allowed_pull_policies (allowed: if-not-present)"}},
+			contains: []string{".gitlab-ci.yml:3:", "pull_policy ([always]) defined in GitLab pipeline config is not one of the allowed_pull_policies ([if-not-present])"}},
+		// As gitlab-runner: the intersection of the file's list and the allowed ones.
+		{name: "intersected", policy: "[always, if-not-present]", config: `allowed_pull_policies = ["if-not-present"]`, present: true},
 		{name: "runner always, present", config: `pull_policy = "always"`, present: true, pulls: 1},
 		{name: "runner if-not-present, present", config: `pull_policy = "if-not-present"`, present: true},
 		{name: "runner never, absent", config: `pull_policy = ["never"]`, code: 1, contains: []string{"is not present locally"}},
 		{name: "yaml overrides runner", policy: "never", config: "pull_policy = \"always\"\nallowed_pull_policies = [\"always\", \"never\"]", present: true},
 		// As gitlab-runner: without allowed_pull_policies, pull_policy is the allow-list.
 		{name: "yaml outside runner pull_policy", policy: "never", config: `pull_policy = "always"`, present: true, code: 2,
-			contains: []string{`pull policy "never" is not allowed by the runner's allowed_pull_policies (allowed: always)`}},
+			contains: []string{"pull_policy ([never]) defined in GitLab pipeline config is not one of the allowed_pull_policies ([always])"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

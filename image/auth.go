@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/docker/cli/cli/config/configfile"
 	"github.com/slipway-ci/slipway/pipeline"
 )
 
@@ -71,6 +73,9 @@ type Source struct {
 	Config []byte
 	// Path is a config.json file; a missing file has no credentials.
 	Path string
+	// Legacy says Path is in the format of ~/.dockercfg: the auths map
+	// alone, without the "auths" key around it.
+	Legacy bool
 	// Inline is credentials attached to the image itself (Drone 0.x
 	// auth_config); they match whatever registry the image is on.
 	Inline *pipeline.Credentials
@@ -127,7 +132,19 @@ func (o Origins) Sources() []Source {
 	if p := userConfigPath(o.Getenv); p != "" {
 		out = append(out, Source{Name: p, Path: p})
 	}
+	// gitlab-runner's last fallback: the format before config.json.
+	if home := getenvOr(o.Getenv)("HOME"); home != "" {
+		p := filepath.Join(home, ".dockercfg")
+		out = append(out, Source{Name: p, Path: p, Legacy: true})
+	}
 	return out
+}
+
+func getenvOr(getenv func(string) string) func(string) string {
+	if getenv == nil {
+		return os.Getenv
+	}
+	return getenv
 }
 
 // LookupEnv finds key in a KEY=VALUE list; like an environment, the last
@@ -145,9 +162,7 @@ func LookupEnv(env []string, key string) (string, bool) {
 // $HOME/.docker/config.json. docker/cli's config.Dir is not used because it
 // caches the first answer for the life of the process.
 func userConfigPath(getenv func(string) string) string {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+	getenv = getenvOr(getenv)
 	if dir := getenv("DOCKER_CONFIG"); dir != "" {
 		return filepath.Join(dir, "config.json")
 	}
@@ -159,16 +174,24 @@ func userConfigPath(getenv func(string) string) string {
 
 // Resolve finds the credentials for ref's registry: the first source that
 // has some wins, so a lower source is never consulted once a higher one
-// matched. ok is false when no source has any (pull anonymously). An error
-// (a malformed source, a failing credential helper) stops the search rather
-// than silently falling through to credentials the user ranked lower.
-func Resolve(ctx context.Context, ref Reference, sources []Source) (Auth, bool, error) {
+// matched. ok is false when no source has any (pull anonymously). A
+// source that cannot be read or parsed is skipped, as gitlab-runner skips
+// it, and warn (if not nil) is told why, naming the source and never its
+// content. A failing credential helper stops the search rather than
+// silently falling through to credentials the user ranked lower.
+func Resolve(ctx context.Context, ref Reference, sources []Source, warn func(string)) (Auth, bool, error) {
 	if ref.named == nil {
 		return Auth{}, false, errors.New("no image reference")
 	}
-	host := ref.Domain()
 	for _, s := range sources {
-		a, ok, err := s.lookup(ctx, host)
+		cf, err := s.load()
+		if err != nil {
+			if warn != nil {
+				warn(err.Error() + "; skipped")
+			}
+			continue
+		}
+		a, ok, err := s.lookup(ctx, cf, ref)
 		if err != nil || ok {
 			return a, ok, err
 		}
@@ -176,22 +199,38 @@ func Resolve(ctx context.Context, ref Reference, sources []Source) (Auth, bool, 
 	return Auth{}, false, nil
 }
 
-// lookup is one source's answer for host.
-func (s Source) lookup(ctx context.Context, host string) (Auth, bool, error) {
+// load reads and parses the source's config; nil with no error when
+// there is nothing to read (a missing file, inline credentials).
+func (s Source) load() (*configfile.ConfigFile, error) {
+	data := s.Config
 	switch {
 	case s.Inline != nil:
-		a := Auth{Username: s.Inline.Username, Password: s.Inline.Password, ServerAddress: authKey(host), Source: s.Name}
-		return a, !a.IsZero(), nil
+		return nil, nil
 	case s.Path != "":
-		data, err := os.ReadFile(s.Path)
+		var err error
+		data, err = os.ReadFile(s.Path)
 		if errors.Is(err, os.ErrNotExist) {
-			return Auth{}, false, nil
+			return &configfile.ConfigFile{}, nil
 		}
 		if err != nil {
-			return Auth{}, false, fmt.Errorf("reading registry credentials: %w", err)
+			return nil, fmt.Errorf("registry credentials in %s: %w", s.Name, err)
 		}
-		return lookupConfig(ctx, s.Name, data, host)
-	default:
-		return lookupConfig(ctx, s.Name, s.Config, host)
 	}
+	if s.Legacy && len(bytes.TrimSpace(data)) > 0 {
+		data = append(append([]byte(`{"auths":`), data...), '}')
+	}
+	cf, err := loadConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("registry credentials in %s: %w", s.Name, err)
+	}
+	return cf, nil
+}
+
+// lookup is one source's answer for ref.
+func (s Source) lookup(ctx context.Context, cf *configfile.ConfigFile, ref Reference) (Auth, bool, error) {
+	if s.Inline != nil {
+		a := Auth{Username: s.Inline.Username, Password: s.Inline.Password, ServerAddress: authKey(ref.Domain()), Source: s.Name}
+		return a, !a.IsZero(), nil
+	}
+	return lookupConfig(ctx, s.Name, cf, ref)
 }

@@ -55,7 +55,7 @@ func env(kv ...string) func(string) string {
 
 func resolve(t *testing.T, image string, sources []Source) (Auth, bool, error) {
 	t.Helper()
-	return Resolve(context.Background(), mustParse(t, image), sources)
+	return Resolve(context.Background(), mustParse(t, image), sources, func(w string) { t.Log("warning: " + w) })
 }
 
 const private = "registry.example.com:5000/namespace/image:tag"
@@ -227,12 +227,15 @@ func TestResolveInvalidSourceNamesItNeverItsContent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// As gitlab-runner, a broken source is skipped with a warning
+			// and the next one is used.
 			o := Origins{JobEnv: []string{AuthConfigVar + "=" + tt.config}, RunnerEnv: []string{AuthConfigVar + "=" + auths(map[string]string{"registry.example.com:5000": "u:p"})}}
-			_, ok, err := resolve(t, private, o.Sources())
-			if err == nil || ok {
-				t.Fatalf("ok=%v err=%v; want an error, not the lower-priority source", ok, err)
+			var warns []string
+			a, ok, err := Resolve(context.Background(), mustParse(t, private), o.Sources(), func(w string) { warns = append(warns, w) })
+			if err != nil || !ok || a.Username != "u" || len(warns) != 1 {
+				t.Fatalf("ok=%v err=%v warnings %q; want the lower-priority source and one warning", ok, err, warns)
 			}
-			msg := err.Error()
+			msg := warns[0]
 			if !strings.Contains(msg, tt.want) || !strings.Contains(msg, "DOCKER_AUTH_CONFIG variable") {
 				t.Errorf("err = %q, want it to contain %q and name the source", msg, tt.want)
 			}
@@ -257,9 +260,10 @@ func TestResolveInvalidLowerSourceIsNotReached(t *testing.T) {
 
 func TestResolveUnreadableFile(t *testing.T) {
 	dir := t.TempDir() // a directory where the file should be
-	_, _, err := resolve(t, private, []Source{{Name: dir, Path: dir}})
-	if err == nil || !strings.Contains(err.Error(), dir) {
-		t.Fatalf("err = %v, want one naming %s", err, dir)
+	var warns []string
+	_, ok, err := Resolve(context.Background(), mustParse(t, private), []Source{{Name: dir, Path: dir}}, func(w string) { warns = append(warns, w) })
+	if err != nil || ok || len(warns) != 1 || !strings.Contains(warns[0], dir) {
+		t.Fatalf("ok=%v err=%v warnings %q, want one warning naming %s", ok, err, warns, dir)
 	}
 }
 
@@ -313,12 +317,14 @@ func TestResolveCredentialHelpers(t *testing.T) {
 		{"credHelpers", `{"credHelpers":{"` + host + `":"slipwaytest"}}`, private, "helper-user", "helper-secret", "", []string{host}},
 		{"credsStore", `{"credsStore":"slipwaytest"}`, private, "helper-user", "helper-secret", "", []string{host}},
 		{"credHelpers beats auths", `{"credHelpers":{"` + host + `":"slipwaytest"},` + authsHost + `}`, private, "helper-user", "helper-secret", "", []string{host}},
-		{"auths beats credsStore", `{"credsStore":"slipwaytest",` + authsHost + `}`, private, "auths-user", "auths-pass", "", nil},
+		// gitlab-runner's order: credsStore overrides auths.
+		{"credsStore beats auths", `{"credsStore":"slipwaytest",` + authsHost + `}`, private, "helper-user", "helper-secret", "", []string{host}},
+		{"credsStore without the host goes on to auths", `{"credsStore":"slipwaytest","auths":{"other.example.com":{"auth":"` + b64("a", "b") + `"}}}`, "other.example.com/x", "a", "b", "", []string{"other.example.com"}},
 		{"credHelpers beats credsStore", `{"credsStore":"nonexistent","credHelpers":{"` + host + `":"slipwaytest"}}`, private, "helper-user", "helper-secret", "", []string{host}},
 		{"credHelpers for another host is skipped", `{"credHelpers":{"registry.example.com":"nonexistent"},` + authsHost + `}`, private, "auths-user", "auths-pass", "", nil},
 		{"placeholder auths entry defers to credsStore", `{"credsStore":"slipwaytest","auths":{"` + host + `":{}}}`, private, "helper-user", "helper-secret", "", []string{host}},
 		{"helper not found goes on to auths", `{"credHelpers":{"other.example.com":"slipwaytest"},"auths":{"other.example.com":{"auth":"` + b64("a", "b") + `"}}}`, "other.example.com/x", "a", "b", "", []string{"other.example.com"}},
-		{"credHelpers keeps its host from credsStore", `{"credHelpers":{"other.example.com":"slipwaytest"},"credsStore":"slipwaytest"}`, "other.example.com/x", "", "", "", []string{"other.example.com"}},
+		{"credHelpers without the host goes on to credsStore", `{"credHelpers":{"other.example.com":"slipwaytest"},"credsStore":"slipwaytest"}`, "other.example.com/x", "", "", "", []string{"other.example.com", "other.example.com"}},
 		{"empty credHelpers entry opts out of credsStore", `{"credHelpers":{"` + host + `":""},"credsStore":"slipwaytest"}`, private, "", "", "", nil},
 		{"empty credHelpers entry still uses auths", `{"credHelpers":{"` + host + `":""},"credsStore":"slipwaytest",` + authsHost + `}`, private, "auths-user", "auths-pass", "", nil},
 		{"credsStore not found is no match", `{"credsStore":"slipwaytest"}`, "other.example.com/x", "", "", "", []string{"other.example.com"}},
@@ -399,14 +405,14 @@ func TestResolveHelperCancelled(t *testing.T) {
 	installHelper(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, _, err := Resolve(ctx, mustParse(t, private), []Source{{Name: "cfg", Config: []byte(`{"credsStore":"slipwaytest"}`)}})
+	_, _, err := Resolve(ctx, mustParse(t, private), []Source{{Name: "cfg", Config: []byte(`{"credsStore":"slipwaytest"}`)}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Fatalf("err = %v, want context canceled", err)
 	}
 }
 
 func TestResolveZeroReference(t *testing.T) {
-	if _, _, err := Resolve(context.Background(), Reference{}, nil); err == nil {
+	if _, _, err := Resolve(context.Background(), Reference{}, nil, nil); err == nil {
 		t.Fatal("want an error")
 	}
 }

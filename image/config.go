@@ -14,43 +14,43 @@ import (
 
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
-	"github.com/docker/cli/cli/config/credentials"
 )
 
 // hubKey is the key Docker stores Docker Hub credentials under, and the
 // server URL it asks credential helpers about.
 const hubKey = "https://index.docker.io/v1/"
 
-// lookupConfig is one config.json document's answer for host, in the
-// spec's order: credHelpers[host], then auths[host], then credsStore. A
-// helper that has nothing for host passes to the next step. credsStore is
-// the helper for the hosts credHelpers does not mention, as in Docker, so a
-// host credHelpers names (even with "", Docker's opt-out) never reaches it.
+// lookupConfig is one config.json document's answer for ref, in
+// gitlab-runner's order (its ReadAuthConfigsFromReader lets credHelpers
+// override credsStore, and credsStore override auths): credHelpers for
+// the registry, then credsStore, then auths. A helper that has nothing
+// passes to the next step. A registry credHelpers maps to "" (Docker's
+// opt-out) never reaches credsStore.
 //
 // docker/cli's ConfigFile.GetCredentialsStore is not used: it lets
-// credsStore shadow auths, reads the process's DOCKER_AUTH_CONFIG, matches
-// Docker Hub only under its v1 URL, and picks among equivalent keys in map
-// order. Its parser, host normaliser and the helper protocol client are.
-func lookupConfig(ctx context.Context, name string, data []byte, host string) (Auth, bool, error) {
-	cf, err := loadConfig(data)
-	if err != nil {
-		return Auth{}, false, fmt.Errorf("registry credentials in %s: %w", name, err)
-	}
-	helper, mentioned := "", false
-	if keys := matchingKeys(cf.CredentialHelpers, host); len(keys) > 0 {
-		helper, mentioned = cf.CredentialHelpers[keys[0]], true
+// auths shadow credsStore, reads the process's DOCKER_AUTH_CONFIG, matches
+// Docker Hub only under its v1 URL, knows no registry paths, and picks
+// among equivalent keys in map order. Its parser, and the helper protocol
+// client, are used.
+func lookupConfig(ctx context.Context, name string, cf *configfile.ConfigFile, ref Reference) (Auth, bool, error) {
+	host := ref.Domain()
+	helper, optOut := "", false
+	if keys := matchingKeys(cf.CredentialHelpers, ref); len(keys) > 0 {
+		helper = cf.CredentialHelpers[keys[0]]
+		optOut = helper == ""
 	}
 	if helper != "" {
 		if a, ok, err := fromHelper(ctx, helper, host, "credHelpers in "+name); err != nil || ok {
 			return withSource(a, name), ok, err
 		}
 	}
-	if a, ok := fromAuths(cf, host); ok {
-		return withSource(a, name), true, nil
+	if cf.CredentialsStore != "" && !optOut {
+		if a, ok, err := fromHelper(ctx, cf.CredentialsStore, host, "credsStore in "+name); err != nil || ok {
+			return withSource(a, name), ok, err
+		}
 	}
-	if cf.CredentialsStore != "" && !mentioned {
-		a, ok, err := fromHelper(ctx, cf.CredentialsStore, host, "credsStore in "+name)
-		return withSource(a, name), ok, err
+	if a, ok := fromAuths(cf, ref); ok {
+		return withSource(a, name), true, nil
 	}
 	return Auth{}, false, nil
 }
@@ -58,8 +58,9 @@ func lookupConfig(ctx context.Context, name string, data []byte, host string) (A
 // fromAuths is the best non-empty auths entry for host. An empty entry is
 // the placeholder `docker login` leaves when a credsStore holds the secret:
 // not a match.
-func fromAuths(cf *configfile.ConfigFile, host string) (Auth, bool) {
-	for _, k := range matchingKeys(cf.AuthConfigs, host) {
+func fromAuths(cf *configfile.ConfigFile, ref Reference) (Auth, bool) {
+	host := ref.Domain()
+	for _, k := range matchingKeys(cf.AuthConfigs, ref) {
 		ac := cf.AuthConfigs[k]
 		a := Auth{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken,
 			RegistryToken: ac.RegistryToken, ServerAddress: authKey(host)}
@@ -129,15 +130,21 @@ func badAuthKey(data []byte) string {
 	return "?"
 }
 
-// matchingKeys lists the keys of a credHelpers or auths map that name host,
-// best first: Docker's own key for the host, then the bare host, then
-// other spellings (https://host/v2/) in sorted order, so that the choice
-// never depends on map order.
-func matchingKeys[V any](m map[string]V, host string) []string {
+// matchingKeys lists the keys of a credHelpers or auths map that name
+// ref's registry, best first: the longest path (a key
+// registry.local/team-a is for the images under team-a, and beats
+// registry.local), then Docker's own key for the host, then the bare
+// host, then other spellings (https://host/v2/) in sorted order, so that
+// the choice never depends on map order.
+func matchingKeys[V any](m map[string]V, ref Reference) []string {
+	host, repo := ref.Domain(), ref.Path()
 	var keys []string
+	plen := map[string]int{}
 	for k := range m {
-		if sameRegistry(credentials.ConvertToHostname(k), host) {
+		h, p := splitKey(k)
+		if sameRegistry(h, host) && (p == "" || repo == p || strings.HasPrefix(repo, p+"/")) {
 			keys = append(keys, k)
+			plen[k] = len(p)
 		}
 	}
 	rank := func(k string) int {
@@ -149,17 +156,33 @@ func matchingKeys[V any](m map[string]V, host string) []string {
 		}
 		return 2
 	}
-	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(rank(a), rank(b)), strings.Compare(a, b)) })
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(cmp.Compare(plen[b], plen[a]), cmp.Compare(rank(a), rank(b)), strings.Compare(a, b))
+	})
 	return keys
 }
 
-// sameRegistry compares hosts exactly, port included
-// (registry.example.com is not registry.example.com:5000), except that
-// Docker Hub's names are all one registry.
-func sameRegistry(a, b string) bool { return a == b || isHub(a) && isHub(b) }
+// splitKey reads a credHelpers or auths key as a registry host and a
+// repository path: a scheme and an API version suffix (https://host/v1/,
+// host/v2) are dropped, as Docker's ConvertToHostname drops them, but a
+// path that is not a version is kept (registry.local/team-a).
+func splitKey(k string) (host, path string) {
+	k = strings.TrimPrefix(strings.TrimPrefix(k, "https://"), "http://")
+	host, path, _ = strings.Cut(k, "/")
+	path = strings.Trim(path, "/")
+	if path == "v1" || path == "v2" {
+		path = ""
+	}
+	return host, path
+}
+
+// sameRegistry compares hosts, port included (registry.example.com is not
+// registry.example.com:5000), ignoring case as DNS does; Docker Hub's
+// names are all one registry.
+func sameRegistry(a, b string) bool { return strings.EqualFold(a, b) || isHub(a) && isHub(b) }
 
 func isHub(host string) bool {
-	switch host {
+	switch strings.ToLower(host) {
 	case "docker.io", "index.docker.io", "registry-1.docker.io":
 		return true
 	}

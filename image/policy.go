@@ -43,20 +43,27 @@ func ParsePolicy(s string) (pipeline.PullPolicy, error) {
 	return "", fmt.Errorf("unknown pull policy %q: want always, if-not-present (or if-not-exists) or never", s)
 }
 
-// Allowed checks GitLab's allowed_pull_policies: every requested policy must
-// be in allowed. An empty allowed list restricts nothing; GitLab then falls
-// back to the runner's own pull_policy, which the caller should pass instead
-// when it has one.
-func Allowed(requested, allowed []pipeline.PullPolicy) error {
-	if len(allowed) == 0 {
-		return nil
+// Effective is gitlab-runner's pull policy for an image: the policies
+// requested (the file's, else the runner's pull_policy) that
+// allowed_pull_policies also lists, in the requested order. An empty
+// allowed list restricts nothing. None left is an error naming both
+// lists; source says where the requested ones come from.
+func Effective(requested, allowed []pipeline.PullPolicy, source string) ([]pipeline.PullPolicy, error) {
+	if len(allowed) == 0 || len(requested) == 0 {
+		return requested, nil
 	}
+	var out []pipeline.PullPolicy
 	for _, p := range requested {
-		if !slices.Contains(allowed, p) {
-			return fmt.Errorf("pull policy %q is not allowed by the runner's allowed_pull_policies (allowed: %s)", gitlabName(p), joinPolicies(allowed))
+		if slices.Contains(allowed, p) && !slices.Contains(out, p) {
+			out = append(out, p)
 		}
 	}
-	return nil
+	if len(out) == 0 {
+		// gitlab-runner's words, so that its documentation answers.
+		return nil, fmt.Errorf("pull_policy ([%s]) defined in %s is not one of the allowed_pull_policies ([%s])",
+			joinPolicies(requested), source, joinPolicies(allowed))
+	}
+	return out, nil
 }
 
 // joinPolicies lists policies as GitLab spells them: allowed_pull_policies

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,24 +58,26 @@ func errMatches(err error, want string) bool {
 	return err != nil && strings.Contains(err.Error(), want)
 }
 
-func TestAllowed(t *testing.T) {
+func TestEffective(t *testing.T) {
 	tests := []struct {
-		requested, allowed []pipeline.PullPolicy
-		wantErr            string
+		requested, allowed, want []pipeline.PullPolicy
+		wantErr                  string
 	}{
-		{nil, nil, ""},
-		{list(always), nil, ""},
-		{nil, list(never), ""},
-		{list(always), list(always, ifNot), ""},
-		{list(always, ifNot), list(ifNot, always), ""},
-		{list(always), list(ifNot, never), `pull policy "always" is not allowed by the runner's allowed_pull_policies (allowed: if-not-present, never)`},
-		{list(ifNot), list(always), `pull policy "if-not-present" is not allowed by the runner's allowed_pull_policies (allowed: always)`},
-		{list(ifNot, never), list(ifNot), `pull policy "never" is not allowed`},
+		{nil, nil, nil, ""},
+		{list(always), nil, list(always), ""},
+		{nil, list(never), nil, ""},
+		{list(always), list(always, ifNot), list(always), ""},
+		{list(always, ifNot), list(ifNot, always), list(always, ifNot), ""},
+		// gitlab-runner intersects: what is not allowed is dropped.
+		{list(always, ifNot), list(ifNot), list(ifNot), ""},
+		{list(never, ifNot, never), list(never, ifNot), list(never, ifNot), ""},
+		{list(always), list(ifNot, never), nil, `pull_policy ([always]) defined in the file is not one of the allowed_pull_policies ([if-not-present, never])`},
+		{list(ifNot), list(always), nil, `pull_policy ([if-not-present]) defined in the file is not one of the allowed_pull_policies ([always])`},
 	}
 	for _, tt := range tests {
-		err := Allowed(tt.requested, tt.allowed)
-		if !errMatches(err, tt.wantErr) {
-			t.Errorf("Allowed(%v, %v) = %v, want %q", tt.requested, tt.allowed, err, tt.wantErr)
+		got, err := Effective(tt.requested, tt.allowed, "the file")
+		if !errMatches(err, tt.wantErr) || !slices.Equal(got, tt.want) {
+			t.Errorf("Effective(%v, %v) = %v, %v; want %v, %q", tt.requested, tt.allowed, got, err, tt.want, tt.wantErr)
 		}
 	}
 }

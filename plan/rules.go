@@ -236,16 +236,19 @@ func globMatch(pat string, img pipeline.Image) bool {
 	return false
 }
 
-// pullPolicy checks a file's pull policies against the allowed ones and
-// gives images without one the configured default.
+// pullPolicy gives an image the policies gitlab-runner would: those of
+// the file, else the configured default, intersected with the allowed
+// ones. Nothing left refuses the image.
 func (pol Policy) pullPolicy(img *pipeline.Image) []error {
+	source := "GitLab pipeline config"
 	if len(img.Pull) == 0 {
-		img.Pull = pol.PullPolicy
-		return nil
+		img.Pull, source = pol.PullPolicy, "Runner config"
 	}
-	if err := image.Allowed(img.Pull, pol.AllowedPullPolicies); err != nil {
+	eff, err := image.Effective(img.Pull, pol.AllowedPullPolicies, source)
+	if err != nil {
 		return []error{pipeline.Errorf(img.Pos, "%s: %v", img.Name, err)}
 	}
+	img.Pull = eff
 	return nil
 }
 

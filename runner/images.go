@@ -173,7 +173,8 @@ func (r *run) registryAuth(ctx context.Context, j *plan.Job, img pipeline.Image,
 		}
 		o.PullSecrets = append(o.PullSecrets, image.PullSecret{Name: name, Value: v})
 	}
-	a, found, err := image.Resolve(ctx, ref, o.Sources())
+	warn := func(w string) { r.say(j.Name, "WARNING: %s", w) }
+	a, found, err := image.Resolve(ctx, ref, o.Sources(), warn)
 	if err != nil || !found {
 		return nil, "", err
 	}

@@ -36,6 +36,7 @@ type options struct {
 	tag        string
 	source     string
 	defImage   string
+	includeDir string
 	lint       bool // lint: what only a run needs is a warning
 }
 
@@ -52,6 +53,7 @@ func (o *options) register(cmd *cobra.Command) {
 	f.StringVar(&o.branch, "branch", "", "branch the pipeline runs for: Drone's when:/trigger:, GitLab's rules and CI_COMMIT_BRANCH (default: the workspace's checked-out git branch)")
 	f.StringVar(&o.tag, "tag", "", "the tag the pipeline runs for: a GitLab tag pipeline (CI_COMMIT_TAG) instead of a branch pipeline; a Drone tag build (DRONE_TAG; event tag unless --event says otherwise)")
 	f.StringVar(&o.defImage, "default-image", "", "image of the jobs that name none (default: [runners.docker] image from --config)")
+	f.StringVar(&o.includeDir, "include-dir", "", "where GitLab's include: project/remote/template files are read: DIR/<project>/<file>, DIR/<host>/<path>, DIR/templates/<name>")
 	f.StringVar(&o.source, "pipeline-source", "push", "GitLab's CI_PIPELINE_SOURCE (push, merge_request_event, schedule, web, api, trigger)")
 	f.StringVar(&o.event, "event", "push", "event Drone's when:/trigger: conditions see (push, pull_request, tag, promote, cron, custom)")
 }
@@ -150,8 +152,12 @@ func (o *options) loadWith(jobs []string, secrets map[string]string, m *secret.M
 	if dialect.IsDrone(file) {
 		opts.Drone = o.droneContext(ws, project)
 	} else {
-		opts.GitLab = gitlab.Options{Git: vcs.Read(ws), Branch: o.branch, Tag: o.tag, PipelineSource: o.source, Workspace: ws,
-			Env: o.env, BaseEnv: cfg.Runner().Environment}
+		incDir, err := o.includeDirAbs()
+		if err != nil {
+			return nil, err
+		}
+		opts.GitLab = gitlab.Options{IncludeDir: incDir, Git: vcs.Read(ws), Branch: o.branch, Tag: o.tag, PipelineSource: o.source, Workspace: ws,
+			Env: o.env, BaseEnv: cfg.Runner().Environment, Registry: cfg.Runner().Registry, Runner: runnerInfo(cfg.Runner())}
 	}
 	p, warns, err := dialect.Load(file, opts)
 	printWarnings(m, warns)
@@ -209,4 +215,19 @@ func parseSecrets(args []string) (map[string]string, error) {
 		out[name] = value
 	}
 	return out, nil
+}
+
+// includeDirAbs is --include-dir made absolute, checked to be a directory.
+func (o *options) includeDirAbs() (string, error) {
+	if o.includeDir == "" {
+		return "", nil
+	}
+	dir, err := filepath.Abs(o.includeDir)
+	if err != nil {
+		return "", err
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("--include-dir %s is not a directory", o.includeDir)
+	}
+	return dir, nil
 }

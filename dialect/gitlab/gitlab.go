@@ -37,6 +37,12 @@ type Options struct {
 	// Registry is CI_REGISTRY, from the runner configuration; empty
 	// leaves CI_REGISTRY and CI_REGISTRY_IMAGE unset.
 	Registry string
+	// Runner is what CI_RUNNER_* say of the runner.
+	Runner RunnerInfo
+	// IncludeDir (--include-dir) is where include: project, remote and
+	// template files are read from: DIR/<project>/<file>,
+	// DIR/<host>/<path>, DIR/templates/<name>. Empty: they are left out.
+	IncludeDir string
 	// Env (--env) and BaseEnv (the configuration's environment) are
 	// NAME=VALUE lines the run adds above and below the file's variables.
 	// They are only used to expand references to them; the plan, not the
@@ -91,6 +97,18 @@ type parser struct {
 	included        map[string]bool       // include: local files read
 	nodeFile        map[*yaml.Node]string // nodes of included files
 	skippedIncludes []int                 // lines of includes left out
+	docBase         map[*yaml.Node]string // included documents of other projects: where their local: files are
+
+	// ruleNeeds are the needs: of the rule that let a job run, when it
+	// has some: they replace the job's own.
+	ruleNeeds map[*pipeline.Job][]need
+
+	// depth is 0 for the pipeline, 1 for a child pipeline, 2 for a
+	// grandchild; forwarded are the variables a trigger job passes its
+	// child; children are the child pipelines that run.
+	depth     int
+	forwarded []variable
+	children  []child
 }
 
 // parsedRef memoises image.Parse: a big file names the same few images
@@ -135,11 +153,17 @@ func (p *parser) parse(data []byte) *pipeline.Pipeline {
 		p.errorf(root, "expected a map of jobs and keywords, got %s", yamlutil.Describe(root))
 		return nil
 	}
+	p.start()
+	return p.pipeline(p.withIncludes(root, 0))
+}
+
+// start sets up what interpreting a file needs.
+func (p *parser) start() {
 	p.above, p.below = envMap(p.opts.Env), envMap(p.opts.BaseEnv)
 	p.ref = p.pipelineRef()
 	p.pre = p.predefined(p.ref)
-	p.included, p.nodeFile = map[string]bool{}, map[*yaml.Node]string{}
-	return p.pipeline(p.withIncludes(root, 0))
+	p.included, p.nodeFile, p.docBase = map[string]bool{}, map[*yaml.Node]string{}, map[*yaml.Node]string{}
+	p.ruleNeeds = map[*pipeline.Job][]need{}
 }
 
 // pipeline interprets the top-level map.
@@ -168,6 +192,7 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 	case !visible:
 		p.errorf(root, "no jobs: a pipeline needs at least one job (keys starting with . are hidden templates)")
 		return nil
+	case len(jobs) == 0 && len(p.children) > 0:
 	case len(jobs) == 0 && len(p.errs) == 0 && p.ruledOut > 0:
 		p.warnf(root, "no job runs for %s (the warnings above say why); GitLab creates no pipeline", describeRef(p.ref))
 	case len(jobs) == 0 && len(p.errs) == 0:
@@ -180,7 +205,7 @@ func (p *parser) pipeline(root *yaml.Node) *pipeline.Pipeline {
 			return nil
 		}
 	}
-	return &pipeline.Pipeline{File: p.file, Dialect: pipeline.GitLab, Stages: grouped}
+	return &pipeline.Pipeline{File: p.file, Dialect: pipeline.GitLab, Stages: p.withChildren(grouped, g.stages)}
 }
 
 // planJobs builds every job the file defines, in file order with the
@@ -197,7 +222,11 @@ func (p *parser) planJobs(entries []yamlutil.Pair, g *globals) (jobs []*pipeline
 		file[e.Key.Value] = true
 		grp := p.job(e, g)
 		for _, j := range grp.jobs {
-			all = append(all, planned{job: j, base: e.Key.Value, stage: slices.Index(g.stages, grp.stage), needs: grp.needs, has: grp.needs != nil, deps: grp.deps, depsAt: grp.depsAt})
+			needs := grp.needs
+			if rn, ok := p.ruleNeeds[j]; ok {
+				needs = rn // the matching rule's needs: replace the job's
+			}
+			all = append(all, planned{job: j, base: e.Key.Value, stage: slices.Index(g.stages, grp.stage), needs: needs, has: needs != nil, deps: grp.deps, depsAt: grp.depsAt})
 			jobs = append(jobs, j)
 			stageOf = append(stageOf, grp.stage)
 		}
@@ -205,6 +234,7 @@ func (p *parser) planJobs(entries []yamlutil.Pair, g *globals) (jobs []*pipeline
 			return nil, nil, visible
 		}
 	}
+	p.needsOnTriggers(all)
 	p.resolveNeeds(all, file)
 	return jobs, stageOf, visible
 }

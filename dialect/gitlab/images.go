@@ -272,10 +272,11 @@ func (p *parser) aliases(n *yaml.Node) ([]string, bool) {
 
 // defaultAliases are the host names GitLab derives from a service image:
 // the name as written without tag or digest, "/" replaced by "__"
-// (primary) and by "-" (secondary, only if different). The ":" of a
-// registry host:port becomes "-" in both. The tag and digest are cut
-// using the parsed reference, so the port colon is never mistaken for a
-// tag separator.
+// (primary) and by "-" (secondary, only if different). A registry's
+// :port is dropped, as gitlab-runner's SplitNameAndVersion does
+// (registry.example.com:5000/postgres -> registry.example.com__postgres).
+// The tag and digest are cut using the parsed reference, so the port
+// colon is never mistaken for a tag separator.
 func (p *parser) defaultAliases(img pipeline.Image) []string {
 	if img.Ref == "" {
 		return nil // unexpanded variable: nothing reliable to derive
@@ -291,13 +292,27 @@ func (p *parser) defaultAliases(img pipeline.Image) []string {
 	if t := ref.Tag(); t != "" {
 		name = strings.TrimSuffix(name, ":"+t)
 	}
-	name = strings.ReplaceAll(name, ":", "-")
+	name = dropPort(name)
 	primary := strings.ReplaceAll(name, "/", "__")
 	secondary := strings.ReplaceAll(name, "/", "-")
 	if secondary == primary {
 		return []string{primary}
 	}
 	return []string{primary, secondary}
+}
+
+// dropPort removes the :port of the registry part of an image name (the
+// part before the first "/"); a name without a registry is unchanged.
+func dropPort(name string) string {
+	host, rest, found := strings.Cut(name, "/")
+	if h, port, ok := strings.Cut(host, ":"); ok && found && isDigits(port) {
+		return h + "/" + rest
+	}
+	return name
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // jobServices turns a job's decoded services into model services: names

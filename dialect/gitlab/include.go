@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -52,7 +53,7 @@ func (p *parser) withIncludes(root *yaml.Node, depth int) *yaml.Node {
 	}
 	var merged *yaml.Node
 	for _, inc := range p.includes(list) {
-		for _, doc := range p.includeDocs(inc) {
+		for _, doc := range p.includeDocs(inc, p.docBase[root]) {
 			doc = p.withIncludes(doc, depth+1)
 			if merged == nil {
 				merged = doc
@@ -117,23 +118,67 @@ func (p *parser) includeMap(m *yaml.Node) (include, bool) {
 }
 
 // includeDocs reads what one include: entry names, if its rules let it.
-func (p *parser) includeDocs(inc include) []*yaml.Node {
+// base is where local: paths are, when the including file is another
+// project's (from --include-dir); "" for the workspace.
+func (p *parser) includeDocs(inc include, base string) []*yaml.Node {
 	if inc.rules != nil {
 		if v := p.evalRules(inc.rules, p.newEvalContext(p.ref, p.scope(p.pre).lookup)); !v.run {
 			return nil
 		}
 	}
+	lookup := p.scope(p.pre).lookup
 	switch {
 	case inc.kind == "local":
 	case inc.kind == "file" && strings.EqualFold(strings.Trim(inc.project, "/"), strings.Trim(p.opts.ProjectPath, "/")):
-		// This project's own file: the workspace has it.
+		base = "" // this project's own file: the workspace has it
+	case p.opts.IncludeDir != "" && inc.kind != "component":
+		return p.includeDirDocs(inc, lookup)
 	default:
 		p.skipInclude(inc)
 		return nil
 	}
 	var out []*yaml.Node
 	for _, name := range inc.names {
-		out = append(out, p.localInclude(inc.at, expandString(name, p.scope(p.pre).lookup))...)
+		out = append(out, p.localInclude(inc.at, expandString(name, lookup), base)...)
+	}
+	return out
+}
+
+// includeDirDocs reads an include: of another project, a remote file or
+// a template from --include-dir: DIR/<project>/<file>, DIR/<host>/<path>
+// and DIR/templates/<name>. A project's files include their own local:
+// files from DIR/<project>.
+func (p *parser) includeDirDocs(inc include, lookup lookupFunc) []*yaml.Node {
+	dir := p.opts.IncludeDir
+	var out []*yaml.Node
+	for _, name := range inc.names {
+		name = expandString(name, lookup)
+		var rel, base string
+		switch inc.kind {
+		case "file":
+			project := strings.Trim(expandString(inc.project, lookup), "/")
+			rel, base = path.Join(project, strings.TrimPrefix(name, "/")), filepath.Join(dir, filepath.FromSlash(project))
+		case "remote":
+			u, err := url.Parse(name)
+			if err != nil || u.Host == "" {
+				p.errorf(inc.at, "include: remote %s is not a URL", name)
+				continue
+			}
+			rel = path.Join(u.Host, u.Path)
+		case "template":
+			rel = path.Join("templates", name)
+		}
+		rel = path.Clean(rel)
+		if !fs.ValidPath(rel) || rel == "." {
+			p.errorf(inc.at, "include: %s %s does not name a file inside --include-dir %s", inc.kind, name, dir)
+			continue
+		}
+		if doc := p.readInclude(inc.at, dir, "--include-dir", rel); doc != nil {
+			if base != "" {
+				p.docBase[doc] = base
+			}
+			out = append(out, doc)
+		}
 	}
 	return out
 }
@@ -141,64 +186,75 @@ func (p *parser) includeDocs(inc include) []*yaml.Node {
 // skipInclude warns about an include that cannot be had locally.
 func (p *parser) skipInclude(inc include) {
 	why := map[string]string{
-		"remote":    "slipway fetches nothing over the network",
-		"template":  "GitLab's templates come with GitLab, not with the project",
+		"remote":    "slipway fetches nothing over the network (--include-dir DIR reads it from DIR/<host>/<path>)",
+		"template":  "GitLab's templates come with GitLab, not with the project (--include-dir DIR reads it from DIR/templates/<name>)",
 		"component": "CI/CD components are fetched from a GitLab instance",
-		"file":      fmt.Sprintf("project %s is another repository, which a local run does not have", inc.project),
+		"file":      fmt.Sprintf("project %s is another repository, which a local run does not have (--include-dir DIR reads it from DIR/%s/<file>)", inc.project, strings.Trim(inc.project, "/")),
 	}[inc.kind]
 	p.warnf(inc.at, "include: %s %s is left out: %s; jobs and templates it defines are missing", inc.kind, strings.Join(inc.names, ", "), why)
 	p.skippedIncludes = append(p.skippedIncludes, inc.at.Line)
 }
 
-// localInclude reads the workspace files a local path names (with * and
-// ** wildcards) and returns their documents.
-func (p *parser) localInclude(at *yaml.Node, name string) []*yaml.Node {
+// localInclude reads the files a local path names (with * and **
+// wildcards) in the workspace, or in base when the including file is
+// another project's, and returns their documents.
+func (p *parser) localInclude(at *yaml.Node, name, base string) []*yaml.Node {
+	dir, where := p.workspaceDir(), "the workspace"
+	if base != "" {
+		dir, where = base, "--include-dir"
+	}
 	rel := path.Clean(strings.TrimPrefix(name, "/"))
 	if !fs.ValidPath(rel) || rel == "." {
-		p.errorf(at, "include: local %s is not a file inside the workspace", name)
+		p.errorf(at, "include: local %s is not a file inside %s", name, where)
 		return nil
 	}
-	fsys := os.DirFS(p.workspaceDir())
 	files := []string{rel}
 	if strings.ContainsAny(rel, "*?[{") {
-		files, _ = doublestar.Glob(fsys, rel, doublestar.WithFilesOnly())
+		files, _ = doublestar.Glob(os.DirFS(dir), rel, doublestar.WithFilesOnly())
 		slices.Sort(files)
 		if len(files) == 0 {
-			p.errorf(at, "include: local %s matches no file in the workspace %s", name, p.workspaceDir())
+			p.errorf(at, "include: local %s matches no file in %s %s", name, where, dir)
 		}
 	}
 	var out []*yaml.Node
 	for _, f := range files {
-		if doc := p.readInclude(at, fsys, f); doc != nil {
+		if doc := p.readInclude(at, dir, where, f); doc != nil {
+			if base != "" {
+				p.docBase[doc] = base
+			}
 			out = append(out, doc)
 		}
 	}
 	return out
 }
 
-func (p *parser) readInclude(at *yaml.Node, fsys fs.FS, rel string) *yaml.Node {
+// readInclude reads dir/rel; where names dir in messages ("the
+// workspace", "--include-dir").
+func (p *parser) readInclude(at *yaml.Node, dir, where, rel string) *yaml.Node {
 	if ext := path.Ext(rel); ext != ".yml" && ext != ".yaml" {
 		p.errorf(at, "include: local %s: an included file must end in .yml or .yaml", rel)
 		return nil
 	}
-	if p.included[rel] {
+	file := filepath.Join(dir, filepath.FromSlash(rel))
+	if p.included[file] {
 		return nil // GitLab reads a file included twice once
 	}
 	if len(p.included) >= maxIncludes {
 		p.errorf(at, "include: more than %d files", maxIncludes)
 		return nil
 	}
-	p.included[rel] = true
-	data, err := fs.ReadFile(fsys, rel)
+	p.included[file] = true
+	data, err := fs.ReadFile(os.DirFS(dir), rel)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			p.errorf(at, "include: local file %s does not exist in the workspace %s", rel, p.workspaceDir())
+		if errors.Is(err, fs.ErrNotExist) && where == "--include-dir" {
+			p.errorf(at, "include: %s does not exist in --include-dir %s", rel, dir)
+		} else if errors.Is(err, fs.ErrNotExist) {
+			p.errorf(at, "include: local file %s does not exist in %s %s", rel, where, dir)
 		} else {
 			p.errorf(at, "include: %v", err)
 		}
 		return nil
 	}
-	file := filepath.Join(p.workspaceDir(), filepath.FromSlash(rel))
 	docs, err := yamlutil.Load(file, data)
 	if err != nil {
 		p.addErr(err)

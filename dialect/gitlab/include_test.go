@@ -99,9 +99,9 @@ j: {script: x}
 		ws = append(ws, w.Error())
 	}
 	want := []string{
-		"ci.yml:2:5: include: remote https://example.com/ci.yml is left out: slipway fetches nothing over the network; jobs and templates it defines are missing",
-		"ci.yml:3:5: include: template Security/SAST.gitlab-ci.yml is left out: GitLab's templates come with GitLab, not with the project; jobs and templates it defines are missing",
-		"ci.yml:4:5: include: file /a.yml is left out: project other/proj is another repository, which a local run does not have; jobs and templates it defines are missing",
+		"ci.yml:2:5: include: remote https://example.com/ci.yml is left out: slipway fetches nothing over the network (--include-dir DIR reads it from DIR/<host>/<path>); jobs and templates it defines are missing",
+		"ci.yml:3:5: include: template Security/SAST.gitlab-ci.yml is left out: GitLab's templates come with GitLab, not with the project (--include-dir DIR reads it from DIR/templates/<name>); jobs and templates it defines are missing",
+		"ci.yml:4:5: include: file /a.yml is left out: project other/proj is another repository, which a local run does not have (--include-dir DIR reads it from DIR/other/proj/<file>); jobs and templates it defines are missing",
 		"ci.yml:8:5: include: component gitlab.com/x/y@1.0 is left out: CI/CD components are fetched from a GitLab instance; jobs and templates it defines are missing",
 	}
 	if !slices.Equal(ws, want) {

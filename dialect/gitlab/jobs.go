@@ -26,6 +26,8 @@ type jobSpec struct {
 	inherit      inheritance
 	secrets      []pipeline.EnvVar
 	skip         *yaml.Node // trigger: or run:, which slipway cannot run
+	skipWhy      string     // why, when it says more than "not supported"
+	trigger      *triggerSpec
 	rules        []rule
 	rulesKey     *yaml.Node
 	only, except *policy
@@ -67,6 +69,10 @@ func (p *parser) job(e yamlutil.Pair, g *globals) jobGroup {
 		return jobGroup{}
 	}
 	s := p.jobSpec(name, n)
+	if s.skip != nil && s.skipWhy != "" {
+		p.warnf(s.skip, "job %s is skipped: %s", name, s.skipWhy)
+		return jobGroup{}
+	}
 	if s.skip != nil {
 		p.warnf(s.skip, "job %s uses %s:, which slipway does not support; the job is skipped", name, s.skip.Value)
 		return jobGroup{}
@@ -76,6 +82,12 @@ func (p *parser) job(e yamlutil.Pair, g *globals) jobGroup {
 		return jobGroup{}
 	}
 	stage := p.jobStage(name, e.Key, s, g)
+	if s.trigger != nil {
+		if len(p.errs) == before {
+			p.triggerJob(name, e.Key, s, g, stage)
+		}
+		return jobGroup{}
+	}
 	if s.scriptKey == nil {
 		p.errorf(e.Key, "job %s: script is required", name)
 	}
@@ -203,6 +215,10 @@ func (p *parser) jobSpec(name string, n *yaml.Node) *jobSpec {
 			s.artifacts = p.artifacts(e.Value)
 		case k == "dependencies":
 			s.deps, s.depsAt = p.dependencies(e)
+		case k == "trigger":
+			if s.trigger, s.skipWhy = p.trigger(e.Value); s.trigger == nil {
+				s.skip = e.Key
+			}
 		case skipJobKeys[k]:
 			s.skip = e.Key
 		case ignoredJobKeys[k]:
@@ -339,7 +355,7 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 	if v.allowFail != nil {
 		allowFailure = v.allowFail
 	}
-	return &pipeline.Job{
+	j := &pipeline.Job{
 		Name:         name,
 		Pos:          p.pos(key),
 		Network:      pipeline.NetworkPerJob,
@@ -355,6 +371,10 @@ func (p *parser) build(name string, key *yaml.Node, s *jobSpec, g *globals, stag
 		Artifacts:    s.artifacts,
 		Caches:       jobCaches(c.cache, p.scope(vars).lookup, p.workspace()),
 	}
+	if v.needs != nil {
+		p.ruleNeeds[j] = v.needs
+	}
+	return j
 }
 
 // expandAll expands the variables in each of list (tags: may use them).
@@ -376,7 +396,9 @@ func expandAll(list []string, lookup lookupFunc) []string {
 // warning saying why.
 func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, stage string, img pipeline.Image, extra []variable) (verdict, []variable) {
 	yamlVars := jobVariables(g.vars, s.vars, s.inherit.variables)
-	all := append(append(append(slices.Clone(p.pre), jobPredefined(name, stage, p.jobs, img)...), yamlVars...), extra...)
+	// A child pipeline's forwarded variables are pipeline variables: above
+	// the file's own.
+	all := slices.Concat(p.pre, jobPredefined(name, stage, p.jobs, img), yamlVars, p.forwarded, extra)
 	v := p.decide(s, p.newEvalContext(p.ref, p.scope(all).lookup))
 	if !v.run {
 		p.warnf(key, "job %s does not run for %s: %s", name, describeRef(p.ref), v.why)
@@ -384,7 +406,7 @@ func (p *parser) jobScope(name string, key *yaml.Node, s *jobSpec, g *globals, s
 		return v, nil
 	}
 	byName := map[string]variable{}
-	for _, x := range append(all, v.vars...) {
+	for _, x := range slices.Concat(all, p.runnerVars(), v.vars) {
 		byName[x.name] = x
 	}
 	final := sortedVars(byName)

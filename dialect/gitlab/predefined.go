@@ -62,8 +62,8 @@ func (p *parser) git() vcs.Info {
 	return p.opts.Git
 }
 
-// predefined are the variables GitLab sets for the whole pipeline. The
-// runner's own (CI_RUNNER_*) are the runner's to add.
+// predefined are the variables GitLab sets for the whole pipeline; the
+// runner's own (CI_RUNNER_*) are in runnerVars.
 func (p *parser) predefined(r ref) []variable {
 	g := p.git()
 	project := strings.Trim(p.opts.ProjectPath, "/")
@@ -80,6 +80,9 @@ func (p *parser) predefined(r ref) []variable {
 		{name: "CI_SERVER_PORT", value: "80"},
 		{name: "CI_SERVER_PROTOCOL", value: "http"},
 		{name: "CI_SERVER_URL", value: "http://localhost"},
+		{name: "CI_SERVER_FQDN", value: "localhost"},
+		{name: "CI_API_V4_URL", value: "http://localhost/api/v4"},
+		{name: "CI_API_GRAPHQL_URL", value: "http://localhost/api/graphql"},
 		{name: "CI_BUILDS_DIR", value: "/builds"},
 		{name: "CI_PROJECT_DIR", value: p.workspace()},
 		{name: "CI_PROJECT_PATH", value: project},
@@ -114,10 +117,17 @@ func (p *parser) predefined(r ref) []variable {
 		vars = append(vars, variable{name: "CI_REGISTRY", value: reg},
 			variable{name: "CI_REGISTRY_IMAGE", value: reg + "/" + strings.ToLower(project)})
 	}
+	return nonEmpty(vars)
+}
+
+// nonEmpty keeps the variables with a value, marked raw: as GitLab, a
+// variable with nothing to say is not set, and the values are final (a $
+// in a commit message is not a reference).
+func nonEmpty(vars []variable) []variable {
 	out := vars[:0]
 	for _, v := range vars {
-		if v.value != "" { // as GitLab: a variable with nothing to say is not set
-			v.raw = true // already final: a $ in a commit message is not a reference
+		if v.value != "" {
+			v.raw = true
 			out = append(out, v)
 		}
 	}

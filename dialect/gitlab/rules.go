@@ -26,10 +26,11 @@ type rule struct {
 	when      string // "" when the rule does not say
 	allowFail *bool
 	vars      []variable
+	needs     []need // needs: of the rule; nil when not written
 }
 
-// ruleKeys are what a job's rule may hold; needs and interruptible steer
-// GitLab's scheduler and are read past.
+// ruleKeys are what a job's rule may hold; interruptible steers GitLab's
+// scheduler and is read past.
 var ruleKeys = keySet(`if changes exists when allow_failure variables start_in needs interruptible`)
 
 // rules reads a rules: list. Nested lists (from !reference) are
@@ -91,6 +92,9 @@ func (p *parser) rule(key string, m *yaml.Node) (rule, bool) {
 			r.allowFail = &b
 		case "variables":
 			r.vars = p.variables(key+": variables", e.Value)
+		case "needs":
+			// GitLab 16: the rule's needs replace the job's when it matches.
+			r.needs = p.needs(e.Value)
 		default:
 			if !ruleKeys[k] {
 				p.warnf(e.Key, "unknown key %s in a rule", k)
@@ -144,6 +148,7 @@ type verdict struct {
 	when      string
 	allowFail *bool
 	vars      []variable
+	needs     []need // the matching rule's needs:, nil when it has none
 }
 
 // evalRules applies the first rule that matches.
@@ -155,7 +160,7 @@ func (p *parser) evalRules(rules []rule, c *evalContext) verdict {
 		if r.when == "never" {
 			return verdict{why: fmt.Sprintf("the rule at line %d says when: never", r.at.Line)}
 		}
-		return verdict{run: true, when: r.when, allowFail: r.allowFail, vars: r.vars}
+		return verdict{run: true, when: r.when, allowFail: r.allowFail, vars: r.vars, needs: r.needs}
 	}
 	return verdict{why: "no rule matches"}
 }
