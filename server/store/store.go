@@ -26,6 +26,8 @@ type Store interface {
 	Logs
 	Hooks
 	ManualJobs
+	Sessions
+	RunningJobs
 	// Close releases the database connections.
 	Close() error
 }

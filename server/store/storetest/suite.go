@@ -65,6 +65,8 @@ func Run(t *testing.T, open Opener) {
 		{"PlayRefusals", testPlayRefusals},
 		{"CancelManual", testCancelManual},
 		{"ManualHoldsItsNeeds", testManualHoldsItsNeeds},
+		{"Sessions", testSessions},
+		{"RunningJobs", testRunningJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
