@@ -1,9 +1,8 @@
 package server
 
 import (
+	"errors"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/slipway-ci/slipway/server/store"
 )
@@ -29,13 +28,11 @@ func (s *Server) createRunner(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in, "a runner") {
 		return
 	}
-	tags := slices.DeleteFunc(in.Tags, func(t string) bool { return strings.TrimSpace(t) == "" })
-	if len(tags) == 0 && !in.RunUntagged {
-		http.Error(w, "a runner with no tags must run untagged jobs, or it takes no job at all", http.StatusBadRequest)
+	rn, token, err := s.mintRunner(r.Context(), store.Runner{Description: in.Description, Tags: in.Tags, RunUntagged: in.RunUntagged})
+	if errors.Is(err, errNoTags) {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	token := newToken("glrt-")
-	rn, err := s.st.CreateRunner(r.Context(), store.Runner{Description: in.Description, Tags: tags, RunUntagged: in.RunUntagged}, token)
 	if err != nil {
 		httpError(w, err)
 		return

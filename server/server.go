@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slipway-ci/slipway/server/live"
 	"github.com/slipway-ci/slipway/server/secretbox"
 	"github.com/slipway-ci/slipway/server/store"
 	"github.com/slipway-ci/slipway/server/store/postgres"
@@ -58,6 +59,9 @@ type Server struct {
 	runner  http.Handler
 	metrics *metrics
 	web     *web.Handler // the web interface (server/web)
+	// hub wakes log streams and live pages when s.st (live.Notifying)
+	// sees a log grow or a build change.
+	hub *live.Hub
 	// streams closes when the server shuts down, ending the API's open
 	// log streams, which would otherwise hold the shutdown up.
 	streams     chan struct{}
@@ -96,12 +100,15 @@ func Open(ctx context.Context, o Options) (*Server, error) {
 	if s.st, err = openStore(ctx, o, box); err != nil {
 		return nil, err
 	}
+	s.hub = &live.Hub{}
+	s.st = live.Notifying(s.st, s.hub)
 	s.metrics = newMetrics(s.st)
 	if err := s.bootstrap(ctx); err != nil {
 		s.st.Close()
 		return nil, err
 	}
-	s.web = web.New(web.Options{Store: s.st, AddRepo: s.addRepo})
+	s.web = web.New(web.Options{Store: s.st, AddRepo: s.addRepo, Hub: s.hub,
+		MintRunnerToken: s.mintRunnerToken, BadgeKey: s.badgeKey()})
 	return s, nil
 }
 

@@ -7,16 +7,15 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/slipway-ci/slipway/server/live"
 	"github.com/slipway-ci/slipway/server/store"
 )
 
-// The live log of a job as server-sent events. The stream polls the store
-// (ReadLog every 200 ms) rather than waiting on a notification: the store
-// may be PostgreSQL shared by several servers, where an in-process signal
-// would miss the appends the others take, and 200 ms is below what a
-// person watching a log notices.
+// The live log of a job as server-sent events, followed by live.Follower:
+// woken when this server appends to the log, and reading the store every
+// second besides, for appends taken by other servers sharing a PostgreSQL
+// store.
 //
 // Events:
 //
@@ -29,11 +28,7 @@ import (
 //
 // A client that reconnects with Last-Event-ID (or ?offset=N) resumes
 // where it was.
-const (
-	streamPoll      = 200 * time.Millisecond
-	streamKeepAlive = 15 * time.Second
-	streamChunk     = 64 << 10
-)
+const streamKeepAlive = 15 * time.Second
 
 func (s *Server) streamLog(w http.ResponseWriter, r *http.Request, repo store.Repo) {
 	job, err := s.buildJob(r, repo)
@@ -106,73 +101,16 @@ func (e *eventWriter) comment(text string) error {
 // followLog sends the log from offset on as it grows, until the job is
 // done and all of it is sent, or the client goes.
 func (s *Server) followLog(ctx context.Context, e *eventWriter, jobID, offset int64, keepAlive time.Duration) error {
-	poll := time.NewTicker(streamPoll)
-	defer poll.Stop()
-	lastSent := time.Now()
-	for {
-		// Read the status before the log: a job done before the read
-		// has its whole log in it.
-		job, err := s.st.Job(ctx, jobID)
-		if err != nil {
-			return err
-		}
-		n, err := s.sendNew(ctx, e, jobID, offset, job.Status.Done())
-		if err != nil {
-			return err
-		}
-		offset += n
-		switch {
-		case n > 0:
-			lastSent = time.Now()
-			continue // more may be waiting beyond one chunk
-		case job.Status.Done():
-			return e.event("", "end", string(job.Status))
-		case time.Since(lastSent) >= keepAlive:
-			if err := e.comment("keep-alive"); err != nil {
-				return err
-			}
-			lastSent = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.streams:
-			return nil // the client resumes from the last id once the server is back
-		case <-poll.C:
-		}
-	}
+	f := live.Follower{Store: s.st, Hub: s.hub, KeepAlive: keepAlive, Done: s.streams}
+	return f.Follow(ctx, jobID, offset, apiSink{e})
 }
 
-// sendNew sends one chunk of what the log has beyond offset. A character
-// cut at the chunk's end (by the chunk size, or by the runner's trace
-// upload) is held back until the rest of it is there: an event's data is
-// a JSON string, where half a character would become U+FFFD for good.
-func (s *Server) sendNew(ctx context.Context, e *eventWriter, jobID, offset int64, final bool) (int64, error) {
-	data, err := s.st.ReadLog(ctx, jobID, offset, streamChunk)
-	if err != nil || len(data) == 0 {
-		return 0, err
-	}
-	if !final || len(data) == streamChunk {
-		data = data[:len(data)-partialRune(data)]
-		if len(data) == 0 {
-			return 0, nil
-		}
-	}
-	end := offset + int64(len(data))
-	return int64(len(data)), e.event(strconv.FormatInt(end, 10), "log", string(data))
-}
+// apiSink sends a log as the API's events: chunks of whole characters.
+type apiSink struct{ e *eventWriter }
 
-// partialRune is how many bytes at data's end begin a UTF-8 character
-// that is not complete.
-func partialRune(data []byte) int {
-	for i := 1; i <= utf8.UTFMax-1 && i <= len(data); i++ {
-		b := data[len(data)-i]
-		if utf8.RuneStart(b) {
-			if b >= utf8.RuneSelf && !utf8.FullRune(data[len(data)-i:]) {
-				return i
-			}
-			return 0
-		}
-	}
-	return 0
+func (a apiSink) Cut(data []byte, final bool) int { return live.WholeRunes(data, final) }
+func (a apiSink) KeepAlive() error                { return a.e.comment("keep-alive") }
+func (a apiSink) End(st store.JobStatus) error    { return a.e.event("", "end", string(st)) }
+func (a apiSink) Send(data []byte, end int64) error {
+	return a.e.event(strconv.FormatInt(end, 10), "log", string(data))
 }

@@ -3,12 +3,14 @@ package web_test
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +117,7 @@ func (s *site) finish(t *testing.T, jobID int64) {
 type browser struct {
 	*http.Client
 	base string
+	csrf string // the session's form token, which post adds
 }
 
 func (s *site) client(t *testing.T, token string) *browser {
@@ -125,12 +128,40 @@ func (s *site) client(t *testing.T, token string) *browser {
 		if resp := b.post(t, "/-/login", url.Values{"token": {token}}); resp.StatusCode != http.StatusOK {
 			t.Fatalf("sign in: %d", resp.StatusCode)
 		}
+		_, body := b.get(t, "/")
+		m := csrfField.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no form token in /:\n%s", body)
+		}
+		b.csrf = m[1]
 	}
 	return b
 }
 
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+// session is the browser's session cookie.
+func (b *browser) session(t *testing.T) string {
+	t.Helper()
+	u, _ := url.Parse(b.base)
+	for _, c := range b.Jar.Cookies(u) {
+		if c.Name == "slipway_session" {
+			return c.Value
+		}
+	}
+	t.Fatal("no session cookie")
+	return ""
+}
+
 func (b *browser) post(t *testing.T, path string, form url.Values) *http.Response {
 	t.Helper()
+	if b.csrf != "" && !form.Has("csrf") {
+		form = maps.Clone(form)
+		if form == nil {
+			form = url.Values{}
+		}
+		form.Set("csrf", b.csrf)
+	}
 	resp, err := b.PostForm(b.base+path, form)
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,12 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
-	"time"
+
+	"github.com/slipway-ci/slipway/server/live"
 
 	"github.com/slipway-ci/slipway/server/store"
 )
@@ -16,18 +16,13 @@ import (
 // log opens as fast as a short one, and "show earlier" pages back.
 const logWindow = 32 << 10
 
-type logLine struct {
-	N    int
-	HTML template.HTML // ansiLines escapes the text
-}
-
 type logData struct {
 	page
 	Repo    store.Repo
 	Path    string
 	Build   store.Build
 	Job     store.Job
-	Lines   []logLine
+	Lines   template.HTML // renderLog's
 	Last    int // the number of the last line shown
 	Earlier int // offset of the previous window; -1 when the start is shown
 	Offset  int64
@@ -57,12 +52,11 @@ func (h *Handler) jobLog(w http.ResponseWriter, r *http.Request, repo store.Repo
 	}
 	start = lineStart(data, max(0, min(start, end)))
 	first := bytes.Count(data[:start], []byte("\n")) + 1
-	d := logData{page: page{User: userOf(r), Title: fmt.Sprintf("%s · %s", job.Name, repo.Slug())},
+	d := logData{page: pageOf(r, fmt.Sprintf("%s · %s", job.Name, repo.Slug())),
 		Repo: repo, Path: repoPath(repo), Build: b, Job: job, Earlier: -1, Offset: int64(end), Running: !job.Status.Done()}
-	for i, l := range ansiLines(data[start:end]) {
-		d.Lines = append(d.Lines, logLine{N: first + i, HTML: template.HTML(l)})
-	}
-	d.Last = first + len(d.Lines) - 1
+	var n int
+	d.Lines, n = renderLog(data[start:end], first)
+	d.Last = first + n - 1
 	if start > 0 {
 		d.Earlier = max(0, start-logWindow)
 	}
@@ -84,10 +78,11 @@ func lineStart(data []byte, off int) int {
 }
 
 // stream sends a job's log from an offset as server-sent events: each
-// event is a JSON array of the new lines' HTML, its id the offset after
-// them (so a reconnecting EventSource resumes with Last-Event-ID). Only
-// whole lines go out while the job runs; when it is done the rest goes,
-// then an "end" event carrying the job's status.
+// event is a JSON array of the new lines (logItems: a line's HTML, or an
+// object for a line that opens or closes a section), its id the offset
+// after them (so a reconnecting EventSource resumes with Last-Event-ID).
+// Only whole lines go out while the job runs; when it is done the rest
+// goes, then an "end" event carrying the job's status.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, repo store.Repo) {
 	job, _, err := h.repoJob(r, repo)
 	if err != nil {
@@ -98,63 +93,16 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, repo store.Repo
 	if err != nil {
 		off, _ = strconv.ParseInt(r.FormValue("offset"), 10, 64)
 	}
-	off = max(off, 0)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	poll, keepAlive := time.NewTicker(h.opts.Poll), time.NewTicker(h.opts.KeepAlive)
-	defer poll.Stop()
-	defer keepAlive.Stop()
-	for {
-		sent, done, err := h.sendNew(r, w, job.ID, &off)
-		if err == nil && (sent || done) {
-			err = rc.Flush()
-		}
-		if err != nil || done {
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-h.done:
-			return
-		case <-keepAlive.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
-				return
-			}
-		case <-poll.C:
-		}
-	}
+	f := live.Follower{Store: h.opts.Store, Hub: h.opts.Hub, Poll: h.opts.Poll, KeepAlive: h.opts.KeepAlive, Done: h.done}
+	_ = f.Follow(r.Context(), job.ID, max(off, 0), logSink{startEvents(w)})
 }
 
-// sendNew writes the log's new whole lines from *off as one event, or the
-// end event when the job is done and everything is sent.
-func (h *Handler) sendNew(r *http.Request, w http.ResponseWriter, jobID int64, off *int64) (sent, done bool, err error) {
-	// The status is read before the log: bytes a finished job wrote are
-	// all in the store by the time it reads as done.
-	job, err := h.opts.Store.Job(r.Context(), jobID)
-	if err != nil {
-		return false, false, err
-	}
-	data, err := h.opts.Store.ReadLog(r.Context(), jobID, *off, 0)
-	if err != nil {
-		return false, false, err
-	}
-	if !job.Status.Done() {
-		data = data[:bytes.LastIndexByte(data, '\n')+1]
-	}
-	if len(data) > 0 {
-		lines, _ := json.Marshal(ansiLines(data))
-		*off += int64(len(data))
-		if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", *off, lines); err != nil {
-			return false, false, err
-		}
-	}
-	if job.Status.Done() {
-		_, err = fmt.Fprintf(w, "event: end\ndata: %s\n\n", job.Status)
-		return true, true, err
-	}
-	return len(data) > 0, false, nil
+// logSink sends a log as the page's events: whole lines, as HTML.
+type logSink struct{ e *events }
+
+func (s logSink) Cut(data []byte, final bool) int { return live.WholeLines(data, final) }
+func (s logSink) KeepAlive() error                 { return s.e.comment() }
+func (s logSink) End(st store.JobStatus) error     { return s.e.send("", "end", st) }
+func (s logSink) Send(data []byte, end int64) error {
+	return s.e.send(strconv.FormatInt(end, 10), "", logItems(data))
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -48,7 +50,9 @@ func (h *Handler) showRepos(w http.ResponseWriter, r *http.Request, code int, pr
 			rows[i].Build = &last[0]
 		}
 	}
-	h.render(w, code, "repos", reposData{page: page{User: u, Title: "Repositories", Error: problem}, Repos: rows})
+	p := pageOf(r, "Repositories")
+	p.Error = problem
+	h.render(w, code, "repos", reposData{page: p, Repos: rows})
 }
 
 func (h *Handler) addRepo(w http.ResponseWriter, r *http.Request) {
@@ -103,8 +107,12 @@ type buildsData struct {
 	Repo     store.Repo
 	Path     string
 	Builds   []store.Build
-	PrevPage int // 0: this is the first page
-	NextPage int // 0: no further page
+	PrevPage int    // 0: this is the first page
+	NextPage int    // 0: no further page
+	Live     string // the first page's live updates (event stream URL)
+	Key      string // the state the page shows (liveKey)
+	Manage   bool   // the user may open the settings
+	Badge    string // the status badge's URL
 }
 
 const buildsPerPage = 25
@@ -112,16 +120,33 @@ const buildsPerPage = 25
 func (h *Handler) builds(w http.ResponseWriter, r *http.Request, repo store.Repo) {
 	n, _ := strconv.Atoi(r.FormValue("page"))
 	n = max(n, 1)
-	builds, err := h.opts.Store.ListBuilds(r.Context(), repo.ID, n, buildsPerPage+1)
+	d, err := h.buildsPage(r, repo, n)
 	if err != nil {
 		h.problem(w, r, err)
 		return
 	}
-	d := buildsData{page: page{User: userOf(r), Title: repo.Slug()}, Repo: repo, Path: repoPath(repo), Builds: builds, PrevPage: n - 1}
+	if n == 1 {
+		d.Live = repoPath(repo) + "/-/events?key=" + url.QueryEscape(d.Key)
+	}
+	h.render(w, http.StatusOK, "builds", d)
+}
+
+func (h *Handler) buildsPage(r *http.Request, repo store.Repo, n int) (buildsData, error) {
+	builds, err := h.opts.Store.ListBuilds(r.Context(), repo.ID, n, buildsPerPage+1)
+	if err != nil {
+		return buildsData{}, err
+	}
+	d := buildsData{page: pageOf(r, repo.Slug()), Repo: repo, Path: repoPath(repo), Builds: builds, PrevPage: n - 1,
+		Manage: mayManage(*userOf(r), repo), Badge: h.badgeURL(repo, "main")}
 	if len(builds) > buildsPerPage {
 		d.Builds, d.NextPage = builds[:buildsPerPage], n+1
 	}
-	h.render(w, http.StatusOK, "builds", d)
+	var key strings.Builder
+	for _, b := range d.Builds {
+		buildKey(&key, b)
+	}
+	d.Key = hashKey(key.String())
+	return d, nil
 }
 
 type stage struct {
@@ -131,28 +156,70 @@ type stage struct {
 
 type buildData struct {
 	page
-	Repo   store.Repo
-	Path   string
-	Build  store.Build
-	Stages []stage
+	Repo    store.Repo
+	Path    string
+	Build   store.Build
+	Stages  []stage
+	Graph   graph
+	Live    string // the event stream of the page's changes
+	Key     string
+	Manage  bool // cancel and restart buttons
+	Restart bool
 }
 
 func (h *Handler) build(w http.ResponseWriter, r *http.Request, repo store.Repo) {
-	n, err := strconv.ParseInt(r.PathValue("number"), 10, 64)
-	var b store.Build
-	if err == nil {
-		b, err = h.opts.Store.Build(r.Context(), repo.ID, n)
+	d, err := h.buildPage(r, repo)
+	if err != nil {
+		h.problem(w, r, err)
+		return
 	}
+	d.Live = fmt.Sprintf("%s/-/builds/%d/events?key=%s", d.Path, d.Build.Number, url.QueryEscape(d.Key))
+	h.render(w, http.StatusOK, "build", d)
+}
+
+func (h *Handler) buildPage(r *http.Request, repo store.Repo) (buildData, error) {
+	b, err := h.pathBuild(r, repo)
 	var jobs []store.Job
 	if err == nil {
 		jobs, err = h.opts.Store.Jobs(r.Context(), b.ID)
 	}
 	if err != nil {
-		h.problem(w, r, notFound(err, "There is no build %s of %s.", r.PathValue("number"), repo.Slug()))
-		return
+		return buildData{}, err
 	}
-	h.render(w, http.StatusOK, "build", buildData{page: page{User: userOf(r), Title: fmt.Sprintf("%s #%d", repo.Slug(), b.Number)},
-		Repo: repo, Path: repoPath(repo), Build: b, Stages: byStage(jobs)})
+	var key strings.Builder
+	buildKey(&key, b)
+	for _, j := range jobs {
+		fmt.Fprintf(&key, "%d %s %d %d;", j.ID, j.Status, unixms(j.Started), unixms(j.Finished))
+	}
+	manage := mayManage(*userOf(r), repo)
+	return buildData{page: pageOf(r, fmt.Sprintf("%s #%d", repo.Slug(), b.Number)),
+		Repo: repo, Path: repoPath(repo), Build: b, Stages: byStage(jobs), Graph: layout(jobs, repoPath(repo)),
+		Key: hashKey(key.String()), Manage: manage, Restart: manage && h.opts.RestartBuild != nil}, nil
+}
+
+// buildKey writes what a build shows that changes as it runs.
+func buildKey(w *strings.Builder, b store.Build) {
+	fmt.Fprintf(w, "%d %s %d %d;", b.ID, b.Status, unixms(b.Started), unixms(b.Finished))
+}
+
+func hashKey(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
+
+// mayManage: who may cancel, restart and change a repository's settings
+// (administrators and the owner; users it was given to only look).
+func mayManage(u store.User, repo store.Repo) bool { return u.Admin || u.ID == repo.OwnerID }
+
+// manager lets only those who may manage the repository through.
+func (h *Handler) manager(next func(http.ResponseWriter, *http.Request, store.Repo)) func(http.ResponseWriter, *http.Request, store.Repo) {
+	return func(w http.ResponseWriter, r *http.Request, repo store.Repo) {
+		if !mayManage(*userOf(r), repo) {
+			h.problem(w, r, &pageError{http.StatusForbidden, "Only administrators and the repository's owner may do this."})
+			return
+		}
+		next(w, r, repo)
+	}
 }
 
 // byStage groups jobs by stage, in the order the stages first appear.

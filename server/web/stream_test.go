@@ -19,10 +19,10 @@ type events struct {
 	sc *bufio.Scanner
 }
 
-func openStream(t *testing.T, base, path, token, lastID string) (*http.Response, *events) {
+func openStream(t *testing.T, base, path, session, lastID string) (*http.Response, *events) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", base+path, nil)
-	req.AddCookie(&http.Cookie{Name: "slipway_token", Value: token})
+	req.AddCookie(&http.Cookie{Name: "slipway_session", Value: session})
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
@@ -54,7 +54,8 @@ func TestLogStream(t *testing.T) {
 	job := s.jobs[0].ID
 	s.appendLog(t, job, "first\nhalf")
 	path := fmt.Sprintf("/acme/app/-/jobs/%d/log/stream?offset=0", job)
-	resp, ev := openStream(t, s.url, path, s.admin, "")
+	session := s.client(t, s.admin).session(t)
+	resp, ev := openStream(t, s.url, path, session, "")
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" || resp.Header.Get("X-Accel-Buffering") != "no" {
 		t.Errorf("headers: Content-Type %q, X-Accel-Buffering %q", ct, resp.Header.Get("X-Accel-Buffering"))
 	}
@@ -67,7 +68,7 @@ func TestLogStream(t *testing.T) {
 	}
 
 	// A reconnecting EventSource resumes from Last-Event-ID.
-	_, again := openStream(t, s.url, path, s.admin, "6")
+	_, again := openStream(t, s.url, path, session, "6")
 	if got := again.next(); !strings.HasPrefix(got, "id: 29\n") {
 		t.Errorf("resumed at 6: %q", got)
 	}
@@ -77,7 +78,7 @@ func TestLogStream(t *testing.T) {
 	if got := ev.next(); got != `id: 49`+"\n"+`data: ["tail without newline"]` {
 		t.Errorf("after the job ended: %q", got)
 	}
-	if got := ev.next(); got != "event: end\ndata: success" {
+	if got := ev.next(); got != "event: end\ndata: \"success\"" {
 		t.Errorf("end event %q", got)
 	}
 	if ev.sc.Scan() {
@@ -91,7 +92,7 @@ func TestLogStreamKeepAliveAndShutdown(t *testing.T) {
 	h := web.New(web.Options{Store: s.st, KeepAlive: 50 * time.Millisecond})
 	ts := httptest.NewServer(h)
 	defer ts.Close()
-	_, ev := openStream(t, ts.URL, fmt.Sprintf("/acme/app/-/jobs/%d/log/stream", s.jobs[0].ID), s.admin, "")
+	_, ev := openStream(t, ts.URL, fmt.Sprintf("/acme/app/-/jobs/%d/log/stream", s.jobs[0].ID), s.client(t, s.admin).session(t), "")
 	if got := ev.next(); got != ": keep-alive" {
 		t.Errorf("idle stream sent %q, want a keep-alive comment", got)
 	}

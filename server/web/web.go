@@ -1,7 +1,7 @@
 // Package web is slipway server's web interface: server-rendered
-// html/template pages, a small plain-JavaScript file for live log updates
-// and a style sheet, all embedded in the binary. Every page works without
-// JavaScript; only following a running job's log needs it.
+// html/template pages, a small plain-JavaScript file for live updates
+// (server-sent events) and a style sheet, all embedded in the binary.
+// Every page works without JavaScript; only the live updates need it.
 package web
 
 import (
@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slipway-ci/slipway/server/live"
 	"github.com/slipway-ci/slipway/server/store"
 )
 
@@ -32,11 +33,24 @@ type Options struct {
 	// AddRepo creates a repository hosted by the server (the store row
 	// and its bare git repository); the server owns git, so it says how.
 	AddRepo func(ctx context.Context, owner store.User, namespace, name string) (store.Repo, error)
-	// Poll is how often a log stream looks for new bytes (default 200 ms).
+	// Hub wakes log streams and live pages when the store changes
+	// (the server's store rings it: live.Notifying); nil: poll only.
+	Hub *live.Hub
+	// Poll is how often a log stream or a live page reads the store
+	// without a wake-up (default: live.Follower's).
 	Poll time.Duration
 	// KeepAlive is how often an idle log stream sends a comment, so that
 	// proxies keep it open (default 15 s).
 	KeepAlive time.Duration
+	// RestartBuild starts a new build of build number's commit (the
+	// server's Server.RestartBuild); nil hides the restart button.
+	RestartBuild func(ctx context.Context, repo store.Repo, number int64, by store.User) (store.Build, error)
+	// MintRunnerToken registers a runner and answers its glrt- token;
+	// nil hides the runners page's button.
+	MintRunnerToken func(ctx context.Context, tags []string, runUntagged bool) (token string, err error)
+	// BadgeKey signs the status badges' URLs, so a README can show one
+	// without a signed-in user; nil: badges only for signed-in users.
+	BadgeKey []byte
 }
 
 // Handler serves the web interface's paths (see Owns).
@@ -52,9 +66,6 @@ type Handler struct {
 
 // New makes the web interface's handler.
 func New(o Options) *Handler {
-	if o.Poll <= 0 {
-		o.Poll = 200 * time.Millisecond
-	}
 	if o.KeepAlive <= 0 {
 		o.KeepAlive = 15 * time.Second
 	}
@@ -66,16 +77,29 @@ func New(o Options) *Handler {
 	h.mux.HandleFunc("POST /-/logout", h.logout)
 	h.mux.HandleFunc("GET /{$}", h.signedIn(h.repos))
 	h.mux.HandleFunc("POST /-/repos", h.signedIn(h.addRepo))
+	h.mux.HandleFunc("GET /-/runners", h.signedIn(h.runners))
+	h.mux.HandleFunc("POST /-/runners", h.signedIn(h.mintRunner))
 	h.mux.HandleFunc("GET /{ns}/{name}", h.withRepo(h.builds))
+	h.mux.HandleFunc("GET /{ns}/{name}/-/events", h.withRepo(h.buildsEvents))
 	h.mux.HandleFunc("GET /{ns}/{name}/-/builds/{number}", h.withRepo(h.build))
+	h.mux.HandleFunc("GET /{ns}/{name}/-/builds/{number}/events", h.withRepo(h.buildEvents))
+	h.mux.HandleFunc("POST /{ns}/{name}/-/builds/{number}/cancel", h.withRepo(h.manager(h.cancel)))
+	h.mux.HandleFunc("POST /{ns}/{name}/-/builds/{number}/restart", h.withRepo(h.manager(h.restart)))
+	h.mux.HandleFunc("GET /{ns}/{name}/-/settings", h.withRepo(h.manager(h.settings)))
+	h.mux.HandleFunc("POST /{ns}/{name}/-/settings", h.withRepo(h.manager(h.saveSettings)))
+	h.mux.HandleFunc("POST /{ns}/{name}/-/secrets", h.withRepo(h.manager(h.addSecret)))
+	h.mux.HandleFunc("POST /{ns}/{name}/-/secrets/delete", h.withRepo(h.manager(h.deleteSecret)))
+	h.mux.HandleFunc("POST /{ns}/{name}/-/variables", h.withRepo(h.manager(h.addVariable)))
+	h.mux.HandleFunc("POST /{ns}/{name}/-/variables/delete", h.withRepo(h.manager(h.deleteVariable)))
 	h.mux.HandleFunc("GET /{ns}/{name}/-/jobs/{id}/log", h.withRepo(h.jobLog))
 	h.mux.HandleFunc("GET /{ns}/{name}/-/jobs/{id}/log/stream", h.withRepo(h.stream))
 	return h
 }
 
 // Owns reports whether a request path is the web interface's: "/",
-// "/-/…", "/<ns>/<name>" and "/<ns>/<name>/-/…". Git's paths
-// (/<ns>/<name>.git/…) and the APIs are not.
+// "/-/…", "/<ns>/<name>", "/<ns>/<name>/badge.svg" and
+// "/<ns>/<name>/-/…". Git's paths (/<ns>/<name>.git/…) and the APIs are
+// not.
 func Owns(path string) bool {
 	if path == "/" || strings.HasPrefix(path, "/-/") {
 		return true
@@ -83,6 +107,8 @@ func Owns(path string) bool {
 	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 4)
 	switch {
 	case len(parts) == 2:
+		return parts[0] != "api" && !strings.HasSuffix(parts[1], ".git")
+	case len(parts) == 3 && parts[2] == "badge.svg":
 		return parts[0] != "api" && !strings.HasSuffix(parts[1], ".git")
 	case len(parts) >= 3:
 		return parts[0] != "api" && parts[2] == "-"
@@ -94,6 +120,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'")
+	// Badges are routed here: a mux pattern /{ns}/{name}/badge.svg
+	// would collide with /-/static/{file}.
+	if parts := strings.Split(r.URL.Path, "/"); len(parts) == 4 && parts[3] == "badge.svg" && parts[1] != "-" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "a badge is only read (GET)", http.StatusMethodNotAllowed)
+			return
+		}
+		r.SetPathValue("ns", parts[1])
+		r.SetPathValue("name", parts[2])
+		h.badge(w, r)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -101,10 +139,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) Shutdown() { h.doneOnce.Do(func() { close(h.done) }) }
 
 func parsePages() map[string]*template.Template {
-	funcs := template.FuncMap{"duration": duration, "short": short, "ago": ago, "firstLine": firstLine}
+	funcs := template.FuncMap{"duration": duration, "short": short, "ago": ago, "firstLine": firstLine, "unixms": unixms}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"login", "repos", "builds", "build", "log"} {
+	for _, p := range []string{"login", "repos", "builds", "build", "log", "settings", "runners"} {
 		t := template.Must(layout.Clone())
 		pages[p] = template.Must(t.ParseFS(templateFS, "templates/"+p+".html"))
 	}
@@ -132,7 +170,9 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		code = http.StatusNotFound
 	}
-	h.render(w, code, "login", page{User: userOf(r), Title: http.StatusText(code), Error: err.Error()})
+	p := pageOf(r, http.StatusText(code))
+	p.Error = err.Error()
+	h.render(w, code, "login", p)
 }
 
 type pageError struct {
@@ -142,11 +182,17 @@ type pageError struct {
 
 func (e *pageError) Error() string { return e.msg }
 
-// page is what every page's data has: the header needs the user.
+// page is what every page's data has: the header needs the user, and
+// every form the session's token.
 type page struct {
 	User  *store.User
+	CSRF  string
 	Title string
 	Error string
+}
+
+func pageOf(r *http.Request, title string) page {
+	return page{User: userOf(r), CSRF: csrfOf(r), Title: title}
 }
 
 // mayAccess: administrators, the owner, and the users it was given to
@@ -167,6 +213,14 @@ func duration(start, end time.Time) string {
 		end = time.Now()
 	}
 	return end.Sub(start).Round(time.Second).String()
+}
+
+// unixms is a time for the page's script (durations that tick), 0 for none.
+func unixms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
 
 func ago(t time.Time) string {

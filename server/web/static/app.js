@@ -1,55 +1,178 @@
-// Live log following: the only part of slipway's web interface that needs
-// JavaScript. The page already shows the log up to data-stream's offset;
-// the server sends the rest as events of JSON arrays of line HTML (escaped
-// and coloured by the server), and an "end" event with the job's status.
+// slipway's live updates: the only script of the web interface, and
+// every page works without it (reload to see changes).
+// - [data-live]: an element whose HTML the server sends again (event
+//   "html", rendered by the same template) whenever what it shows changes;
+// - .dur: durations of what still runs tick every second;
+// - #log[data-stream]: a running job's log follows its event stream.
 (function () {
   "use strict";
+
+  // Go's Duration.Round(time.Second).String(), which the server writes.
+  function fmtDuration(ms) {
+    var s = Math.max(0, Math.round(ms / 1000));
+    var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60);
+    s = s % 60;
+    if (h) return h + "h" + m + "m" + s + "s";
+    if (m) return m + "m" + s + "s";
+    return s + "s";
+  }
+  setInterval(function () {
+    var spans = document.querySelectorAll(".dur[data-end='0']:not([data-start='0'])");
+    for (var i = 0; i < spans.length; i++) {
+      spans[i].textContent = fmtDuration(Date.now() - Number(spans[i].dataset.start));
+    }
+  }, 1000);
+
+  var parts = document.querySelectorAll("[data-live]");
+  Array.prototype.forEach.call(parts, function (part) {
+    var source = new EventSource(part.dataset.live);
+    source.addEventListener("html", function (e) {
+      var focused = document.activeElement && document.activeElement.getAttribute("href");
+      part.innerHTML = JSON.parse(e.data); // rendered and escaped by the server's template
+      if (focused) { // keep the keyboard's place across the update
+        var again = part.querySelector('[href="' + CSS.escape(focused) + '"]');
+        if (again) again.focus();
+      }
+    });
+    source.addEventListener("end", function () {
+      source.close(); // else EventSource would reconnect
+      var cancel = document.getElementById("cancel-form");
+      if (cancel) cancel.hidden = true;
+    });
+  });
+
+  var copy = document.querySelectorAll("[data-copy]");
+  Array.prototype.forEach.call(copy, function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var text = document.getElementById(button.dataset.copy).textContent;
+      navigator.clipboard.writeText(text).then(function () { button.textContent = "Copied"; });
+    });
+  });
+
   var log = document.getElementById("log");
   if (!log || !log.dataset.stream) return;
-  var button = document.getElementById("follow");
-  var following = true;
-  var n = Number(log.dataset.lines) || 0;
+  followLog(log);
 
-  function toEnd() { window.scrollTo(0, document.body.scrollHeight); }
-  function setFollowing(on) {
-    following = on;
-    button.setAttribute("aria-pressed", String(on));
-    button.textContent = on ? "Stop following" : "Follow the log";
-    if (on) toEnd();
-  }
-  button.hidden = false;
-  button.addEventListener("click", function () { setFollowing(!following); });
+  // followLog appends the lines the stream sends: a string of line HTML
+  // (escaped and coloured by the server), or an object for a line that
+  // opens ({s: name, h: html, c: collapsed}) or closes ({e: name, h})
+  // a GitLab section. Lines are added once per animation frame, and while
+  // following only the last maxLines stay in the page, so a log growing
+  // at megabytes a second keeps the page responsive.
+  function followLog(log) {
+    var maxLines = 5000;
+    var button = document.getElementById("follow");
+    var following = true;
+    var n = Number(log.dataset.lines) || 0;
+    var shown = log.querySelectorAll(".line").length;
+    var batches = [];
+    var scheduled = false;
 
-  var source = new EventSource(log.dataset.stream);
-  source.onmessage = function (e) {
-    var lines = JSON.parse(e.data);
-    var frag = document.createDocumentFragment();
-    for (var i = 0; i < lines.length; i++) {
+    function toEnd() { window.scrollTo(0, document.body.scrollHeight); }
+    function setFollowing(on) {
+      following = on;
+      button.setAttribute("aria-pressed", String(on));
+      button.textContent = on ? "Stop following" : "Follow the log";
+      if (on) toEnd();
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () { setFollowing(!following); });
+
+    function line(tag, cls, html) {
       n++;
-      var div = document.createElement("div");
-      div.className = "line";
-      div.id = "L" + n;
+      shown++;
+      var el = document.createElement(tag);
+      el.className = cls;
+      el.id = "L" + n;
       var a = document.createElement("a");
       a.className = "ln";
       a.href = "#L" + n;
       a.textContent = n;
       var text = document.createElement("span");
-      text.innerHTML = lines[i]; // server-escaped HTML: spans only
-      div.appendChild(a);
-      div.appendChild(text);
-      frag.appendChild(div);
+      text.innerHTML = html; // server-escaped HTML: spans only
+      el.appendChild(a);
+      el.appendChild(text);
+      return el;
     }
-    log.appendChild(frag);
-    if (following) toEnd();
-  };
-  source.addEventListener("end", function (e) {
-    source.close(); // else EventSource would reconnect
-    var status = document.getElementById("job-status");
-    status.innerHTML = "";
-    var span = document.createElement("span");
-    span.className = "st st-" + e.data;
-    span.textContent = e.data;
-    status.appendChild(span);
-    button.hidden = true;
-  });
+    // The innermost section still open: a closed one ends with .send.
+    function openSection() {
+      var c = log;
+      for (;;) {
+        var last = c.lastElementChild;
+        if (!last || last.tagName !== "DETAILS" ||
+            (last.lastElementChild && last.lastElementChild.classList.contains("send"))) return c;
+        c = last;
+      }
+    }
+    function trim() {
+      var note = document.getElementById("trimmed");
+      while (shown > maxLines && log.firstElementChild) {
+        var first = log.firstElementChild;
+        if (first === note) first = note.nextElementSibling;
+        if (!first || first === openSection()) break;
+        shown -= first.classList.contains("line") ? 1 : first.querySelectorAll(".line").length;
+        first.remove();
+        if (!note) {
+          note = document.createElement("p");
+          note.id = "trimmed";
+          note.className = "muted";
+          note.textContent = "Earlier lines are left out while following; reload to page back.";
+          log.insertBefore(note, log.firstChild);
+        }
+      }
+    }
+    function flush() {
+      scheduled = false;
+      var c = openSection();
+      for (var b = 0; b < batches.length; b++) {
+        var items = batches[b];
+        for (var i = 0; i < items.length; i++) {
+          var it = items[i];
+          if (typeof it === "string") {
+            c.appendChild(line("div", "line", it));
+          } else if (it.s) {
+            var d = document.createElement("details");
+            d.className = "section";
+            d.dataset.section = it.s;
+            d.open = !it.c;
+            d.appendChild(line("summary", "line", it.h));
+            c.appendChild(d);
+            c = d;
+          } else if (c !== log) {
+            c.appendChild(line("div", "line send", it.h));
+            c = c.parentNode;
+          } else {
+            c.appendChild(line("div", "line", it.h));
+          }
+        }
+      }
+      batches = [];
+      if (following) {
+        trim();
+        toEnd();
+      }
+    }
+
+    var source = new EventSource(log.dataset.stream);
+    source.onmessage = function (e) {
+      batches.push(JSON.parse(e.data));
+      if (!scheduled) {
+        scheduled = true;
+        requestAnimationFrame(flush);
+      }
+    };
+    source.addEventListener("end", function (e) {
+      source.close(); // else EventSource would reconnect
+      flush();
+      var status = document.getElementById("job-status");
+      var st = JSON.parse(e.data);
+      status.innerHTML = "";
+      var span = document.createElement("span");
+      span.className = "st st-" + st;
+      span.textContent = st;
+      status.appendChild(span);
+      button.hidden = true;
+    });
+  }
 })();
