@@ -112,7 +112,9 @@ func startEvents(w http.ResponseWriter) *events {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
 	w.WriteHeader(http.StatusOK)
-	return &events{w: w, rc: http.NewResponseController(w)}
+	e := &events{w: w, rc: http.NewResponseController(w)}
+	_ = e.rc.Flush() // the headers, so the client knows the stream is open
+	return e
 }
 
 // send writes an event whose data is v as JSON; no name: a message.
