@@ -256,8 +256,10 @@ func TestLivePagesWake(t *testing.T) {
 	s := startSite(t).withBuild(t)
 	hub := &live.Hub{}
 	st := live.Notifying(s.st, hub)
-	ts := httptest.NewServer(web.New(web.Options{Store: st, Hub: hub, Poll: time.Hour}))
+	h := web.New(web.Options{Store: st, Hub: hub, Poll: time.Hour})
+	ts := httptest.NewServer(h)
 	defer ts.Close()
+	defer h.Shutdown() // first: the builds list's stream never ends by itself
 	session := s.client(t, s.admin).session(t)
 	c := s.client(t, s.admin)
 	c.base = ts.URL
