@@ -22,7 +22,8 @@ type settingsData struct {
 	Secrets   []store.Secret
 	Variables []store.Variable
 	Done      string
-	Badge     string // the badge URL to copy into a README
+	Badge     string // the badge's path, for the page's image
+	BadgeURL  string // the badge's whole URL, to copy into a README
 }
 
 var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -58,7 +59,7 @@ func (h *Handler) showSettings(w http.ResponseWriter, r *http.Request, repo stor
 	p := pageOf(r, "Settings · "+repo.Slug())
 	p.Error = problem
 	h.render(w, code, "settings", settingsData{page: p, Repo: repo, Path: repoPath(repo), Secrets: secrets, Variables: vars,
-		Done: notes[r.FormValue("done")], Badge: h.badgeURL(repo, "main")})
+		Done: notes[r.FormValue("done")], Badge: h.badgeURL(repo, "main"), BadgeURL: siteURL(r) + h.badgeURL(repo, "main")})
 }
 
 func (h *Handler) saved(w http.ResponseWriter, r *http.Request, repo store.Repo, what string) {
