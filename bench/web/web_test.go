@@ -161,8 +161,10 @@ func BenchmarkLogLineLatency(b *testing.B) {
 	_, job := be.runningJob(b)
 	be.appendLog(b, job, "first\n")
 	// The baseline: the same pages and store, no hub, a 200 ms poll.
-	polled := httptest.NewServer(web.New(web.Options{Store: be.st, Poll: 200 * time.Millisecond}))
+	h := web.New(web.Options{Store: be.st, Poll: 200 * time.Millisecond})
+	polled := httptest.NewServer(h)
 	defer polled.Close()
+	defer h.Shutdown() // first: the page's stream would hold Close up
 	be.signIn(b, be.url)
 	be.signIn(b, polled.URL)
 	line := 1

@@ -57,11 +57,15 @@
   // followLog appends the lines the stream sends: a string of line HTML
   // (escaped and coloured by the server), or an object for a line that
   // opens ({s: name, h: html, c: collapsed}) or closes ({e: name, h})
-  // a GitLab section. Lines are added once per animation frame, and while
-  // following only the last maxLines stay in the page, so a log growing
-  // at megabytes a second keeps the page responsive.
+  // a GitLab section. What arrived is added once per animation frame as
+  // one piece of HTML. While following, only the last maxLines stay in the
+  // page, and a frame that would build more than frameLines shows only the
+  // log's tail (the rest is left out, as a reader could not follow it at
+  // that speed anyway): a log growing at a megabyte a second keeps the
+  // page responsive. Stop following to keep every line.
   function followLog(log) {
-    var maxLines = 5000;
+    var maxLines = 3000; // kept in the page while following
+    var frameLines = 200; // built in one frame while following: a frame stays short
     var button = document.getElementById("follow");
     var following = true;
     var n = Number(log.dataset.lines) || 0;
@@ -79,21 +83,15 @@
     button.hidden = false;
     button.addEventListener("click", function () { setFollowing(!following); });
 
+    function esc(s) {
+      return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+    }
+    // line is a line's HTML; its text is server-escaped HTML (spans only).
     function line(tag, cls, html) {
       n++;
       shown++;
-      var el = document.createElement(tag);
-      el.className = cls;
-      el.id = "L" + n;
-      var a = document.createElement("a");
-      a.className = "ln";
-      a.href = "#L" + n;
-      a.textContent = n;
-      var text = document.createElement("span");
-      text.innerHTML = html; // server-escaped HTML: spans only
-      el.appendChild(a);
-      el.appendChild(text);
-      return el;
+      return "<" + tag + ' class="' + cls + '" id="L' + n + '"><a class="ln" href="#L' + n + '">' + n +
+        "</a><span>" + html + "</span></" + tag + ">";
     }
     // The innermost section still open: a closed one ends with .send.
     function openSection() {
@@ -105,49 +103,64 @@
         c = last;
       }
     }
-    function trim() {
+    function trimmedNote() {
       var note = document.getElementById("trimmed");
-      while (shown > maxLines && log.firstElementChild) {
-        var first = log.firstElementChild;
-        if (first === note) first = note.nextElementSibling;
-        if (!first || first === openSection()) break;
+      if (!note) {
+        note = document.createElement("p");
+        note.id = "trimmed";
+        note.className = "muted";
+        note.textContent = "Earlier lines are left out while following; reload to page back.";
+        log.insertBefore(note, log.firstChild);
+      }
+      return note;
+    }
+    function trim() {
+      if (shown <= maxLines) return;
+      var note = trimmedNote();
+      var keep = openSection();
+      for (var first = note.nextElementSibling; first && shown > maxLines && first !== keep;
+           first = note.nextElementSibling) {
+        if (keep !== log && first.contains(keep)) break;
         shown -= first.classList.contains("line") ? 1 : first.querySelectorAll(".line").length;
         first.remove();
-        if (!note) {
-          note = document.createElement("p");
-          note.id = "trimmed";
-          note.className = "muted";
-          note.textContent = "Earlier lines are left out while following; reload to page back.";
-          log.insertBefore(note, log.firstChild);
-        }
       }
     }
     function flush() {
       scheduled = false;
+      var items = [].concat.apply([], batches);
+      batches = [];
+      var skip = following ? Math.max(0, items.length - frameLines) : 0;
+      if (skip) { // all that is shown would go: start afresh
+        n += skip;
+        log.textContent = "";
+        shown = 0;
+        trimmedNote();
+        items = items.slice(skip);
+      }
       var c = openSection();
-      for (var b = 0; b < batches.length; b++) {
-        var items = batches[b];
-        for (var i = 0; i < items.length; i++) {
-          var it = items[i];
-          if (typeof it === "string") {
-            c.appendChild(line("div", "line", it));
-          } else if (it.s) {
-            var d = document.createElement("details");
-            d.className = "section";
-            d.dataset.section = it.s;
-            d.open = !it.c;
-            d.appendChild(line("summary", "line", it.h));
-            c.appendChild(d);
-            c = d;
-          } else if (c !== log) {
-            c.appendChild(line("div", "line send", it.h));
-            c = c.parentNode;
-          } else {
-            c.appendChild(line("div", "line", it.h));
-          }
+      var html = "";
+      function out() {
+        if (html) c.insertAdjacentHTML("beforeend", html);
+        html = "";
+      }
+      for (var i = 0; i < items.length; i++) {
+        var it = items[i];
+        if (typeof it === "string") {
+          html += line("div", "line", it);
+        } else if (it.s) {
+          html += '<details class="section" data-section="' + esc(it.s) + '"' + (it.c ? "" : " open") + ">" +
+            line("summary", "line", it.h) + "</details>";
+          out();
+          c = c.lastElementChild;
+        } else if (c !== log) {
+          html += line("div", "line send", it.h);
+          out();
+          c = c.parentNode;
+        } else {
+          html += line("div", "line", it.h);
         }
       }
-      batches = [];
+      out();
       if (following) {
         trim();
         toEnd();
