@@ -18,8 +18,8 @@ import (
 // registered with a token minted on the runners page: sign in, add a
 // repository, add a secret in its settings, push, watch the build appear
 // on the builds list and its log lines arrive while the job runs, see it
-// turn green, find the secret nowhere in the page, and cancel a running
-// build with the button. Each page's screenshot goes to screenshotDir.
+// turn green, find the secret nowhere in the page, restart it, and cancel
+// a running build with the button. Each page's screenshot goes to screenshotDir.
 func TestWebInterfaceWithARunner(t *testing.T) {
 	data, addr := t.TempDir(), freeAddr(t)
 	url := "http://" + addr
@@ -114,6 +114,12 @@ steps:
 	noSecret(t, ctx, secret, "the log page")
 	do("the build page turns green", chromedp.Navigate(url+"/octo/web/-/builds/1"), chromedp.WaitVisible(chromedp.CSS("h1 .st-success")))
 	shot("build-success")
+	do("restart it", chromedp.Click(chromedp.CSS("#restart")),
+		chromedp.WaitVisible(chromedp.CSS(`.facts a[href="/octo/web/-/builds/1"]`)), // "restarted from #1" on build 2
+		chromedp.WaitVisible(chromedp.CSS("h1 .st-success")))
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || loc != url+"/octo/web/-/builds/2" {
+		t.Errorf("the restarted build's page: %q %v", loc, err)
+	}
 
 	push(t, addr, admin, "octo/long", ".gitlab-ci.yml", `
 long:

@@ -108,7 +108,7 @@ func Open(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.web = web.New(web.Options{Store: s.st, AddRepo: s.addRepo, Hub: s.hub,
-		MintRunnerToken: s.mintRunnerToken, BadgeKey: s.badgeKey()})
+		RestartBuild: s.RestartBuild, MintRunnerToken: s.mintRunnerToken, BadgeKey: s.badgeKey()})
 	return s, nil
 }
 
