@@ -23,8 +23,8 @@ type logData struct {
 	Build   store.Build
 	Job     store.Job
 	Lines   template.HTML // renderLog's
-	Last    int // the number of the last line shown
-	Earlier int // offset of the previous window; -1 when the start is shown
+	Last    int           // the number of the last line shown
+	Earlier int           // offset of the previous window; -1 when the start is shown
 	Offset  int64
 	Running bool
 	Stream  string
@@ -101,8 +101,8 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, repo store.Repo
 type logSink struct{ e *events }
 
 func (s logSink) Cut(data []byte, final bool) int { return live.WholeLines(data, final) }
-func (s logSink) KeepAlive() error                 { return s.e.comment() }
-func (s logSink) End(st store.JobStatus) error     { return s.e.send("", "end", st) }
+func (s logSink) KeepAlive() error                { return s.e.comment() }
+func (s logSink) End(st store.JobStatus) error    { return s.e.send("", "end", st) }
 func (s logSink) Send(data []byte, end int64) error {
 	return s.e.send(strconv.FormatInt(end, 10), "", logItems(data))
 }
