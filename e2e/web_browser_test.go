@@ -129,6 +129,12 @@ long:
     - sleep 300
 `)
 	do("a running build", chromedp.Navigate(url+"/octo/long/-/builds/1"), chromedp.WaitVisible(chromedp.CSS(`h1 .st-running`)))
+	do("the runner's current job", chromedp.Navigate(url+"/-/runners"), chromedp.WaitVisible(chromedp.CSS(`a[href^="/octo/long/-/jobs/"]`)))
+	if row, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("tbody tr"))); err != nil || strings.Contains(row, "never") || !strings.Contains(row, "long") {
+		t.Errorf("the runner's row while it runs octo/long: %q %v", row, err)
+	}
+	shot("runners")
+	do("back to the running build", chromedp.Navigate(url+"/octo/long/-/builds/1"), chromedp.WaitVisible(chromedp.CSS(`#cancel`)))
 	start := time.Now()
 	do("cancel it", chromedp.Click(chromedp.CSS("#cancel")), chromedp.WaitVisible(chromedp.CSS(`h1 .st-killed`)))
 	t.Logf("cancel button to the page showing killed: %v", time.Since(start).Round(time.Millisecond))

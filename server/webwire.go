@@ -44,3 +44,7 @@ func (s *Server) badgeKey() []byte {
 	sum := sha256.Sum256(append([]byte("slipway status badge\x00"), key...))
 	return sum[:]
 }
+
+// HTTPStatus lets the web interface answer the server's errors (such as
+// RestartBuild's) with their status.
+func (e *statusError) HTTPStatus() int { return e.code }

@@ -38,12 +38,17 @@ func TestCancelNeedsFormTokenAndManager(t *testing.T) {
 	s := startSite(t).withBuild(t)
 	admin, bob := s.client(t, s.admin), s.bob(t)
 	_, body := admin.get(t, "/acme/app/-/builds/1")
-	wantContains(t, "build page", body, `action="/acme/app/-/builds/1/cancel"`, `id="cancel"`)
-	if strings.Contains(body, `id="restart"`) {
-		t.Errorf("a restart button with no RestartBuild")
+	wantContains(t, "build page", body, `action="/acme/app/-/builds/1/cancel"`, `id="cancel"`, `id="restart"`)
+	// The server's RestartBuild reads the commit from git; this build's
+	// was never pushed, and the page says so with the server's status.
+	if resp := admin.post(t, "/acme/app/-/builds/1/restart", nil); resp.StatusCode != http.StatusConflict {
+		t.Errorf("restart of a build whose commit is not in git: %d, want 409", resp.StatusCode)
 	}
-	if _, body := bob.get(t, "/acme/app/-/builds/1"); strings.Contains(body, `id="cancel"`) {
-		t.Errorf("bob, who may only look, sees the cancel button")
+	if _, body := bob.get(t, "/acme/app/-/builds/1"); strings.Contains(body, `id="cancel"`) || strings.Contains(body, `id="restart"`) {
+		t.Errorf("bob, who may only look, sees the cancel or restart button")
+	}
+	if resp := bob.post(t, "/acme/app/-/builds/1/restart", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("bob restarts: %d, want 403", resp.StatusCode)
 	}
 	if resp := bob.post(t, "/acme/app/-/builds/1/cancel", nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("bob cancels: %d, want 403", resp.StatusCode)

@@ -164,9 +164,12 @@ func (h *Handler) render(w http.ResponseWriter, code int, page string, data any)
 func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusInternalServerError
 	var pe *pageError
+	var se interface{ HTTPStatus() int }
 	switch {
 	case errors.As(err, &pe):
 		code = pe.code
+	case errors.As(err, &se):
+		code = se.HTTPStatus()
 	case errors.Is(err, store.ErrNotFound):
 		code = http.StatusNotFound
 	}
