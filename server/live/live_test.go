@@ -75,8 +75,8 @@ type recorder struct {
 }
 
 func (r *recorder) Cut(data []byte, final bool) int { return live.WholeLines(data, final) }
-func (r *recorder) KeepAlive() error                 { return nil }
-func (r *recorder) End(st store.JobStatus) error     { r.end = st; return nil }
+func (r *recorder) KeepAlive() error                { return nil }
+func (r *recorder) End(st store.JobStatus) error    { r.end = st; return nil }
 func (r *recorder) Send(data []byte, end int64) error {
 	r.mu.Lock()
 	r.log.Write(data)
