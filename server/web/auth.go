@@ -88,13 +88,18 @@ func (h *Handler) signedIn(next http.HandlerFunc) http.HandlerFunc {
 
 // sameSite checks a POST's form token and its Origin header.
 func sameSite(r *http.Request, csrf string) bool {
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
-			return false
-		}
+	return sameOrigin(r) && subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(csrf)) == 1
+}
+
+// sameOrigin: a request whose browser says it comes from another site is
+// refused (signing in and out have no session token to check yet).
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
 	}
-	return subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(csrf)) == 1
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
 }
 
 type loginData struct {
@@ -107,6 +112,10 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		h.problem(w, r, &pageError{http.StatusForbidden, "Sign in on this site's own page."})
+		return
+	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
 	u, err := h.opts.Store.UserByToken(r.Context(), token)
@@ -130,6 +139,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 
 // logout ends the session on the server, then in the browser.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		h.problem(w, r, &pageError{http.StatusForbidden, "Sign out on this site's own page."})
+		return
+	}
 	if c, err := r.Cookie(cookieName); err == nil {
 		if err := h.opts.Store.DeleteSession(r.Context(), c.Value); err != nil {
 			h.problem(w, r, err)

@@ -241,8 +241,14 @@ func TestSessions(t *testing.T) {
 	if id == s.admin || strings.Contains(id, s.admin) {
 		t.Fatalf("the cookie holds the API token")
 	}
+	req, _ := http.NewRequest("POST", s.url+"/-/login", strings.NewReader("token="+s.admin))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign in from another site's form: %v %v, want 403", resp.StatusCode, err)
+	}
 	c.post(t, "/-/logout", nil)
-	req, _ := http.NewRequest("GET", s.url+"/", nil)
+	req, _ = http.NewRequest("GET", s.url+"/", nil)
 	req.AddCookie(&http.Cookie{Name: "slipway_session", Value: id})
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/slipway-ci/slipway/server/store"
@@ -70,7 +71,7 @@ func (h *Handler) saved(w http.ResponseWriter, r *http.Request, repo store.Repo,
 // the trusted switch.
 func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request, repo store.Repo) {
 	path := strings.TrimSpace(r.PostFormValue("config_path"))
-	if strings.Contains(path, "..") || strings.HasPrefix(path, "/") {
+	if strings.HasPrefix(path, "/") || slices.Contains(strings.Split(path, "/"), "..") {
 		h.showSettings(w, r, repo, http.StatusBadRequest, "The pipeline file must be a path inside the repository.")
 		return
 	}
