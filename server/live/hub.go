@@ -128,3 +128,9 @@ func (n *notifying) ExpireLeases(ctx context.Context, now time.Time) ([]store.Jo
 	}
 	return jobs, err
 }
+
+func (n *notifying) Play(ctx context.Context, jobID int64) (store.Job, error) {
+	j, err := n.Store.Play(ctx, jobID)
+	n.h.Notify(Builds)
+	return j, err
+}

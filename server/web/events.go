@@ -48,9 +48,18 @@ func (h *Handler) buildEvents(w http.ResponseWriter, r *http.Request, repo store
 			return "", nil, false, err
 		}
 		html, err := h.fragment("build", "live", d)
-		over := d.Build.Status != store.BuildPending && d.Build.Status != store.BuildRunning
-		return d.Key, html, over, err
+		return d.Key, html, finished(d.Build.Status), err
 	})
+}
+
+// finished: a build in this status changes no more (a restart is a new
+// build).
+func finished(s store.BuildStatus) bool {
+	switch s {
+	case store.BuildSuccess, store.BuildFailed, store.BuildCanceled, store.BuildError:
+		return true
+	}
+	return false
 }
 
 func (h *Handler) fragment(page, name string, data any) ([]byte, error) {

@@ -165,6 +165,7 @@ type buildData struct {
 	Key     string
 	Manage  bool // cancel and restart buttons
 	Restart bool
+	Running bool // not finished: the cancel button
 }
 
 func (h *Handler) build(w http.ResponseWriter, r *http.Request, repo store.Repo) {
@@ -194,7 +195,7 @@ func (h *Handler) buildPage(r *http.Request, repo store.Repo) (buildData, error)
 	manage := mayManage(*userOf(r), repo)
 	return buildData{page: pageOf(r, fmt.Sprintf("%s #%d", repo.Slug(), b.Number)),
 		Repo: repo, Path: repoPath(repo), Build: b, Stages: byStage(jobs), Graph: layout(jobs, repoPath(repo)),
-		Key: hashKey(key.String()), Manage: manage, Restart: manage && h.opts.RestartBuild != nil}, nil
+		Key: hashKey(key.String()), Manage: manage, Restart: manage && h.opts.RestartBuild != nil, Running: !finished(b.Status)}, nil
 }
 
 // buildKey writes what a build shows that changes as it runs.
