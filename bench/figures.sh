@@ -59,9 +59,11 @@ bench_one_step() {
 	EOF
 	: >"$s"
 	: >"$b"
+	: >"$s.empty"
+	mkdir -p "$WORK/1/empty"
 	one_slipway() {
 		local t0=$EPOCHREALTIME rc=0 el
-		"${SW:-$SLIPWAY}" exec -f "$f" >"$WORK/1.out" 2>&1 || rc=$?
+		"${SW:-$SLIPWAY}" exec -f "$f" ${WS:+--workspace "$WS"} >"$WORK/1.out" 2>&1 || rc=$?
 		el=$(since "$t0")
 		check "$([ $rc = 0 ] && grep -qx hello "$WORK/1.out" && echo 1)" \
 			"1: slipway exec failed (exit $rc): $(tail -n 3 "$WORK/1.out")" || return 0
@@ -79,6 +81,9 @@ bench_one_step() {
 	one_docker ""
 	for ((i = 1; i <= REPS; i++)); do
 		one_rep "$i" one_docker one_slipway "$b" "$s"
+		# The same job with an empty workspace, which is not copied: what
+		# the copy costs (see "What the profiles show" in bench/README.md).
+		WS=$WORK/1/empty one_slipway "$s.empty"
 	done
 	local ms mb
 	ms=$(median <"$s")
@@ -86,6 +91,9 @@ bench_one_step() {
 	row "1. one-step job, wall" "≤ 1.05" "$(div "$ms" "$mb")" "$(fmt_s "$ms")" "$(fmt_s "$mb")" "$REPS" \
 		"paired $(paired_median "$s" "$b"); $(verdict "$(div "$ms" "$mb")" 1.05)"
 	candidate_row "1. one-step job, wall" "≤ 1.05" "$s" "$b" "$REPS"
+	row "1. … with an empty workspace (--workspace, nothing to copy)" "(reference)" "$(div "$(median <"$s.empty")" "$mb")" \
+		"$(fmt_s "$(median <"$s.empty")")" "$(fmt_s "$mb")" "$REPS" \
+		"paired $(paired_median "$s.empty" "$b"); the same job with no workspace copy: what the copy costs"
 }
 
 # ------------------------------------------------------------------------
