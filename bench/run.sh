@@ -9,11 +9,11 @@
 #                  fewer repetitions, smaller sizes, no RESULTS.md
 #   --write        write bench/RESULTS.md (the default for a full run)
 #   --no-write     do not write bench/RESULTS.md
-#   --reps N       repetitions of the quick benchmarks (1, 2; default 15, short 2)
-#   --only LIST    comma-separated benchmarks to run: 1,2,3,4,5,profile
+#   --reps N       repetitions of the quick benchmarks (1, 6; default 15, short 2)
+#   --only LIST    comma-separated benchmarks to run: 1,2,3,4,5,6,7,profile
 #   --slipway PATH use this slipway binary instead of building one
 #   --compare PATH also run this slipway binary (a candidate change) in
-#                  benchmarks 1-3, interleaved with the other two, and
+#                  benchmarks 1-3, 6 and 7, interleaved with the other two, and
 #                  print its ratios too (to the baseline, and to slipway)
 #   --compare-note TEXT  what the candidate is, for RESULTS.md
 #   --keep         keep the work directory (pipelines, captured output)
@@ -39,7 +39,7 @@ ORIG_ARGS=("$@")
 SHORT=
 WRITE=auto
 REPS=
-ONLY=1,2,3,4,5,profile
+ONLY=1,2,3,4,5,6,7,profile
 SLIPWAY=
 COMPARE=
 COMPARE_NOTE=
@@ -130,6 +130,8 @@ log "slipway: $SLIPWAY; work directory $WORK; load average $START_LOAD"
 
 # shellcheck source=bench/figures.sh
 . "$here/figures.sh"
+# shellcheck source=bench/figures2.sh
+. "$here/figures2.sh"
 
 [ -z "$COMPARE" ] || DETAILS+=("The rows marked \"candidate\" ran $COMPARE${COMPARE_NOTE:+: $COMPARE_NOTE}" "")
 want 1 && bench_one_step
@@ -137,6 +139,8 @@ want 2 && bench_big_output
 want 3 && bench_services
 want 4 && bench_many_jobs
 want 5 && bench_pulls
+want 6 && bench_first_line
+want 7 && bench_stages
 want profile && bench_profile
 
 # ------------------------------------------------------------------------

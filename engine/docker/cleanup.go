@@ -28,48 +28,67 @@ func (e *Engine) Destroy(ctx context.Context, s *engine.Spec) error {
 }
 
 // removeLabelled removes every container, network and volume carrying the
-// label filter; objects already gone are not an error.
+// label filter; objects already gone are not an error. The three lists
+// are asked for at once (they are round trips on a job's critical path);
+// the containers are removed first, as the others are in use until then.
 func (e *Engine) removeLabelled(ctx context.Context, label string) error {
-	f := client.Filters{}.Add("label", label)
-	var errs []error
-	ctrs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return fmt.Errorf("list containers: %w", err)
+	l := e.list(ctx, client.Filters{}.Add("label", label))
+	if l.ctrErr != nil {
+		return fmt.Errorf("list containers: %w", l.ctrErr)
 	}
+	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for _, c := range ctrs.Items {
-		wg.Add(1)
-		go func(id string) {
-			defer wg.Done()
-			_, err := e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	for _, c := range l.ctrs.Items {
+		wg.Go(func() {
+			_, err := e.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 			if err != nil && !gone(err) {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
 			}
-		}(c.ID)
+		})
 	}
 	wg.Wait()
-	nets, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return fmt.Errorf("list networks: %w", err)
+	if l.netErr != nil {
+		return errors.Join(append(errs, fmt.Errorf("list networks: %w", l.netErr))...)
 	}
-	for _, n := range nets.Items {
+	for _, n := range l.nets.Items {
 		if _, err := e.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !gone(err) {
 			errs = append(errs, err)
 		}
 	}
-	vols, err := e.cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
-	if err != nil {
-		return fmt.Errorf("list volumes: %w", err)
+	if l.volErr != nil {
+		return errors.Join(append(errs, fmt.Errorf("list volumes: %w", l.volErr))...)
 	}
-	for _, v := range vols.Items {
+	for _, v := range l.vols.Items {
 		if err := e.removeVolume(ctx, v.Name); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// listing is the containers, networks and volumes of one label filter.
+type listing struct {
+	ctrs                   client.ContainerListResult
+	nets                   client.NetworkListResult
+	vols                   client.VolumeListResult
+	ctrErr, netErr, volErr error
+}
+
+// list asks for the three lists at once: each is a round trip, and
+// Destroy's are on every job's critical path.
+func (e *Engine) list(ctx context.Context, f client.Filters) listing {
+	var l listing
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		l.ctrs, l.ctrErr = e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	})
+	wg.Go(func() { l.nets, l.netErr = e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f}) })
+	wg.Go(func() { l.vols, l.volErr = e.cli.VolumeList(ctx, client.VolumeListOptions{Filters: f}) })
+	wg.Wait()
+	return l
 }
 
 // gone is true for an object already removed, or being removed by
@@ -98,27 +117,18 @@ func (e *Engine) removeVolume(ctx context.Context, vol string) error {
 // behind. Runs owned by live processes, or by other hosts, are left alone;
 // objects without slipway's labels are never listed at all.
 func (e *Engine) Collect(ctx context.Context) (int, error) {
-	f := client.Filters{}.Add("label", engine.LabelRun)
-	owners := map[string]string{} // run id → owner
-	ctrs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
+	l := e.list(ctx, client.Filters{}.Add("label", engine.LabelRun))
+	if err := errors.Join(l.ctrErr, l.netErr, l.volErr); err != nil {
 		return 0, err
 	}
-	for _, c := range ctrs.Items {
+	owners := map[string]string{} // run id → owner
+	for _, c := range l.ctrs.Items {
 		owners[c.Labels[engine.LabelRun]] = c.Labels[engine.LabelOwner]
 	}
-	nets, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return 0, err
-	}
-	for _, n := range nets.Items {
+	for _, n := range l.nets.Items {
 		owners[n.Labels[engine.LabelRun]] = n.Labels[engine.LabelOwner]
 	}
-	vols, err := e.cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
-	if err != nil {
-		return 0, err
-	}
-	for _, v := range vols.Items {
+	for _, v := range l.vols.Items {
 		owners[v.Labels[engine.LabelRun]] = v.Labels[engine.LabelOwner]
 	}
 	n := 0

@@ -251,7 +251,9 @@ func TestCollectRemovesOnlyDeadOwners(t *testing.T) {
 	host, _ := os.Hostname()
 	dead := &engine.Spec{RunID: "testcollectdead", Key: "j0", Owner: host + ":999999999", WorkspacePath: "/w", Network: engine.NetworkBridge}
 	live := newSpec(t, e, engine.NetworkBridge)
-	other := &engine.Spec{RunID: "testcollectother", Key: "j0", Owner: "another-host:1", WorkspacePath: "/w"}
+	// Bridge jobs: Setup makes their objects (a job without services gets
+	// its workspace volume only with its first container).
+	other := &engine.Spec{RunID: "testcollectother", Key: "j0", Owner: "another-host:1", WorkspacePath: "/w", Network: engine.NetworkBridge}
 	t.Cleanup(func() { _ = e.Destroy(ctx, other); assertNothingLeft(t, e, other.RunID) })
 	for _, s := range []*engine.Spec{dead, live, other} {
 		if err := e.Setup(ctx, s); err != nil {

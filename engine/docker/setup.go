@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"sync"
 
@@ -16,13 +17,14 @@ import (
 	"github.com/slipway-ci/slipway/engine/internal/tarball"
 )
 
-// Setup creates the job's network (when it needs one), its workspace
-// volume and, for a job with services, the sandbox container that holds
-// the volume (and a shared namespace): the workspace is copied into the
-// volume through the sandbox before any other container starts. A job
-// without services gets no sandbox: its workspace is copied through its
-// first container, after that is created and before it starts
-// (fillWorkspace), which saves a container create and remove per job.
+// Setup creates the job's network (when it needs one) and, for a job
+// with services, the sandbox container that holds the workspace volume
+// (and a shared namespace): the workspace is copied into the volume
+// through the sandbox before any other container starts. A job without
+// services gets no sandbox: its workspace is copied through its first
+// container, after that is created and before it starts (fillWorkspace),
+// which saves a container create and remove per job; an empty workspace
+// is not copied at all.
 func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	// An object-creating call cut off by a Ctrl-C may still complete in
 	// the engine after Destroy has listed the job's objects, and be left
@@ -38,13 +40,10 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := e.cli.VolumeCreate(api, client.VolumeCreateOptions{
-		Name: name(s, "ws"), Labels: labels(s, "workspace"),
-	}); err != nil {
-		return fmt.Errorf("create workspace volume: %w", err)
-	}
+	// The workspace volume is made by the first container that mounts it
+	// (see workspaceMount): no call of its own.
 	if s.Network == engine.NetworkNone {
-		if s.WorkspaceDir != "" || len(s.Inputs) > 0 {
+		if !emptyWorkspace(s) {
 			e.pending.Store(name(s, ""), &pendingCopy{})
 		}
 		return nil
@@ -145,8 +144,44 @@ func (e *Engine) copyDir(ctx context.Context, ctr string, s *engine.Spec, dir, s
 	return err
 }
 
+// workspaceMount mounts the job's workspace volume. The engine creates
+// the volume, with these labels, for the first container that mounts it:
+// that saves an API call per job, and a volume only exists once a
+// container does, which Destroy removes first.
 func workspaceMount(s *engine.Spec) []mount.Mount {
-	return []mount.Mount{{Type: mount.TypeVolume, Source: name(s, "ws"), Target: s.WorkspacePath}}
+	return []mount.Mount{{
+		Type: mount.TypeVolume, Source: name(s, "ws"), Target: s.WorkspacePath,
+		VolumeOptions: &mount.VolumeOptions{Labels: labels(s, "workspace")},
+	}}
+}
+
+// emptyWorkspace is true when copying the workspace would copy nothing: no
+// checkout and no inputs, or only empty directories (slipway's own left
+// out, as tarball.Write does), unpacked at the volume's top. A directory
+// that cannot be read is not empty: the copy reports the error.
+func emptyWorkspace(s *engine.Spec) bool {
+	if s.WorkspaceDir != "" && (s.WorkspaceSub != "" || !emptyDir(s.WorkspaceDir)) {
+		return false
+	}
+	for _, dir := range s.Inputs {
+		if !emptyDir(dir) {
+			return false
+		}
+	}
+	return true
+}
+
+func emptyDir(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.Name() != tarball.Own || !e.IsDir() {
+			return false
+		}
+	}
+	return true
 }
 
 // networkMode is the network the sandbox joins.
