@@ -163,8 +163,8 @@ func TestClientCommands(t *testing.T) {
 }
 
 // startRunner mints a runner token, registers a runner with it and runs
-// the runner binary.
-func startRunner(t *testing.T, url, admin string) *proc {
+// the runner binary, with env added to its environment.
+func startRunner(t *testing.T, url, admin string, env ...string) *proc {
 	t.Helper()
 	glrt, err := exec.Command(slipway, "runner", "token", "create", "--server", url, "--token", admin, "--run-untagged").Output()
 	if err != nil {
@@ -176,7 +176,7 @@ func startRunner(t *testing.T, url, admin string) *proc {
 		t.Fatalf("runner register: %v %s", err, out)
 	}
 	p := &project{t: t, dir: t.TempDir()}
-	return p.start("runner", "run", "--config", cfg)
+	return p.startEnv(env, "runner", "run", "--config", cfg)
 }
 
 // TestCancelFromCLI: a long job followed live with build logs -f, then

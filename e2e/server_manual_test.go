@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,13 +91,5 @@ func jobStatus(t *testing.T, url, token, slug, name string) string {
 // jobLog is the stored log of job n of build 1 of slug.
 func jobLog(t *testing.T, url, token, slug string, n int) string {
 	t.Helper()
-	var lines []struct{ Out string }
-	if code := apiGet(t, url+"/api/repos/"+slug+"/builds/1/logs/"+strconv.Itoa(n)+"/1", token, &lines); code != 200 {
-		t.Fatalf("log of job %d of %s: %d", n, slug, code)
-	}
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString(l.Out)
-	}
-	return b.String()
+	return jobLogN(t, url, token, slug, 1, n)
 }

@@ -25,11 +25,12 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startServer runs `slipway server` and waits until it listens.
-func startServer(t *testing.T, dataDir, addr string) *proc {
+// startServer runs `slipway server` (with the extra flags, if any) and
+// waits until it listens.
+func startServer(t *testing.T, dataDir, addr string, extra ...string) *proc {
 	t.Helper()
 	p := &project{t: t, dir: t.TempDir()}
-	pr := p.start("server", "--data-dir", dataDir, "--addr", addr)
+	pr := p.start(append([]string{"server", "--data-dir", dataDir, "--addr", addr}, extra...)...)
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(pr.stderr.String(), "listening on") {
 		if time.Now().After(deadline) {
