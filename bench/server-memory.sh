@@ -114,8 +114,10 @@ measure() {
 		[ "$n" -gt 0 ] || break
 	done
 	check "$([ "$listed" = "$want" ] && echo 1)" "$kind: listed $listed builds, want $want" || true
+	# signed in as a browser is: the sign-in form, then its cookie
+	curl -s -o /dev/null -c "$WORK/cookies" --data-urlencode "token=$token" "$URL/-/login"
 	for p in 1 2 3; do
-		code=$(curl -s -o /dev/null -w '%{http_code}' --cookie "slipway_token=$token" "$URL/octo/big?page=$p")
+		code=$(curl -s -o /dev/null -w '%{http_code}' -b "$WORK/cookies" "$URL/octo/big?page=$p")
 		check "$([ "$code" = 200 ] && echo 1)" "$kind: the web page /octo/big?page=$p answered $code" || true
 	done
 	kib VmRSS >>"$WORK/$kind.after"
