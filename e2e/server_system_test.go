@@ -101,8 +101,10 @@ test:
 `)
 	push(t, addr, admin, "octo/dr", ".drone.yml", droneRedisPipeline("one")+"---\n"+droneRedisPipeline("two")+"---\n"+droneRedisPipeline("three"))
 	// Followed from before any runner runs: what it shows arrives live.
-	streamed := make(chan string, 1)
-	go func() { streamed <- followStream(url+"/api/repos/octo/gl/builds/1/logs/1/stream", admin) }()
+	streamed := make(chan stream, 1)
+	go func() {
+		streamed <- followStream(url+"/api/repos/octo/gl/builds/1/logs/1/stream", admin, "deploy token is [MASKED]\n")
+	}()
 
 	// Neither runner may find the registry's credentials anywhere but in
 	// the repository's variable.
@@ -132,14 +134,20 @@ test:
 			t.Errorf("the GitLab job's stored log lacks %q:\n%s", want, glLog)
 		}
 	}
-	var live string
+	var sse stream
 	select {
-	case live = <-streamed:
+	case sse = <-streamed:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the live stream of the GitLab job did not end")
 	}
+	live := sse.log
 	if !strings.Contains(live, "deploy token is [MASKED]\n") || !strings.Contains(live, "+PONG") {
 		t.Errorf("the GitLab job's live stream lacks the masked line or PONG:\n%s", live)
+	}
+	// The job sleeps 3 s after the line; the runner sends its log every
+	// second: the line came while the job ran, not with its end.
+	if sse.marked.IsZero() || sse.ended.Sub(sse.marked) < time.Second {
+		t.Errorf("the masked line came %s before the end of the stream, want it live (>= 1s before)", sse.ended.Sub(sse.marked))
 	}
 	leaks := append([]string{systemVariable, systemSecret}, reg.secrets()...)
 	for _, s := range leaks {
@@ -281,20 +289,29 @@ func jobLogN(t *testing.T, url, token, slug string, n, job int) string {
 	return b.String()
 }
 
+// stream is what followStream saw: the log, when it first held the mark,
+// and when the end event came.
+type stream struct {
+	log           string
+	marked, ended time.Time
+}
+
 // followStream reads a job's server-sent events until the stream ends and
-// returns the log they carried ("ERROR: ..." when the stream fails).
-func followStream(url, token string) string {
+// returns the log they carried ("ERROR: ..." in it when the stream fails).
+func followStream(url, token, mark string) (s stream) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "ERROR: " + err.Error()
+		s.log = "ERROR: " + err.Error()
+		return s
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		return "ERROR: " + resp.Status
+		s.log = "ERROR: " + resp.Status
+		return s
 	}
 	var out strings.Builder
 	event := ""
@@ -312,12 +329,18 @@ func followStream(url, token string) string {
 		}
 		var chunk string
 		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
-			return out.String() + "ERROR: " + err.Error()
+			s.log = out.String() + "ERROR: " + err.Error()
+			return s
 		}
 		if event == "end" {
-			return out.String()
+			s.log, s.ended = out.String(), time.Now()
+			return s
 		}
 		out.WriteString(chunk)
+		if s.marked.IsZero() && strings.Contains(out.String(), mark) {
+			s.marked = time.Now()
+		}
 	}
-	return out.String()
+	s.log = out.String() + "ERROR: the stream ended without an end event"
+	return s
 }
