@@ -102,6 +102,7 @@ func (db *DB) Finish(ctx context.Context, jobID, runnerID int64, r store.Result)
 	default:
 		return fmt.Errorf("finish job %d: %q is not a final status", jobID, r.Status)
 	}
+	defer db.queue.broadcast() // its successors may be pending now
 	return db.inTx(ctx, func(tx querier) error {
 		buildID, err := db.lockJobBuild(ctx, tx, jobID)
 		if err != nil {
@@ -150,6 +151,9 @@ func (db *DB) ExpireLeases(ctx context.Context, at time.Time) ([]store.Job, erro
 		if ok {
 			out = append(out, j)
 		}
+	}
+	if len(out) > 0 {
+		db.queue.broadcast() // requeued jobs, or successors of failed ones
 	}
 	return out, nil
 }
