@@ -75,11 +75,11 @@ type handler struct {
 	retry time.Duration // how often a waiting jobs/request tries to claim
 }
 
-// claimRetry is how often a waiting jobs/request asks the queue again. Jobs
-// made by another part of the server (a push) are found this way; jobs this
-// handler makes pending (a finished job's successors) wake the waiters at
-// once. A claim that finds nothing is one cheap indexed statement.
-const claimRetry = 100 * time.Millisecond
+// claimRetry is how often a waiting jobs/request asks the queue again
+// without being woken. The store wakes waiters when this process makes a
+// job pending (a push, a finished need, a requeue: store.Wakeups); the
+// retry finds jobs queued by another server process sharing PostgreSQL.
+const claimRetry = time.Second
 
 // New is the handler of the API, to be mounted at /api/v4/ (with or
 // without the prefix stripped).
