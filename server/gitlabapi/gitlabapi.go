@@ -37,6 +37,9 @@ type Options struct {
 	// PollTimeout is how long POST jobs/request waits for a job before it
 	// answers 204 (default 50 s; gitlab-runner waits up to 10 minutes).
 	PollTimeout time.Duration
+	// MaxArtifacts bounds an uploaded artifacts archive (default 100 MiB,
+	// GitLab's default); a bigger one is answered 413.
+	MaxArtifacts int64
 	// Sealer is the server's secret sealer; may be nil. Not used yet: the
 	// store opens secrets itself.
 	Sealer store.Sealer
@@ -90,6 +93,9 @@ func New(st store.Store, o Options) http.Handler {
 	if o.PollTimeout <= 0 {
 		o.PollTimeout = defaultPollTimeout
 	}
+	if o.MaxArtifacts <= 0 {
+		o.MaxArtifacts = defaultMaxArtifacts
+	}
 	o.ExternalURL = strings.TrimRight(o.ExternalURL, "/")
 	h := &handler{st: st, o: o, mux: http.NewServeMux(), logs: newTraces(), wake: newSignal(), retry: claimRetry}
 	h.routes()
@@ -105,6 +111,8 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("POST /jobs/request", h.request)
 	h.mux.HandleFunc("PUT /jobs/{id}", h.update)
 	h.mux.HandleFunc("PATCH /jobs/{id}/trace", h.trace)
+	h.mux.HandleFunc("POST /jobs/{id}/artifacts", h.uploadArtifacts)
+	h.mux.HandleFunc("GET /jobs/{id}/artifacts", h.downloadArtifacts)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "%s %s is not part of slipway's GitLab Runner API", r.Method, r.URL.Path)
 	})

@@ -25,10 +25,10 @@ type jobResponse struct {
 	Steps         []step         `json:"steps"`
 	Image         imageSpec      `json:"image"`
 	Services      []imageSpec    `json:"services"`
-	Artifacts     []any          `json:"artifacts"`
+	Artifacts     []artifactSpec `json:"artifacts"`
 	Cache         []any          `json:"cache"`
 	Credentials   []credential   `json:"credentials"`
-	Dependencies  []any          `json:"dependencies"`
+	Dependencies  []dependency   `json:"dependencies"`
 	Features      features       `json:"features"`
 	Slipway       slipwayPayload `json:"slipway"`
 }
@@ -140,17 +140,19 @@ func (h *handler) jobResponse(ctx context.Context, c store.Claimed) (*jobRespons
 		ID: c.Job.ID, Token: c.Token, AllowGitFetch: true,
 		JobInfo: jobInfo{ID: c.Job.ID, Name: c.Job.Name, Stage: c.Job.Stage, ProjectID: jc.repo.ID,
 			ProjectName: jc.repo.Name, PipelineID: jc.build.ID},
-		GitInfo:      h.gitInfo(jc),
-		RunnerInfo:   runnerInfo{Timeout: timeout(jc.job)},
-		Variables:    h.variables(jc),
-		Services:     []imageSpec{},
-		Artifacts:    []any{},
-		Cache:        []any{},
-		Dependencies: []any{},
-		Credentials:  h.credentials(c.Token),
-		Features:     features{TraceSections: true, FailureReasons: failureReasons},
+		GitInfo:     h.gitInfo(jc),
+		RunnerInfo:  runnerInfo{Timeout: timeout(jc.job)},
+		Variables:   h.variables(jc),
+		Services:    []imageSpec{},
+		Artifacts:   artifactSpecs(jc.job),
+		Cache:       []any{},
+		Credentials: h.credentials(c.Token),
+		Features:    features{TraceSections: true, FailureReasons: failureReasons},
 		Slipway: slipwayPayload{Document: json.RawMessage(c.Job.Document), Secrets: jc.secrets,
 			Trusted: jc.repo.Trusted, Event: jc.build.Event},
+	}
+	if resp.Dependencies, err = h.dependencies(ctx, jc); err != nil {
+		return nil, err
 	}
 	if jc.doc.Pipeline.Dialect == pipeline.GitLab {
 		resp.Steps, resp.Image, resp.Services = gitlabSteps(jc.job), jobImage(jc.job), services(jc.job)
