@@ -134,11 +134,32 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 		say("ERROR: %s", err)
 		return failed("script_failure")
 	}
+	arts, err := os.MkdirTemp("", "slipway-artifacts-")
+	if err != nil {
+		say("ERROR: %v", err)
+		return failed("runner_system_failure")
+	}
+	defer os.RemoveAll(arts)
+	given, err := fetchDependencies(ctx, e.client, job, arts, say)
+	if err != nil {
+		say("ERROR: %v", err)
+		return failed("missing_dependency_failure")
+	}
 	r := a.Runner
 	r.ServiceTimeout = e.cfg.Settings().ServiceTimeout()
 	res := r.Run(ctx, p, runner.Options{ID: fmt.Sprintf("job%d-%s", job.ID, newID()), Workspace: ws,
-		Events: runner.NewPrinter(tr), Project: cacheProject(job.GitInfo.RepoURL)})
-	return outcomeOf(res)
+		Events: runner.NewPrinter(tr), Artifacts: arts, Given: given,
+		Project: cacheProject(job.GitInfo.RepoURL)})
+	out := outcomeOf(res)
+	// The artifacts go up before the job's end is reported: the jobs
+	// that need them may start as soon as it is.
+	if err := uploadKept(ctx, e.client, job, arts, job.JobInfo.Name, say); err != nil {
+		say("ERROR: uploading artifacts: %v", err)
+		if out.state == "success" {
+			out = failed("runner_system_failure")
+		}
+	}
+	return out
 }
 
 // outcomeOf reads the run's result: the document holds one job.
