@@ -125,6 +125,9 @@ type Extension struct {
 	Secrets  map[string]string `json:"secrets"`
 	Trusted  bool              `json:"trusted"`
 	Event    string            `json:"event"`
+	// LeaseSeconds is how long the server keeps the job this runner's
+	// without hearing from it (0: not said).
+	LeaseSeconds float64 `json:"lease_seconds"`
 }
 
 // Update is the body of PUT jobs/:id.

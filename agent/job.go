@@ -43,8 +43,12 @@ func (a *Agent) runJob(ctx context.Context, e entry, job *Job) {
 	defer timer.Stop()
 	report := context.WithoutCancel(ctx)
 	tr := newTrace(e.client, job.ID, job.Token, cancel)
+	defer tr.close()
 	if a.TraceInterval > 0 {
 		tr.interval = a.TraceInterval
+	}
+	if job.Slipway != nil && job.Slipway.LeaseSeconds > 0 {
+		tr.leased(time.Duration(job.Slipway.LeaseSeconds * float64(time.Second)))
 	}
 	a.logf("job %d (%s): received from %s", job.ID, job.JobInfo.Name, e.cfg.URL)
 	var out outcome

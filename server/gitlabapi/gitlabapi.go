@@ -54,6 +54,15 @@ func ForServer(registration string) func(store.Store, store.Sealer, string) http
 	}
 }
 
+// ForServerWith is ForServer with more of the handler's options (the
+// server's store, sealer and URL are filled in).
+func ForServerWith(o Options) func(store.Store, store.Sealer, string) http.Handler {
+	return func(st store.Store, sealer store.Sealer, url string) http.Handler {
+		o.ExternalURL, o.Sealer = url, sealer
+		return New(st, o)
+	}
+}
+
 // Defaults of Options.
 const (
 	defaultLease       = 10 * time.Minute

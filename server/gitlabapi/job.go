@@ -108,6 +108,10 @@ type slipwayPayload struct {
 	Secrets  map[string]string `json:"secrets"`
 	Trusted  bool              `json:"trusted"`
 	Event    string            `json:"event"`
+	// LeaseSeconds is how long the job stays the runner's without a
+	// trace or status call: a runner that cannot reach the server for
+	// that long stops the job, since the server gives it to another.
+	LeaseSeconds float64 `json:"lease_seconds"`
 }
 
 // failureReasons are the failure_reason values the server understands.
@@ -149,7 +153,7 @@ func (h *handler) jobResponse(ctx context.Context, c store.Claimed) (*jobRespons
 		Credentials: h.credentials(c.Token),
 		Features:    features{TraceSections: true, FailureReasons: failureReasons},
 		Slipway: slipwayPayload{Document: json.RawMessage(c.Job.Document), Secrets: jc.secrets,
-			Trusted: jc.repo.Trusted, Event: jc.build.Event},
+			Trusted: jc.repo.Trusted, Event: jc.build.Event, LeaseSeconds: h.o.Lease.Seconds()},
 	}
 	if resp.Dependencies, err = h.dependencies(ctx, jc); err != nil {
 		return nil, err
