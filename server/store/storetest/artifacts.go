@@ -100,3 +100,30 @@ func testQueueChanged(t *testing.T, b Backend) {
 	default:
 	}
 }
+
+// testRequeueLog: a job requeued after its lease lapsed starts a new log
+// (the next runner sends its own from offset 0); one failed for good
+// keeps what its runner sent.
+func testRequeueLog(t *testing.T, b Backend) {
+	s := b.Store
+	f := newFixture(t, s)
+	r := must(s.CreateRunner(ctx(t), store.Runner{Description: "r", RunUntagged: true}, "glrt-requeue-log"))(t)
+	newBuild(t, s, f.repo.ID, job("a"))
+	for attempt, want := range []store.JobStatus{store.JobPending, store.JobFailed} {
+		c := must(s.Claim(ctx(t), r.ID, nil, true, time.Millisecond))(t)
+		must(s.AppendLog(ctx(t), c.Job.ID, 0, []byte("attempt output\n")))(t)
+		time.Sleep(5 * time.Millisecond)
+		jobs := must(s.ExpireLeases(ctx(t), time.Now()))(t)
+		if len(jobs) != 1 || jobs[0].Status != want {
+			t.Fatalf("attempt %d: ExpireLeases = %+v, want the job %s", attempt, jobs, want)
+		}
+		log := string(must(s.ReadLog(ctx(t), c.Job.ID, 0, 0))(t))
+		j := must(s.Job(ctx(t), c.Job.ID))(t)
+		if want == store.JobPending && (log != "" || j.LogLength != 0) {
+			t.Fatalf("requeued job keeps a log of %d bytes: %q", j.LogLength, log)
+		}
+		if want == store.JobFailed && log != "attempt output\n" {
+			t.Fatalf("failed job's log: %q", log)
+		}
+	}
+}

@@ -70,6 +70,7 @@ func Run(t *testing.T, open Opener) {
 		{"Artifacts", testArtifacts},
 		{"ArtifactsGoWithTheRepo", testArtifactsCascade},
 		{"QueueChangedWakes", testQueueChanged},
+		{"RequeueStartsANewLog", testRequeueLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
