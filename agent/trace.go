@@ -85,7 +85,9 @@ func (t *trace) Line(format string, args ...any) {
 // keeps one job from running twice at once, when a network cut lets
 // neither side know of the other.
 func (t *trace) leased(lease time.Duration) {
-	t.keepAlive = min(t.keepAlive, lease/4)
+	// A quiet job's keep-alive goes every one or two keepAlive periods
+	// (see loop): several fit in the fence.
+	t.keepAlive = min(t.keepAlive, lease/8)
 	t.fence = lease / 2
 }
 
