@@ -378,6 +378,7 @@ long:
 	if st != "success" {
 		t.Fatalf("build ended %s:\n%s\ncut-off runner:\n%s\nother runner:\n%s", st, log, cutOff.stderr.String(), other.stderr.String())
 	}
+	t.Logf("cut-off runner:\n%s\nother runner:\n%s\nserver:\n%s", cutOff.stderr.String(), other.stderr.String(), srv.stderr.String())
 	if both {
 		t.Errorf("both runners ran the job at once:\ncut-off runner:\n%s", cutOff.stderr.String())
 	}
