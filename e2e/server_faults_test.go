@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -93,7 +92,7 @@ func waitLog(t *testing.T, url, admin, slug string, n int, want string, within t
 	}
 }
 
-// waitFor waits until cond holds.
+// waitUntil waits until cond holds.
 func waitUntil(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -205,8 +204,8 @@ lines:
 	}
 	last := 0
 	for line := range strings.Lines(log) {
-		var i int
-		if _, err := fmtSscanf(line, &i); err != nil {
+		i, ok := lineNumber(line)
+		if !ok {
 			continue
 		}
 		if i != last+1 {
@@ -219,16 +218,12 @@ lines:
 	}
 }
 
-// fmtSscanf reads "line N of 60".
-func fmtSscanf(line string, i *int) (int, error) {
+// lineNumber reads N of "line N of 60".
+func lineNumber(line string) (int, bool) {
 	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "line ")
 	num, _, ok2 := strings.Cut(rest, " of 60")
-	if !ok || !ok2 {
-		return 0, io.EOF
-	}
 	n, err := strconv.Atoi(num)
-	*i = n
-	return 1, err
+	return n, ok && ok2 && err == nil
 }
 
 // cutProxy forwards loopback TCP to a server and can stall every

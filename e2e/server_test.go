@@ -28,17 +28,7 @@ func freeAddr(t *testing.T) string {
 // startServer runs `slipway server` and waits until it listens.
 func startServer(t *testing.T, dataDir, addr string) *proc {
 	t.Helper()
-	p := &project{t: t, dir: t.TempDir()}
-	pr := p.start("server", "--data-dir", dataDir, "--addr", addr)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(pr.stderr.String(), "listening on") {
-		if time.Now().After(deadline) {
-			pr.cmd.Process.Kill()
-			t.Fatalf("slipway server did not listen:\n%s", pr.wait())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return pr
+	return startServerWith(t, dataDir, addr)
 }
 
 func apiGet(t *testing.T, url, token string, out any) int {
