@@ -70,6 +70,7 @@ type env struct {
 	runnerOwner                     string
 	starts                          *startEvents
 	pushes                          int
+	pushTook                        []time.Duration // until git push returned
 }
 
 func run(bin string, reps, big, bigReps int) error {
@@ -143,6 +144,7 @@ func run(bin string, reps, big, bigReps int) error {
 	fmt.Fprintf(w, "push to job start (median of %d)\t\t\n", reps)
 	fmt.Fprintf(w, "  baseline: slipway exec start → container start\t%s\t\n", ms(pe))
 	fmt.Fprintf(w, "  git push → container start (server + runner)\t%s\t%.2fx baseline, +%s (goal ≤ +500 ms)\n", ms(ps), ratio(ps, pe), ms(ps-pe))
+	fmt.Fprintf(w, "    of which git push, until it returned\t%s\t\n", ms(median(e.pushTook[:reps])))
 	bs, be := median(bigServer), median(bigExec)
 	fmt.Fprintf(w, "%d MiB job log (median of %d)\t\t\n", big>>20, bigReps)
 	fmt.Fprintf(w, "  baseline: slipway exec, output to a file\t%s\t\n", ms(be))
@@ -280,6 +282,7 @@ func (e *env) push(yml string) (time.Time, int, error) {
 	}
 	start := time.Now()
 	err := git(clone, "push", "--quiet", "http://x:"+e.admin+"@"+e.addr+"/bench/server.git", "main")
+	e.pushTook = append(e.pushTook, time.Since(start))
 	return start, e.pushes, err
 }
 
