@@ -11,7 +11,7 @@ bench_server() {
 	check "$([ $rc = 0 ] && echo 1)" "serverbench failed: $(tail -n 5 "$WORK/server.err")" || return 0
 	cat "$WORK/server.out" >&2
 	DETAILS+=("## Server and runner" ""
-		"\`go run ./bench/cmd/serverbench\`: \`slipway server\` and \`slipway runner run\` as processes, against" ""
+		"\`go run ./bench/cmd/serverbench\`: \`slipway server\` and \`slipway runner run\` as processes, against"
 		"\`slipway exec\` of the same job, interleaved:" ""
 		'```' "$(cat "$WORK/server.out")" '```' "")
 }
