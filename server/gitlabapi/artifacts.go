@@ -93,8 +93,10 @@ func (h *handler) dependencies(ctx context.Context, jc *jobContext) ([]dependenc
 		d := dependency{ID: j.ID, Name: j.Name, Token: jc.claimed.Token}
 		a, err := h.st.Artifact(ctx, j.ID)
 		switch {
-		case err == nil:
+		case err == nil && !expired(a):
 			d.ArtifactsFile = &artifactsFile{Filename: a.Filename, Size: a.Size}
+		case err == nil:
+			// Expired: listed without a file, as GitLab does.
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
@@ -230,6 +232,9 @@ func (h *handler) downloadArtifacts(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, store.ErrNotFound) {
 		fail(w, http.StatusNotFound, "404 Not Found: job %d kept no artifacts", id)
 		return
+	} else if err == nil && expired(a) {
+		fail(w, http.StatusNotFound, "404 Not Found: the artifacts of job %d expired at %s (expire_in)", id, a.Expires.Format(time.RFC3339))
+		return
 	} else if err != nil {
 		internal(w, r, err)
 		return
@@ -262,6 +267,12 @@ func (h *handler) sameRepo(ctx context.Context, caller store.Job, id int64) (boo
 	}
 	b2, err := h.st.BuildByID(ctx, target.BuildID)
 	return err == nil && b1.RepoID == b2.RepoID, err
+}
+
+// expired: the archive's expire_in has passed. GitLab answers 404 for it,
+// and so does this server (the rows stay until the repository goes).
+func expired(a store.Artifact) bool {
+	return !a.Expires.IsZero() && time.Now().After(a.Expires)
 }
 
 func contentType(format string) string {

@@ -104,3 +104,26 @@ func TestArtifactsRefusals(t *testing.T) {
 		t.Fatal("a refused upload was stored")
 	}
 }
+
+// TestArtifactsExpire: an archive past its expire_in is not downloaded
+// and not offered to later jobs.
+func TestArtifactsExpire(t *testing.T) {
+	e := newEnv(t)
+	e.queueGitLab("stages: [a, b]\nbuild:\n  stage: a\n  script: [make]\n  artifacts: {paths: [x]}\ntest:\n  stage: b\n  script: [x]\n")
+	build := e.take()
+	e.upload(build.ID, build.Token, []byte("zip"), "?expire_in=1s").want(t, http.StatusCreated, "upload")
+	e.put(build, "success").want(t, http.StatusOK, "build succeeds")
+	time.Sleep(1100 * time.Millisecond)
+	raw := e.request().want(t, http.StatusCreated, "test's jobs/request").body
+	var test runnerJob
+	var full struct {
+		Dependencies []dependency `json:"dependencies"`
+	}
+	check(t, json.Unmarshal(raw, &test))
+	check(t, json.Unmarshal(raw, &full))
+	if len(full.Dependencies) != 1 || full.Dependencies[0].ArtifactsFile != nil {
+		t.Errorf("an expired archive is offered: %+v", full.Dependencies)
+	}
+	e.do("GET", "/api/v4/jobs/"+strconv.FormatInt(build.ID, 10)+"/artifacts", nil, "JOB-TOKEN", test.Token).
+		want(t, http.StatusNotFound, "download of an expired archive")
+}
