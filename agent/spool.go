@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"io"
 	"os"
 )
@@ -9,7 +10,10 @@ import (
 // memory does not grow with the log; in memory only when no temporary
 // file can be made (a full or read-only TMPDIR), which is still correct.
 type spool struct {
-	f   *os.File
+	f *os.File
+	// w buffers writes: a job's output comes a line at a time, and a
+	// write call per line would cost more than the job's own printing.
+	w   *bufio.Writer
 	mem []byte
 	err error // the first write error of the file
 }
@@ -21,7 +25,7 @@ func newSpool() *spool {
 	}
 	// Unlinked at once: the file goes with the process however it ends.
 	_ = os.Remove(f.Name())
-	return &spool{f: f}
+	return &spool{f: f, w: bufio.NewWriterSize(f, 64<<10)}
 }
 
 func (s *spool) write(p []byte) {
@@ -29,7 +33,7 @@ func (s *spool) write(p []byte) {
 		s.mem = append(s.mem, p...)
 		return
 	}
-	if _, err := s.f.Write(p); err != nil && s.err == nil {
+	if _, err := s.w.Write(p); err != nil && s.err == nil {
 		s.err = err
 	}
 }
@@ -39,6 +43,9 @@ func (s *spool) write(p []byte) {
 func (s *spool) readAt(p []byte, off int) (int, error) {
 	if s.f == nil {
 		return copy(p, s.mem[min(off, len(s.mem)):]), nil
+	}
+	if err := s.w.Flush(); err != nil && s.err == nil {
+		s.err = err
 	}
 	if s.err != nil {
 		return 0, s.err
