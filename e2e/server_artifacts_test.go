@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,20 +52,4 @@ test:
 			t.Errorf("test's log lacks %q:\n%s", want, testLog)
 		}
 	}
-}
-
-// jobLog is the stored log of job n (from 1) of build 1 of slug, through
-// the Drone API (one stage per job).
-func jobLog(t *testing.T, url, token, slug string, n int) string {
-	t.Helper()
-	var lines []struct{ Out string }
-	path := url + "/api/repos/" + slug + "/builds/1/logs/" + strconv.Itoa(n) + "/1"
-	if code := apiGet(t, path, token, &lines); code != 200 {
-		return "(no log: " + strconv.Itoa(code) + ")"
-	}
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString(l.Out)
-	}
-	return b.String()
 }
