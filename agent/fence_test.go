@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/slipway-ci/slipway/agent/agenttest"
 )
 
 // TestTraceStopsTheJobWhenTheServerIsSilent: a server that takes requests
@@ -58,5 +60,26 @@ func TestTraceKeepsAJobTheServerAnswersFor(t *testing.T) {
 	_ = tr.finish(context.Background())
 	if canceled.Load() {
 		t.Fatal("a job whose server answers its keep-alives was stopped")
+	}
+}
+
+// TestTraceSendsABurstWithoutWaiting: output beyond a PATCH's worth goes
+// at once, not after the interval: a job printing fast does not pile its
+// log up behind it.
+func TestTraceSendsABurstWithoutWaiting(t *testing.T) {
+	f := agenttest.NewServer(t)
+	tr := newTrace(&Client{URL: f.URL}, 11, agenttest.JobToken(11), func() {})
+	tr.interval = time.Minute
+	tr.start(context.Background())
+	defer func() { _ = tr.finish(context.Background()) }()
+	_, _ = tr.Write([]byte("first line\n")) // the first output goes at once
+	burst := strings.Repeat("0123456789abcdef", 3*maxPatch/16)
+	_, _ = tr.Write([]byte(burst))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.Trace(11)) < 2*maxPatch {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s of a 1 min interval the server holds %d bytes of a %d-byte burst", len(f.Trace(11)), len(burst))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -132,10 +132,13 @@ func (t *trace) watch() {
 }
 
 // loop sends new output at most every interval (the first write after a
-// quiet spell goes at once) and renews the lease when the job is quiet.
+// quiet spell goes at once, and so does a full PATCH's worth) and renews
+// the lease when the job is quiet.
 func (t *trace) loop(ctx context.Context) {
 	defer close(t.done)
-	last := time.Now()
+	// last is when the server was last called (for the keep-alive),
+	// flushed when output was last sent: the first output goes at once.
+	last, flushed := time.Now(), time.Time{}
 	quiet := time.NewTicker(t.keepAlive)
 	defer quiet.Stop()
 	for {
@@ -156,16 +159,41 @@ func (t *trace) loop(ctx context.Context) {
 			continue
 		case <-t.wake:
 		}
-		if wait := t.interval - time.Since(last); wait > 0 {
-			select {
-			case <-t.stop:
-				return
-			case <-time.After(wait):
-			}
+		if !t.pace(time.Until(flushed.Add(t.interval))) {
+			return
 		}
 		_ = t.flush(ctx)
-		last = time.Now()
+		last, flushed = time.Now(), time.Now()
 	}
+}
+
+// pace waits up to wait before new output is sent, so that a job printing
+// a line at a time is sent in one PATCH per interval; but a full PATCH's
+// worth goes at once, so that a burst of output does not pile up behind
+// the interval. False when the trace is stopping.
+func (t *trace) pace(wait time.Duration) bool {
+	if wait <= 0 {
+		return true
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for t.backlog() < maxPatch {
+		select {
+		case <-t.stop:
+			return false
+		case <-timer.C:
+			return true
+		case <-t.wake:
+		}
+	}
+	return true
+}
+
+// backlog is how much of the log the server lacks.
+func (t *trace) backlog() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.size - t.sent
 }
 
 // pending reports whether the server lacks some of the log.
