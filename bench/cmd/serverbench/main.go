@@ -152,6 +152,8 @@ func run(bin string, reps, big, bigReps int) error {
 	fmt.Fprintf(w, "%d MiB job log (median of %d)\t\t\n", big>>20, bigReps)
 	fmt.Fprintf(w, "  baseline: slipway exec, output to a file\t%s\t\n", ms(be))
 	fmt.Fprintf(w, "  git push → build finished, log stored\t%s\t%.2fx baseline (goal ≤ 1.2x)\n", ms(bs), ratio(bs, be))
+	fmt.Fprintf(w, "  the job's own time, as slipway exec says it\t%s\t\n", strings.TrimPrefix(lastPassed["slipway exec's output"], `Job "big" `))
+	fmt.Fprintf(w, "  the job's own time, as the runner says it\t%s\t\n", strings.TrimPrefix(lastPassed["the stored log"], `Job "big" `))
 	fmt.Fprintf(w, "runner peak RSS (VmHWM, whole run)\t%d MiB\t\n", runnerPeak>>20)
 	fmt.Fprintf(w, "server peak RSS (VmHWM), the first big log stored\t%d MiB\t\n", e.serverPeak>>20)
 	fmt.Fprintf(w, "server peak RSS (VmHWM, whole run: reading the logs back too)\t%d MiB\t\n", serverPeak>>20)
@@ -433,6 +435,9 @@ func droneLines(r io.Reader, w io.Writer) error {
 	return nil
 }
 
+// lastPassed is the runner's own "Job passed in" line, by output checked.
+var lastPassed = map[string]string{}
+
 // checkLines: the output holds exactly want lines of the big log, one
 // after the other (what comes before and after them is the runner's).
 func checkLines(r io.Reader, want int, what string) error {
@@ -440,6 +445,9 @@ func checkLines(r io.Reader, want int, what string) error {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	got, run, inRun := 0, 0, false
 	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), `Job "big" passed in`) {
+			lastPassed[what] = sc.Text()
+		}
 		if sc.Text() == line {
 			if !inRun && got > 0 {
 				return fmt.Errorf("%s: the big log's lines are interrupted after %d", what, got)
