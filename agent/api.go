@@ -67,7 +67,7 @@ func features() map[string]bool {
 	return map[string]bool{"variables": true, "image": true, "services": true, "masking": true,
 		"cancelable": true, "cancel_gracefully": true, "trace_reset": true, "trace_checksum": true,
 		"trace_size": true, "return_exit_code": true, "refspecs": true, "raw_variables": true,
-		"multi_build_steps": true}
+		"multi_build_steps": true, "artifacts": true}
 }
 
 // Job is the part of jobs/request's answer this runner reads.
@@ -82,6 +82,8 @@ type Job struct {
 		// FailureReasons are those the server knows (all when empty).
 		FailureReasons []string `json:"failure_reasons"`
 	} `json:"features"`
+	// Dependencies are the earlier jobs whose artifacts this one gets.
+	Dependencies []Dependency `json:"dependencies"`
 	// Slipway is the extension stock runners ignore; nil when the server
 	// sent none.
 	Slipway *Extension `json:"slipway"`
@@ -123,6 +125,9 @@ type Extension struct {
 	Secrets  map[string]string `json:"secrets"`
 	Trusted  bool              `json:"trusted"`
 	Event    string            `json:"event"`
+	// LeaseSeconds is how long the server keeps the job this runner's
+	// without hearing from it (0: not said).
+	LeaseSeconds float64 `json:"lease_seconds"`
 }
 
 // Update is the body of PUT jobs/:id.

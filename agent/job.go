@@ -43,8 +43,12 @@ func (a *Agent) runJob(ctx context.Context, e entry, job *Job) {
 	defer timer.Stop()
 	report := context.WithoutCancel(ctx)
 	tr := newTrace(e.client, job.ID, job.Token, cancel)
+	defer tr.close()
 	if a.TraceInterval > 0 {
 		tr.interval = a.TraceInterval
+	}
+	if job.Slipway != nil && job.Slipway.LeaseSeconds > 0 {
+		tr.leased(time.Duration(job.Slipway.LeaseSeconds * float64(time.Second)))
 	}
 	a.logf("job %d (%s): received from %s", job.ID, job.JobInfo.Name, e.cfg.URL)
 	var out outcome
@@ -134,11 +138,32 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 		say("ERROR: %s", err)
 		return failed("script_failure")
 	}
+	arts, err := os.MkdirTemp("", "slipway-artifacts-")
+	if err != nil {
+		say("ERROR: %v", err)
+		return failed("runner_system_failure")
+	}
+	defer os.RemoveAll(arts)
+	given, err := fetchDependencies(ctx, e.client, job, arts, say)
+	if err != nil {
+		say("ERROR: %v", err)
+		return failed("missing_dependency_failure")
+	}
 	r := a.Runner
 	r.ServiceTimeout = e.cfg.Settings().ServiceTimeout()
 	res := r.Run(ctx, p, runner.Options{ID: fmt.Sprintf("job%d-%s", job.ID, newID()), Workspace: ws,
-		Events: runner.NewPrinter(tr), Project: cacheProject(job.GitInfo.RepoURL)})
-	return outcomeOf(res)
+		Events: runner.NewPrinter(tr), Artifacts: arts, Given: given,
+		Project: cacheProject(job.GitInfo.RepoURL)})
+	out := outcomeOf(res)
+	// The artifacts go up before the job's end is reported: the jobs
+	// that need them may start as soon as it is.
+	if err := uploadKept(ctx, e.client, job, arts, job.JobInfo.Name, say); err != nil {
+		say("ERROR: uploading artifacts: %v", err)
+		if out.state == "success" {
+			out = failed("runner_system_failure")
+		}
+	}
+	return out
 }
 
 // outcomeOf reads the run's result: the document holds one job.

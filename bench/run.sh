@@ -10,7 +10,7 @@
 #   --write        write bench/RESULTS.md (the default for a full run)
 #   --no-write     do not write bench/RESULTS.md
 #   --reps N       repetitions of the quick benchmarks (1, 6; default 15, short 2)
-#   --only LIST    comma-separated benchmarks to run: 1,2,3,4,5,6,7,profile
+#   --only LIST    comma-separated benchmarks to run: 1,2,3,4,5,6,7,server,profile
 #   --slipway PATH use this slipway binary instead of building one
 #   --compare PATH also run this slipway binary (a candidate change) in
 #                  benchmarks 1-3, 6 and 7, interleaved with the other two, and
@@ -39,7 +39,7 @@ ORIG_ARGS=("$@")
 SHORT=
 WRITE=auto
 REPS=
-ONLY=1,2,3,4,5,6,7,profile
+ONLY=1,2,3,4,5,6,7,server,profile
 SLIPWAY=
 COMPARE=
 COMPARE_NOTE=
@@ -141,6 +141,9 @@ want 4 && bench_many_jobs
 want 5 && bench_pulls
 want 6 && bench_first_line
 want 7 && bench_stages
+# shellcheck source=bench/serverfigures.sh
+. "$here/serverfigures.sh"
+want server && bench_server
 want profile && bench_profile
 
 # ------------------------------------------------------------------------

@@ -29,17 +29,7 @@ func freeAddr(t *testing.T) string {
 // waits until it listens.
 func startServer(t *testing.T, dataDir, addr string, extra ...string) *proc {
 	t.Helper()
-	p := &project{t: t, dir: t.TempDir()}
-	pr := p.start(append([]string{"server", "--data-dir", dataDir, "--addr", addr}, extra...)...)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(pr.stderr.String(), "listening on") {
-		if time.Now().After(deadline) {
-			pr.cmd.Process.Kill()
-			t.Fatalf("slipway server did not listen:\n%s", pr.wait())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return pr
+	return startServerWith(t, dataDir, addr, extra...)
 }
 
 func apiGet(t *testing.T, url, token string, out any) int {

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,7 +22,14 @@ import (
 // artifactsDir is where a job's artifacts are kept, a directory of the
 // run's named after the job.
 func (r *run) artifactsDir(job string) string {
-	return filepath.Join(r.artifacts, unsafeChars.ReplaceAllString(job, "_"))
+	return ArtifactsDir(r.artifacts, job)
+}
+
+// ArtifactsDir is the directory under root (Options.Artifacts) that keeps
+// job's artifacts: where a runner agent puts the artifacts of jobs run
+// elsewhere (Options.Given) and finds those a job kept.
+func ArtifactsDir(root, job string) string {
+	return filepath.Join(root, unsafeChars.ReplaceAllString(job, "_"))
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]`)
@@ -50,7 +58,7 @@ func (r *run) keptBy(job string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, ok := r.kept[job]
-	return ok
+	return ok || slices.Contains(r.given, job)
 }
 
 // collect keeps the job's artifacts, when it has any and its outcome is

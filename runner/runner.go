@@ -54,6 +54,10 @@ type Options struct {
 	// Project is what caches are kept per; the checkout's absolute path
 	// when empty.
 	Project string
+	// Given names jobs outside this run whose artifacts are already in
+	// the Artifacts directory (ArtifactsDir), for the jobs that need
+	// them: the artifacts a runner agent downloaded from its server.
+	Given []string
 }
 
 // run is the state of one Run.
@@ -67,6 +71,7 @@ type run struct {
 	images    imageCache
 	artifacts string
 	project   string
+	given     []string
 	mu        sync.Mutex
 	// kept are the files each job kept as artifacts, by job.
 	kept map[string][]string
@@ -79,7 +84,8 @@ type run struct {
 // only the jobs that ask to run on failure (or always) run.
 func (r *Runner) Run(ctx context.Context, p *plan.Plan, o Options) Result {
 	rn := &run{Runner: r, plan: p, id: o.ID, workspace: o.Workspace, events: o.Events,
-		masker: secret.NewMasker(maskedValues(p)), artifacts: o.Artifacts, project: o.Project, kept: map[string][]string{}}
+		masker: secret.NewMasker(maskedValues(p)), artifacts: o.Artifacts, project: o.Project, given: o.Given,
+		kept: map[string][]string{}}
 	return rn.run(ctx)
 }
 

@@ -23,6 +23,7 @@ import (
 func serverCmd() *cobra.Command {
 	var o server.Options
 	var addr, registration string
+	var lease time.Duration
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the CI server: hosted git repositories, builds, the Drone API and the GitLab Runner API",
@@ -34,7 +35,10 @@ func serverCmd() *cobra.Command {
 			if registration == "" {
 				registration = os.Getenv("SLIPWAY_REGISTRATION_TOKEN")
 			}
-			o.RunnerAPI = gitlabapi.ForServer(registration)
+			o.RunnerAPI = gitlabapi.ForServerWith(gitlabapi.Options{RegistrationToken: registration, Lease: lease})
+			if lease > 0 {
+				o.LeaseCheck = min(5*time.Second, lease/4) // a lapsed lease is noticed soon after
+			}
 			return runServer(cmd.Context(), o, addr)
 		},
 	}
@@ -43,6 +47,7 @@ func serverCmd() *cobra.Command {
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&o.Database, "database", "", "PostgreSQL URL (postgres://...); default: SQLite under --data-dir")
 	f.StringVar(&o.ExternalURL, "external-url", "", "URL runners and users reach the server at (default: http://ADDR)")
+	f.DurationVar(&lease, "job-lease", 10*time.Minute, "how long a claimed job stays its runner's without a trace or status call; then it is requeued once, or failed")
 	f.StringVar(&registration, "registration-token", "", "legacy runner registration token that gitlab-runner register --registration-token may use (default: $SLIPWAY_REGISTRATION_TOKEN; empty: glrt- tokens only)")
 	return cmd
 }

@@ -37,6 +37,9 @@ type Options struct {
 	// PollTimeout is how long POST jobs/request waits for a job before it
 	// answers 204 (default 50 s; gitlab-runner waits up to 10 minutes).
 	PollTimeout time.Duration
+	// MaxArtifacts bounds an uploaded artifacts archive (default 100 MiB,
+	// GitLab's default); a bigger one is answered 413.
+	MaxArtifacts int64
 	// Sealer is the server's secret sealer; may be nil. Not used yet: the
 	// store opens secrets itself.
 	Sealer store.Sealer
@@ -48,6 +51,15 @@ type Options struct {
 func ForServer(registration string) func(store.Store, store.Sealer, string) http.Handler {
 	return func(st store.Store, sealer store.Sealer, url string) http.Handler {
 		return New(st, Options{RegistrationToken: registration, ExternalURL: url, Sealer: sealer})
+	}
+}
+
+// ForServerWith is ForServer with more of the handler's options (the
+// server's store, sealer and URL are filled in).
+func ForServerWith(o Options) func(store.Store, store.Sealer, string) http.Handler {
+	return func(st store.Store, sealer store.Sealer, url string) http.Handler {
+		o.ExternalURL, o.Sealer = url, sealer
+		return New(st, o)
 	}
 }
 
@@ -75,11 +87,11 @@ type handler struct {
 	retry time.Duration // how often a waiting jobs/request tries to claim
 }
 
-// claimRetry is how often a waiting jobs/request asks the queue again. Jobs
-// made by another part of the server (a push) are found this way; jobs this
-// handler makes pending (a finished job's successors) wake the waiters at
-// once. A claim that finds nothing is one cheap indexed statement.
-const claimRetry = 100 * time.Millisecond
+// claimRetry is how often a waiting jobs/request asks the queue again
+// without being woken. The store wakes waiters when this process makes a
+// job pending (a push, a finished need, a requeue: store.Wakeups); the
+// retry finds jobs queued by another server process sharing PostgreSQL.
+const claimRetry = time.Second
 
 // New is the handler of the API, to be mounted at /api/v4/ (with or
 // without the prefix stripped).
@@ -89,6 +101,9 @@ func New(st store.Store, o Options) http.Handler {
 	}
 	if o.PollTimeout <= 0 {
 		o.PollTimeout = defaultPollTimeout
+	}
+	if o.MaxArtifacts <= 0 {
+		o.MaxArtifacts = defaultMaxArtifacts
 	}
 	o.ExternalURL = strings.TrimRight(o.ExternalURL, "/")
 	h := &handler{st: st, o: o, mux: http.NewServeMux(), logs: newTraces(), wake: newSignal(), retry: claimRetry}
@@ -105,6 +120,8 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("POST /jobs/request", h.request)
 	h.mux.HandleFunc("PUT /jobs/{id}", h.update)
 	h.mux.HandleFunc("PATCH /jobs/{id}/trace", h.trace)
+	h.mux.HandleFunc("POST /jobs/{id}/artifacts", h.uploadArtifacts)
+	h.mux.HandleFunc("GET /jobs/{id}/artifacts", h.downloadArtifacts)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "%s %s is not part of slipway's GitLab Runner API", r.Method, r.URL.Path)
 	})

@@ -25,10 +25,10 @@ type jobResponse struct {
 	Steps         []step         `json:"steps"`
 	Image         imageSpec      `json:"image"`
 	Services      []imageSpec    `json:"services"`
-	Artifacts     []any          `json:"artifacts"`
+	Artifacts     []artifactSpec `json:"artifacts"`
 	Cache         []any          `json:"cache"`
 	Credentials   []credential   `json:"credentials"`
-	Dependencies  []any          `json:"dependencies"`
+	Dependencies  []dependency   `json:"dependencies"`
 	Features      features       `json:"features"`
 	Slipway       slipwayPayload `json:"slipway"`
 }
@@ -108,6 +108,10 @@ type slipwayPayload struct {
 	Secrets  map[string]string `json:"secrets"`
 	Trusted  bool              `json:"trusted"`
 	Event    string            `json:"event"`
+	// LeaseSeconds is how long the job stays the runner's without a
+	// trace or status call: a runner that cannot reach the server for
+	// that long stops the job, since the server gives it to another.
+	LeaseSeconds float64 `json:"lease_seconds"`
 }
 
 // failureReasons are the failure_reason values the server understands.
@@ -140,17 +144,19 @@ func (h *handler) jobResponse(ctx context.Context, c store.Claimed) (*jobRespons
 		ID: c.Job.ID, Token: c.Token, AllowGitFetch: true,
 		JobInfo: jobInfo{ID: c.Job.ID, Name: c.Job.Name, Stage: c.Job.Stage, ProjectID: jc.repo.ID,
 			ProjectName: jc.repo.Name, PipelineID: jc.build.ID},
-		GitInfo:      h.gitInfo(jc),
-		RunnerInfo:   runnerInfo{Timeout: timeout(jc.job)},
-		Variables:    h.variables(jc),
-		Services:     []imageSpec{},
-		Artifacts:    []any{},
-		Cache:        []any{},
-		Dependencies: []any{},
-		Credentials:  h.credentials(c.Token),
-		Features:     features{TraceSections: true, FailureReasons: failureReasons},
+		GitInfo:     h.gitInfo(jc),
+		RunnerInfo:  runnerInfo{Timeout: timeout(jc.job)},
+		Variables:   h.variables(jc),
+		Services:    []imageSpec{},
+		Artifacts:   artifactSpecs(jc.job),
+		Cache:       []any{},
+		Credentials: h.credentials(c.Token),
+		Features:    features{TraceSections: true, FailureReasons: failureReasons},
 		Slipway: slipwayPayload{Document: json.RawMessage(c.Job.Document), Secrets: jc.secrets,
-			Trusted: jc.repo.Trusted, Event: jc.build.Event},
+			Trusted: jc.repo.Trusted, Event: jc.build.Event, LeaseSeconds: h.o.Lease.Seconds()},
+	}
+	if resp.Dependencies, err = h.dependencies(ctx, jc); err != nil {
+		return nil, err
 	}
 	if jc.doc.Pipeline.Dialect == pipeline.GitLab {
 		resp.Steps, resp.Image, resp.Services = gitlabSteps(jc.job), jobImage(jc.job), services(jc.job)

@@ -29,6 +29,9 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.o.PollTimeout)
 	defer cancel()
 	for {
+		// Listen before claiming: a job queued between a claim that
+		// found nothing and the wait still wakes it.
+		queued := h.st.QueueChanged()
 		resp, err := h.claim(ctx, run)
 		switch {
 		case err == nil:
@@ -39,7 +42,7 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusServiceUnavailable, "the job queue is not available; try again later")
 			return
 		}
-		if !h.waitForJob(ctx) {
+		if !h.waitForJob(ctx, queued) {
 			break
 		}
 	}
@@ -48,9 +51,11 @@ func (h *handler) request(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// waitForJob waits until a job may have become pending: the retry interval
-// passed, or this handler made jobs pending. False when the poll is over.
-func (h *handler) waitForJob(ctx context.Context) bool {
+// waitForJob waits until a job may have become pending: the store made one
+// pending (queued), this handler failed one it could not send, or the
+// retry interval passed (a job queued by another server process sharing
+// the database). False when the poll is over.
+func (h *handler) waitForJob(ctx context.Context, queued <-chan struct{}) bool {
 	t := time.NewTimer(h.retry)
 	defer t.Stop()
 	select {
@@ -58,6 +63,7 @@ func (h *handler) waitForJob(ctx context.Context) bool {
 		return false
 	case <-t.C:
 	case <-h.wake.Wait():
+	case <-queued:
 	}
 	return true
 }

@@ -62,6 +62,9 @@ type traceState struct {
 	skip     int64          // masked bytes to drop: already stored before a restart
 	used     time.Time
 	gone     bool // removed from traces: the caller must start again
+	// token is the job token of the claim whose log this is: a job
+	// requeued after its runner was lost starts a new log.
+	token string
 }
 
 func newTraces() *traces { return &traces{jobs: map[int64]*traceState{}} }
@@ -146,7 +149,7 @@ func (h *handler) newTraceState(ctx context.Context, job store.Job, jobToken str
 	if err != nil {
 		return nil, err
 	}
-	s := &traceState{stored: job.LogLength, skip: job.LogLength}
+	s := &traceState{stored: job.LogLength, skip: job.LogLength, token: jobToken}
 	s.w = m.Writer(&s.out)
 	return s, nil
 }
@@ -197,6 +200,14 @@ func (h *handler) finishTrace(ctx context.Context, jobID int64, s *traceState) e
 	return h.store(ctx, jobID, s)
 }
 
+// finishTraceOf is finishTrace for the claim whose job token is tok.
+func (h *handler) finishTraceOf(ctx context.Context, jobID int64, tok string, s *traceState) error {
+	if s.token != tok {
+		return nil
+	}
+	return h.finishTrace(ctx, jobID, s)
+}
+
 // store appends the masked output, less what is to be skipped.
 func (h *handler) store(ctx context.Context, jobID int64, s *traceState) error {
 	out := s.out.Bytes()
@@ -233,6 +244,13 @@ func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.mu.Unlock()
+	if s.token != tok {
+		// The state of an earlier claim of a requeued job: start
+		// this one's anew.
+		h.logs.drop(job.ID, s)
+		rangeMismatch(w, 0)
+		return
+	}
 	if start != s.received {
 		rangeMismatch(w, s.received)
 		return

@@ -24,7 +24,7 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	job, _, ok := h.jobAuth(w, r, req.Token)
+	job, tok, ok := h.jobAuth(w, r, req.Token)
 	if !ok {
 		return
 	}
@@ -34,16 +34,17 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 		}
 	case "success", "failed", "canceled":
-		h.finish(w, r, job, req)
+		h.finish(w, r, job, tok, req)
 	default:
 		fail(w, http.StatusBadRequest, "state %q: want running, success, failed or canceled", req.State)
 	}
 }
 
 // finish stores the rest of the log and records the job's end.
-func (h *handler) finish(w http.ResponseWriter, r *http.Request, job store.Job, req jobUpdate) {
+func (h *handler) finish(w http.ResponseWriter, r *http.Request, job store.Job, tok string, req jobUpdate) {
 	if s := h.logs.existing(job.ID); s != nil {
-		if err := h.finishTrace(r.Context(), job.ID, s); err != nil {
+		// A state of an earlier claim's log went with its runner.
+		if err := h.finishTraceOf(r.Context(), job.ID, tok, s); err != nil {
 			slog.Error("gitlab api: the end of a job log is lost", "job", job.ID, "err", err)
 		}
 		h.logs.drop(job.ID, s)

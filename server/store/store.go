@@ -28,6 +28,8 @@ type Store interface {
 	ManualJobs
 	Sessions
 	RunningJobs
+	Artifacts
+	Wakeups
 	// Close releases the database connections.
 	Close() error
 }

@@ -13,7 +13,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"baseline: job already queued", "job queued by the server", "freed by PUT success",
-		"of the 100ms retry interval"} {
+		"of the 1s fallback retry interval"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("output lacks %q:\n%s", want, out.String())
 		}

@@ -67,6 +67,10 @@ func Run(t *testing.T, open Opener) {
 		{"ManualHoldsItsNeeds", testManualHoldsItsNeeds},
 		{"Sessions", testSessions},
 		{"RunningJobs", testRunningJobs},
+		{"Artifacts", testArtifacts},
+		{"ArtifactsGoWithTheRepo", testArtifactsCascade},
+		{"QueueChangedWakes", testQueueChanged},
+		{"RequeueStartsANewLog", testRequeueLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

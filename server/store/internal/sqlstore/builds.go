@@ -48,6 +48,7 @@ func (db *DB) CreateBuild(ctx context.Context, b store.Build, jobs []store.Job) 
 	if err != nil {
 		return store.Build{}, nil, fmt.Errorf("new build of repository %d: %w", b.RepoID, err)
 	}
+	db.queue.broadcast()
 	return b, out, nil
 }
 

@@ -42,6 +42,7 @@ type DB struct {
 	w, r   *conns
 	d      Dialect
 	sealer store.Sealer
+	queue  *wakeups
 }
 
 // New wraps open, migrated databases. Close closes both pools.
@@ -49,7 +50,7 @@ func New(writer, reader *sql.DB, d Dialect, sealer store.Sealer) (*DB, error) {
 	if sealer == nil {
 		return nil, errors.New("store: a sealer for secrets is required")
 	}
-	db := &DB{w: newConns(writer, d.Numbered, d.Prepare), d: d, sealer: sealer}
+	db := &DB{w: newConns(writer, d.Numbered, d.Prepare), d: d, sealer: sealer, queue: newWakeups()}
 	db.r = db.w
 	if reader != writer {
 		db.r = newConns(reader, d.Numbered, d.Prepare)

@@ -35,6 +35,9 @@ func (db *DB) Play(ctx context.Context, jobID int64) (store.Job, error) {
 		}
 		return db.settleBuild(ctx, tx, buildID)
 	})
+	if err == nil {
+		db.queue.broadcast() // the played job is pending
+	}
 	return j, err
 }
 

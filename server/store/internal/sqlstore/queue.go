@@ -102,6 +102,7 @@ func (db *DB) Finish(ctx context.Context, jobID, runnerID int64, r store.Result)
 	default:
 		return fmt.Errorf("finish job %d: %q is not a final status", jobID, r.Status)
 	}
+	defer db.queue.broadcast() // its successors may be pending now
 	return db.inTx(ctx, func(tx querier) error {
 		buildID, err := db.lockJobBuild(ctx, tx, jobID)
 		if err != nil {
@@ -151,6 +152,9 @@ func (db *DB) ExpireLeases(ctx context.Context, at time.Time) ([]store.Job, erro
 			out = append(out, j)
 		}
 	}
+	if len(out) > 0 {
+		db.queue.broadcast() // requeued jobs, or successors of failed ones
+	}
 	return out, nil
 }
 
@@ -174,9 +178,12 @@ func (db *DB) expire(ctx context.Context, jobID, at int64) (j store.Job, ok bool
 				" failure_reason = CASE WHEN requeues < ? THEN '' ELSE 'runner lost' END,"+
 				" finished = CASE WHEN requeues < ? THEN 0 ELSE CAST(? AS BIGINT) END,"+
 				" requeues = CASE WHEN requeues < ? THEN requeues + 1 ELSE requeues END,"+
+				// A requeued job starts its log again: the next runner
+				// sends its own from offset 0.
+				" log_length = CASE WHEN requeues < ? THEN 0 ELSE log_length END,"+
 				" runner_id = 0, token_hash = NULL, lease_expires = 0, cancel_requested = FALSE"+
 				" WHERE id = ? AND status = 'running' AND lease_expires < ? RETURNING "+jobCols,
-			maxRequeues, maxRequeues, maxRequeues, now(), maxRequeues, jobID, at))
+			maxRequeues, maxRequeues, maxRequeues, now(), maxRequeues, maxRequeues, jobID, at))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -184,6 +191,11 @@ func (db *DB) expire(ctx context.Context, jobID, at int64) (j store.Job, ok bool
 			return err
 		}
 		ok = true
+		if j.Status == store.JobPending {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM log_chunks WHERE job_id = ?", jobID); err != nil {
+				return err
+			}
+		}
 		return db.settleBuild(ctx, tx, buildID)
 	})
 	return j, ok, err

@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestServerArtifactsBetweenJobs: a GitLab build → test pipeline through
+// the server and a slipway runner. build's artifact goes up to the server
+// (POST jobs/:id/artifacts) and test, told of it in its dependencies[],
+// downloads it and reads it; a file build did not keep does not reach test.
+func TestServerArtifactsBetweenJobs(t *testing.T) {
+	data, addr := t.TempDir(), freeAddr(t)
+	url := "http://" + addr
+	srv := startServer(t, data, addr)
+	defer func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) }()
+	admin := adminToken(t, data)
+	apiCall(t, "POST", url+"/api/repos/octo/arts", admin, "")
+	push(t, addr, admin, "octo/arts", ".gitlab-ci.yml", `
+stages: [build, test]
+build:
+  stage: build
+  image: {name: "busybox:1.35", pull_policy: if-not-present}
+  script:
+    - mkdir -p out && echo "built at $CI_JOB_ID" > out/app.txt && echo scratch > notkept.txt
+    - chmod 755 out/app.txt
+  artifacts:
+    paths: [out/]
+test:
+  stage: test
+  image: {name: "busybox:1.35", pull_policy: if-not-present}
+  script:
+    - cat out/app.txt
+    - test -x out/app.txt && echo "mode kept"
+    - test ! -e notkept.txt && echo "scratch not passed"
+`)
+	runner := startRunner(t, url, admin)
+	defer func() { runner.signal(syscall.SIGTERM); runner.waitWithin(60 * time.Second) }()
+	if st := waitBuild(t, url, admin, "octo/arts"); st != "success" {
+		t.Fatalf("build ended %s:\nbuild log:\n%s\ntest log:\n%s\nrunner:\n%s", st, jobLog(t, url, admin, "octo/arts", 1),
+			jobLog(t, url, admin, "octo/arts", 2), runner.stderr.String())
+	}
+	buildLog := jobLog(t, url, admin, "octo/arts", 1)
+	testLog := jobLog(t, url, admin, "octo/arts", 2)
+	if !strings.Contains(buildLog, "Artifacts of build uploaded to the server") {
+		t.Errorf("build's log does not say its artifacts went up:\n%s", buildLog)
+	}
+	for _, want := range []string{"Downloading artifacts of build", "built at ", "mode kept", "scratch not passed"} {
+		if !strings.Contains(testLog, want) {
+			t.Errorf("test's log lacks %q:\n%s", want, testLog)
+		}
+	}
+}
