@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -116,7 +117,7 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 		return failed("runner_system_failure")
 	}
 	p, warns, err := plan.Prepare(doc.Pipeline, e.cfg, plan.Options{ConfigPath: a.ConfigPath,
-		Trusted: job.Slipway.Trusted, Secrets: secrets, Env: jobEnv(job)})
+		Trusted: job.Slipway.Trusted, TrustRemedy: trustRemedy(job), Secrets: secrets, Env: jobEnv(job)})
 	for _, w := range warns {
 		say("WARNING: %s", w.Error())
 	}
@@ -201,6 +202,16 @@ func jobSecrets(job *Job) map[string]string {
 	}
 	add("CI_JOB_TOKEN", job.Token)
 	return out
+}
+
+// trustRemedy is what a refusal on a server's runner tells its reader:
+// the repository setting, not exec's --trusted.
+func trustRemedy(job *Job) string {
+	slug := "OWNER/NAME"
+	if u, err := url.Parse(job.GitInfo.RepoURL); err == nil && strings.Trim(u.Path, "/") != "" {
+		slug = strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	}
+	return "an administrator marks the repository trusted: slipway repo trust " + slug
 }
 
 // jobEnv is the job's variables as NAME=VALUE.

@@ -215,8 +215,8 @@ steps:
 		t.Errorf("the untrusted privileged build ended %s, want failure", st)
 	}
 	refused := jobLogN(t, url, admin, "octo/priv", 1, 1)
-	if !strings.Contains(refused, "the job is refused") || !strings.Contains(refused, "privileged: true needs a trusted run") {
-		t.Errorf("the refused job's log does not say why:\n%s", refused)
+	if !strings.Contains(refused, "the job is refused") || !strings.Contains(refused, "privileged: true needs a trusted run (an administrator marks the repository trusted: slipway repo trust octo/priv)") {
+		t.Errorf("the refused job's log does not say why and what to do:\n%s", refused)
 	}
 	created := 0
 	for _, o := range owners {

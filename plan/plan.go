@@ -62,6 +62,10 @@ type Options struct {
 	ConfigPath string
 	// Trusted allows what a file asks of the host.
 	Trusted bool
+	// TrustRemedy says, in refusals, how the run becomes trusted
+	// (default: slipway exec --trusted). A runner of a server names the
+	// repository setting instead.
+	TrustRemedy string
 	// Env is NAME=VALUE added to every step and service, above the file.
 	Env []string
 	// Secrets are secret values by name.
@@ -152,6 +156,7 @@ func policy(r config.Runner, o Options) (Policy, error) {
 	d := r.Settings()
 	pol := Policy{
 		Trusted:          o.Trusted,
+		TrustRemedy:      o.TrustRemedy,
 		DefaultImage:     cmp.Or(o.DefaultImage, d.Image),
 		AllowedImages:    d.AllowedImages,
 		AllowedServices:  d.AllowedServices,

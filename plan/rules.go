@@ -18,6 +18,8 @@ type Policy struct {
 	// Trusted allows what a file asks of the host (host volumes,
 	// privileged, devices, cap_add, network_mode: host).
 	Trusted bool
+	// TrustRemedy says how a run becomes trusted (Options.TrustRemedy).
+	TrustRemedy string
 	// Privileged and Volumes come from the runner configuration, which
 	// the machine's administrator wrote: they apply to every container
 	// and need no --trusted. Volumes are "/path" (a volume of the job) or

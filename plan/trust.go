@@ -13,7 +13,17 @@ import (
 	"github.com/slipway-ci/slipway/pipeline"
 )
 
-const trustHint = "needs a trusted run (slipway exec --trusted)"
+// defaultTrustRemedy is how a local run becomes trusted; a runner of a
+// server says instead how the repository is marked (Options.TrustRemedy).
+const defaultTrustRemedy = "slipway exec --trusted"
+
+// trustHint ends the message of a refusal that a trusted run would admit.
+func (pol Policy) trustHint() string {
+	if pol.TrustRemedy == "" {
+		return "needs a trusted run (" + defaultTrustRemedy + ")"
+	}
+	return "needs a trusted run (" + pol.TrustRemedy + ")"
+}
 
 // checkHost refuses settings that reach the host: always when the runner
 // configuration forbids them, otherwise unless the run is trusted, and
@@ -34,7 +44,7 @@ func (pol Policy) checkHost(vols []pipeline.Volume, priv pipeline.Setting, host 
 		case pol.ForbidHostAccess:
 			errs = append(errs, pipeline.Errorf(pos, "%s: the runner configuration forbids it (forbid_host_access)", what))
 		case !pol.Trusted:
-			errs = append(errs, pipeline.Errorf(pos, "%s %s", what, trustHint))
+			errs = append(errs, pipeline.Errorf(pos, "%s %s", what, pol.trustHint()))
 		}
 	}
 	if priv.Value {
@@ -80,7 +90,7 @@ func (pol Policy) checkHostPath(v pipeline.Volume) error {
 	case pol.ForbidHostAccess:
 		return pipeline.Errorf(v.Pos, "volumes: the runner configuration forbids host paths (forbid_host_access); %s cannot be mounted", v.Source)
 	case !pol.Trusted:
-		return pipeline.Errorf(v.Pos, "volumes: mounting the host path %s %s", v.Source, trustHint)
+		return pipeline.Errorf(v.Pos, "volumes: mounting the host path %s %s", v.Source, pol.trustHint())
 	}
 	paths := hostPaths(v.Source)
 	if pol.allowedHostPath(paths) {
@@ -235,7 +245,7 @@ func (pol Policy) checkTrustedVolumes(j *pipeline.Job) []error {
 		case pol.ForbidHostAccess && !v.Tmpfs:
 			errs = append(errs, pipeline.Errorf(v.Pos, "volumes: %s: the runner configuration forbids host paths (forbid_host_access)", what))
 		case !pol.Trusted:
-			errs = append(errs, pipeline.Errorf(v.Pos, "volumes: %s %s, as Drone's linter says", what, trustHint))
+			errs = append(errs, pipeline.Errorf(v.Pos, "volumes: %s %s, as Drone's linter says", what, pol.trustHint()))
 		}
 	}
 	return errs
