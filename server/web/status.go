@@ -1,0 +1,22 @@
+package web
+
+import "fmt"
+
+// statusMark is what a status shows besides its colour and its name: a
+// shape, so that statuses of similar colour differ without colour, and a
+// hint (the pill's title) for the statuses that wait for a person.
+type statusMark struct {
+	Icon string
+	Hint string
+}
+
+// Icons from blocks that common fonts have (U+23F8, a pause sign, is
+// missing from Debian's default ones); the gear carries U+FE0E (text
+// presentation), so that it takes the status's colour, not an emoji's.
+var statusMarks = map[string]statusMark{
+	"manual":  {"\u2699\ufe0e", "A manual job: it runs when someone plays it."},
+	"blocked": {"\u2016", "Waits for a manual job to be played."},
+}
+
+// mark is the template's statusMark of a job's or a build's status.
+func mark(status any) statusMark { return statusMarks[fmt.Sprint(status)] }
