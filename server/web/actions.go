@@ -33,7 +33,8 @@ func (h *Handler) restart(w http.ResponseWriter, r *http.Request, repo store.Rep
 }
 
 // play queues a manual job (GitLab's when: manual), which opens its build
-// again if it had finished or was blocked, then shows the build.
+// again if it had finished or was blocked, then shows the build, or the
+// job's log when the form came from there (back=log).
 func (h *Handler) play(w http.ResponseWriter, r *http.Request, repo store.Repo) {
 	job, b, err := h.repoJob(r, repo)
 	if err == nil {
@@ -41,6 +42,10 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, repo store.Repo) 
 	}
 	if errors.Is(err, store.ErrNotManual) {
 		err = &pageError{http.StatusConflict, fmt.Sprintf("Job %s is %s: only a manual job that waits to be played can be played. Reload the build to see where it is.", job.Name, job.Status)}
+	}
+	if err == nil && r.PostFormValue("back") == "log" {
+		http.Redirect(w, r, fmt.Sprintf("%s/-/jobs/%d/log", repoPath(repo), job.ID), http.StatusSeeOther)
+		return
 	}
 	h.showBuild(w, r, repo, b, err)
 }

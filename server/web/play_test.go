@@ -133,3 +133,29 @@ func liveKey(t *testing.T, page string) string {
 	}
 	return m[1]
 }
+
+// TestPlayFromTheLogPage: a manual job's log page says that it waits and,
+// to those who may manage the repository, has the Play button, which
+// comes back to the log to watch the job run.
+func TestPlayFromTheLogPage(t *testing.T) {
+	s := startSite(t).withManualBuild(t)
+	admin, bob := s.client(t, s.admin), s.bob(t)
+	notify := s.jobs[2].ID
+	logPath := fmt.Sprintf("/acme/app/-/jobs/%d/log", notify)
+	_, body := admin.get(t, logPath)
+	wantContains(t, "manual job's log page", body, "This manual job runs when someone plays it.",
+		fmt.Sprintf(`action="/acme/app/-/jobs/%d/play"`, notify), `name="back" value="log"`, `aria-label="Play notify"`)
+	if _, body := bob.get(t, logPath); strings.Contains(body, "Play notify") || !strings.Contains(body, "This manual job runs") {
+		t.Errorf("bob's log page of the manual job:\n%s", body)
+	}
+	resp := admin.post(t, fmt.Sprintf("/acme/app/-/jobs/%d/play", notify), url.Values{"back": {"log"}})
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != logPath {
+		t.Fatalf("play from the log page: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	if j, err := s.st.Job(context.Background(), notify); err != nil || j.Status != store.JobPending {
+		t.Errorf("notify after play: %s (%v), want pending", j.Status, err)
+	}
+	if _, body := admin.get(t, logPath); strings.Contains(body, "Play notify") || strings.Contains(body, "This manual job runs") {
+		t.Errorf("the played job's log page still offers to play it")
+	}
+}

@@ -141,7 +141,7 @@ func (h *Handler) Shutdown() { h.doneOnce.Do(func() { close(h.done) }) }
 
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{"duration": duration, "short": short, "ago": ago, "firstLine": firstLine, "unixms": unixms,
-		"mark": mark}
+		"mark": mark, "playOf": playOf}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	pages := map[string]*template.Template{}
 	for _, p := range []string{"login", "repos", "builds", "build", "log", "settings", "runners"} {
