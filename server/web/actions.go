@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -15,11 +16,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, repo store.Repo
 	if err == nil {
 		err = h.opts.Store.CancelBuild(r.Context(), b.ID)
 	}
-	if err != nil {
-		h.problem(w, r, err)
-		return
-	}
-	http.Redirect(w, r, fmt.Sprintf("%s/-/builds/%d", repoPath(repo), b.Number), http.StatusSeeOther)
+	h.showBuild(w, r, repo, b, err)
 }
 
 // restart starts a new build of the same commit and shows it.
@@ -32,6 +29,30 @@ func (h *Handler) restart(w http.ResponseWriter, r *http.Request, repo store.Rep
 	if err == nil {
 		b, err = h.opts.RestartBuild(r.Context(), repo, b.Number, *userOf(r))
 	}
+	h.showBuild(w, r, repo, b, err)
+}
+
+// play queues a manual job (GitLab's when: manual), which opens its build
+// again if it had finished or was blocked, then shows the build, or the
+// job's log when the form came from there (back=log).
+func (h *Handler) play(w http.ResponseWriter, r *http.Request, repo store.Repo) {
+	job, b, err := h.repoJob(r, repo)
+	if err == nil {
+		_, err = h.opts.Store.Play(r.Context(), job.ID)
+	}
+	if errors.Is(err, store.ErrNotManual) {
+		err = &pageError{http.StatusConflict, fmt.Sprintf("Job %s is %s: only a manual job that waits to be played can be played. Reload the build to see where it is.", job.Name, job.Status)}
+	}
+	if err == nil && r.PostFormValue("back") == "log" {
+		http.Redirect(w, r, fmt.Sprintf("%s/-/jobs/%d/log", repoPath(repo), job.ID), http.StatusSeeOther)
+		return
+	}
+	h.showBuild(w, r, repo, b, err)
+}
+
+// showBuild ends an action: its error as a page, else a redirect to the
+// build (so that reloading does not post the form again).
+func (h *Handler) showBuild(w http.ResponseWriter, r *http.Request, repo store.Repo, b store.Build, err error) {
 	if err != nil {
 		h.problem(w, r, err)
 		return

@@ -77,13 +77,7 @@ func TestBrowserFollowsALiveLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := os.Getenv("SLIPWAY_SCREENSHOTS") // README: test-artifacts/web/
-	if dir == "" {
-		dir = filepath.Join("..", "..", "test-artifacts", "web")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := screenshotDir(t)
 	if err := os.WriteFile(filepath.Join(dir, "job-log.png"), shot, 0o644); err != nil {
 		t.Fatal(err)
 	}

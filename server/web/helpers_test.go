@@ -63,6 +63,15 @@ func startSite(t *testing.T) *site {
 // build with two jobs, and claims the first so that it runs.
 func (s *site) withBuild(t *testing.T) *site {
 	t.Helper()
+	return s.withJobs(t,
+		store.Job{Name: "compile", Stage: "build", Document: []byte("{}")},
+		store.Job{Name: "unit", Stage: "test", Needs: []string{"compile"}, Document: []byte("{}")})
+}
+
+// withJobs adds acme/app (as the administrator, through the form), a
+// build of jobs, and a runner that claims the first job.
+func (s *site) withJobs(t *testing.T, jobs ...store.Job) *site {
+	t.Helper()
 	c := s.client(t, s.admin)
 	resp := c.post(t, "/-/repos", url.Values{"namespace": {"acme"}, "name": {"app"}})
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/acme/app" {
@@ -75,10 +84,7 @@ func (s *site) withBuild(t *testing.T) *site {
 	}
 	s.build, s.jobs, err = s.st.CreateBuild(ctx, store.Build{RepoID: repo.ID, Event: "push", Sender: "alice",
 		Ref: "refs/heads/main", Commit: "0123456789abcdef0123456789abcdef01234567", Message: "Fix the <widget>\n\nbody"},
-		[]store.Job{
-			{Name: "compile", Stage: "build", Document: []byte("{}")},
-			{Name: "unit", Stage: "test", Needs: []string{"compile"}, Document: []byte("{}")},
-		})
+		jobs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ type logData struct {
 	Offset  int64
 	Running bool
 	Stream  string
+	Play    bool // a manual job, and the user may play it
 }
 
 func (h *Handler) jobLog(w http.ResponseWriter, r *http.Request, repo store.Repo) {
@@ -53,7 +54,8 @@ func (h *Handler) jobLog(w http.ResponseWriter, r *http.Request, repo store.Repo
 	start = lineStart(data, max(0, min(start, end)))
 	first := bytes.Count(data[:start], []byte("\n")) + 1
 	d := logData{page: pageOf(r, fmt.Sprintf("%s · %s", job.Name, repo.Slug())),
-		Repo: repo, Path: repoPath(repo), Build: b, Job: job, Earlier: -1, Offset: int64(end), Running: !job.Status.Done()}
+		Repo: repo, Path: repoPath(repo), Build: b, Job: job, Earlier: -1, Offset: int64(end), Running: !job.Status.Done(),
+		Play: job.Status == store.JobManual && mayManage(*userOf(r), repo)}
 	var n int
 	d.Lines, n = renderLog(data[start:end], first)
 	d.Last = first + n - 1

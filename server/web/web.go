@@ -93,6 +93,7 @@ func New(o Options) *Handler {
 	h.mux.HandleFunc("POST /{ns}/{name}/-/variables/delete", h.withRepo(h.manager(h.deleteVariable)))
 	h.mux.HandleFunc("GET /{ns}/{name}/-/jobs/{id}/log", h.withRepo(h.jobLog))
 	h.mux.HandleFunc("GET /{ns}/{name}/-/jobs/{id}/log/stream", h.withRepo(h.stream))
+	h.mux.HandleFunc("POST /{ns}/{name}/-/jobs/{id}/play", h.withRepo(h.manager(h.play)))
 	return h
 }
 
@@ -139,7 +140,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) Shutdown() { h.doneOnce.Do(func() { close(h.done) }) }
 
 func parsePages() map[string]*template.Template {
-	funcs := template.FuncMap{"duration": duration, "short": short, "ago": ago, "firstLine": firstLine, "unixms": unixms}
+	funcs := template.FuncMap{"duration": duration, "short": short, "ago": ago, "firstLine": firstLine, "unixms": unixms,
+		"mark": mark, "playOf": playOf}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	pages := map[string]*template.Template{}
 	for _, p := range []string{"login", "repos", "builds", "build", "log", "settings", "runners"} {

@@ -27,12 +27,15 @@
   Array.prototype.forEach.call(parts, function (part) {
     var source = new EventSource(part.dataset.live);
     source.addEventListener("html", function (e) {
-      var focused = document.activeElement && document.activeElement.getAttribute("href");
+      var active = document.activeElement;
+      var focused = active && active.getAttribute("href");
+      var focusedId = active && part.contains(active) && active.id;
       part.innerHTML = JSON.parse(e.data); // rendered and escaped by the server's template
-      if (focused) { // keep the keyboard's place across the update
-        var again = part.querySelector('[href="' + CSS.escape(focused) + '"]');
-        if (again) again.focus();
-      }
+      // Keep the keyboard's place across the update: a link by its
+      // target, a button (such as a job's Play) by its id.
+      var again = focused ? part.querySelector('[href="' + CSS.escape(focused) + '"]')
+        : focusedId && document.getElementById(focusedId);
+      if (again) again.focus();
     });
     source.addEventListener("end", function () {
       source.close(); // else EventSource would reconnect
