@@ -43,9 +43,10 @@ import (
 const (
 	namespace = "slipway"
 	testImage = "slipway:k8s-e2e"
-	// pvLabel marks the test's PersistentVolumes (cluster-scoped: deleting
-	// the namespace leaves them).
-	pvLabel = "slipway.dev/deploy-e2e"
+	// testLabel marks the test's namespace and PersistentVolumes (those are
+	// cluster-scoped: deleting the namespace leaves them), which the test
+	// alone may delete when an earlier run left them.
+	testLabel = "slipway.dev/deploy-e2e"
 )
 
 // cluster is the test cluster, driven with its own kubectl.
@@ -141,12 +142,33 @@ func loadImages(t *testing.T, repo string) {
 // removeLeftovers deletes what an interrupted run of this test left.
 func (c *cluster) removeLeftovers() {
 	c.t.Helper()
-	ctx := context.Background()
-	if _, err := c.cs.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{}); err == nil {
-		c.t.Logf("deleting the namespace %s left by an earlier run", namespace)
-		c.kubectl("delete", "namespace", namespace, "--wait", "--timeout=3m")
+	ns, err := c.cs.CoreV1().Namespaces().Get(context.Background(), namespace, metav1.GetOptions{})
+	if err == nil && ns.Labels[testLabel] != "1" {
+		c.t.Fatalf("the namespace %s exists and is not this test's (no label %s): refusing to touch it", namespace, testLabel)
 	}
-	c.kubectl("delete", "persistentvolumes", "-l", pvLabel, "--wait", "--timeout=1m")
+	if err == nil {
+		c.t.Logf("deleting the namespace %s left by an earlier run", namespace)
+	}
+	c.forceDelete()
+}
+
+// forceDelete deletes the namespace and the test's volumes, giving the
+// pods one second of grace: a runner whose job was cut (an interrupted
+// run: no proxy to the API server any more) would hold its pod for its
+// whole grace period. (Not --force: the kubelet would then stop the
+// containers of a pod gone from the API with the grace of its spec.)
+func (c *cluster) forceDelete() {
+	c.t.Helper()
+	for _, args := range [][]string{
+		{"delete", "pods", "--all", "-n", namespace, "--grace-period=1", "--wait=false"},
+		{"delete", "namespace", namespace, "--ignore-not-found", "--wait=false"},
+		{"delete", "persistentvolumes", "-l", testLabel, "--wait=false"},
+	} {
+		if out, err := c.tryKubectl(args...); err != nil {
+			c.t.Logf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	c.waitGone()
 }
 
 // volumeDirs makes the host directories of the test's volumes: the
@@ -156,8 +178,10 @@ func volumeDirs(t *testing.T) (server, db string) {
 	t.Helper()
 	base := t.TempDir()
 	server, db = filepath.Join(base, "server"), filepath.Join(base, "postgres")
+	// 0755 as a provisioned volume's root usually is: the database's
+	// directory is a subdirectory (PGDATA) the postgres user must reach.
 	for _, d := range []string{server, db} {
-		if err := os.Mkdir(d, 0o700); err != nil {
+		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -211,6 +235,16 @@ configMapGenerator:
   - SLIPWAY_DATABASE=postgres://slipway@%[4]s:%[6]d/slipway?sslmode=disable
 patches:
 - target:
+    kind: Namespace
+    name: %[1]s
+  patch: |-
+    apiVersion: v1
+    kind: Namespace
+    metadata:
+      name: %[1]s
+      labels:
+        %[8]s: "1"
+- target:
     kind: Deployment
     name: slipway-runner
   patch: |-
@@ -228,7 +262,7 @@ patches:
               value: "%[4]s"
             - name: KUBERNETES_SERVICE_PORT
               value: "%[7]d"
-`, namespace, strings.Split(testImage, ":")[0], strings.Split(testImage, ":")[1], nodeIP, serverPort, dbPort, apiPort))
+`, namespace, strings.Split(testImage, ":")[0], strings.Split(testImage, ":")[1], nodeIP, serverPort, dbPort, apiPort, testLabel))
 	writeFile(t, filepath.Join(overlay, "volumes.yaml"),
 		persistentVolume("slipway-e2e-server", "data-slipway-server-0", "10Gi", serverDir)+"---\n"+
 			persistentVolume("slipway-e2e-postgres", "data-slipway-postgres-0", "5Gi", dbDir))
@@ -255,7 +289,7 @@ spec:
   hostPath:
     path: %s
     type: Directory
-`, name, pvLabel, size, namespace, claim, path)
+`, name, testLabel, size, namespace, claim, path)
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -322,7 +356,7 @@ func TestDeployOnCluster(t *testing.T) {
 			c.dump()
 		}
 		if !tornDown {
-			_, _ = c.tryKubectl("delete", "-k", overlay, "--wait", "--timeout=3m")
+			c.forceDelete()
 		}
 	})
 	t.Logf("images built and loaded in %s", time.Since(t0).Round(time.Second))
@@ -458,22 +492,26 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
+// waitGone waits until the namespace and the test's volumes are gone.
+func (c *cluster) waitGone() {
+	t := c.t
+	t.Helper()
+	ctx := context.Background()
+	waitFor(t, 3*time.Minute, "the namespace gone", func() (bool, error) {
+		_, err := c.cs.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), err
+	})
+	waitFor(t, time.Minute, "the test's persistent volumes gone", func() (bool, error) {
+		pvs, err := c.cs.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{LabelSelector: testLabel})
+		return err == nil && len(pvs.Items) == 0, err
+	})
+}
+
 // checkNothingLeft: the namespace, the volumes and every container of
 // the namespace's pods (the jobs' among them) are gone.
 func (c *cluster) checkNothingLeft() {
 	t := c.t
-	ctx := context.Background()
-	waitFor(t, 2*time.Minute, "the namespace gone", func() (bool, error) {
-		_, err := c.cs.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
-		return apierrors.IsNotFound(err), err
-	})
-	pvs, err := c.cs.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{LabelSelector: pvLabel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pvs.Items) > 0 {
-		t.Errorf("%d persistent volumes left", len(pvs.Items))
-	}
+	c.waitGone()
 	sock := filepath.Join(cmp.Or(os.Getenv("SLIPWAY_K8S_RUN"), "/run/slipway-k8s"), "containerd.sock")
 	waitFor(t, time.Minute, "no container of the namespace in the cluster's containerd", func() (bool, error) {
 		out, err := exec.Command("ctr", "-a", sock, "-n", "k8s.io", "containers", "ls", "-q",

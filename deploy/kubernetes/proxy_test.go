@@ -43,8 +43,19 @@ func startProxy(t *testing.T, name string, target func(context.Context) (string,
 	if err != nil {
 		t.Fatalf("listen on the node address %s (is the test cluster's bridge up?): %v", nodeIP, err)
 	}
+	var mu sync.Mutex
+	last := ""
 	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{},
-		log: func(format string, args ...any) { t.Logf("proxy %s: "+format, append([]any{name}, args...)...) }}
+		// Each failure once in a row: the pods start while clients retry.
+		log: func(format string, args ...any) {
+			msg := fmt.Sprintf(format, args...)
+			mu.Lock()
+			defer mu.Unlock()
+			if msg != last {
+				t.Logf("proxy %s: %s", name, msg)
+				last = msg
+			}
+		}}
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(p.close)
