@@ -12,7 +12,7 @@ package kubernetes_test
 // What the test cluster lacks and a real one has is supplied from outside
 // the manifests, by an overlay: volumes (hostPath PersistentVolumes bound
 // to the StatefulSets' claims: it has no storage provisioner), Service
-// routing (a proxy on the node address, see proxy.go: no kube-proxy, no
+// routing (a proxy on the node address, see proxy_test.go: no kube-proxy, no
 // DNS) and the image (slipway:k8s-e2e, built from this tree by
 // scripts/image.sh and copied into the cluster).
 
