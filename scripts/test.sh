@@ -5,7 +5,9 @@
 # scripts/postgres.sh (.ci/run sets all of them up).
 #
 #   scripts/test.sh            gofmt, vet, staticcheck, go mod tidy -diff, every test
-#                              (the layout rules in internal/layout among them),
+#                              (the layout rules in internal/layout among them; with
+#                              SLIPWAY_K8S=1, as .ci/run sets, also those on the test
+#                              cluster: engine/kube's, e2e's, deploy/kubernetes' ~2-3 min),
 #                              short fuzzing, benchmarks in short mode, the container
 #                              image, the systemd units
 #   FUZZTIME=60s scripts/test.sh   fuzz longer
