@@ -84,7 +84,7 @@ func TestGitLabRunnerCredentialHostCase(t *testing.T) {
 		t.Fatalf("the test needs the registry on the loopback, not %s", reg.addr)
 	}
 	img := newPushed(t)
-	img.repo = "localhost:" + port + "/private/busybox"
+	img.repo = "localhost:" + port + strings.TrimPrefix(img.repo, reg.addr)
 	img.ref = img.repo + ":" + img.tag
 	mustDockerCLI(t, "", "tag", "busybox:1.35", img.ref)
 	t.Cleanup(func() { removePrivate(t, img) })

@@ -123,7 +123,7 @@ func (r testRegistry) secrets() []string {
 
 // pushed is an image in the test registry.
 type pushed struct {
-	repo   string // 127.0.0.1:5000/private/busybox
+	repo   string // 127.0.0.1:5000/private/busybox/p<pid>-<n>
 	tag    string
 	ref    string // repo:tag
 	digest string // sha256:...
@@ -157,7 +157,7 @@ func mustDockerCLI(t *testing.T, config string, args ...string) string {
 	return out
 }
 
-// pushPrivate tags busybox:1.35 as private/busybox:<a tag of the test's
+// pushPrivate tags busybox:1.35 as private/busybox/p<pid>-<n>:<a tag of the test's
 // own> in the test registry, pushes it, and removes the local tag, so
 // that slipway must pull it (the engine still has the layer: the pull is
 // quick, but it needs the registry and the credentials as any pull). The
@@ -191,8 +191,14 @@ func newPushed(t *testing.T) pushed {
 	if len(name) > 80 {
 		name = name[len(name)-80:]
 	}
-	tag := fmt.Sprintf("%s-%d-%d", strings.Trim(name, "-"), os.Getpid(), imageSeq.Add(1))
-	repo := testReg(t).addr + "/private/busybox"
+	seq := imageSeq.Add(1)
+	tag := fmt.Sprintf("%s-%d-%d", strings.Trim(name, "-"), os.Getpid(), seq)
+	// A repository per push: the registry (distribution's filesystem
+	// driver) rewrites a repository's layer links on every push, and a
+	// pull that reads one mid-write fails with 500 "invalid checksum
+	// digest format", so pushes and pulls of parallel tests must not
+	// share a repository.
+	repo := fmt.Sprintf("%s/private/busybox/p%d-%d", testReg(t).addr, os.Getpid(), seq)
 	return pushed{repo: repo, tag: tag, ref: repo + ":" + tag}
 }
 
