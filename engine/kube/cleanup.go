@@ -36,8 +36,8 @@ func (e *Engine) Destroy(ctx context.Context, s *engine.Spec) error {
 // removeLabelled deletes the pods and secrets matching selector and waits
 // for the pods to be gone; objects already gone are not an error.
 func (e *Engine) removeLabelled(ctx context.Context, selector string, grace int64) error {
-	pods := e.cs.CoreV1().Pods(e.ns)
-	secrets := e.cs.CoreV1().Secrets(e.ns)
+	pods := e.core.Pods(e.ns)
+	secrets := e.core.Secrets(e.ns)
 	opts := metav1.ListOptions{LabelSelector: selector}
 	var errs []error
 	pl, err := pods.List(ctx, opts)
@@ -72,7 +72,7 @@ func (e *Engine) waitGone(ctx context.Context, selector string) error {
 	ctx, cancel := context.WithTimeout(ctx, destroyWait)
 	defer cancel()
 	for {
-		pl, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		pl, err := e.core.Pods(e.ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err == nil && len(pl.Items) == 0 {
 			return nil
 		}
@@ -103,14 +103,14 @@ func ignoreNotFound(err error) error {
 func (e *Engine) Collect(ctx context.Context) (int, error) {
 	opts := metav1.ListOptions{LabelSelector: engine.LabelRun}
 	owners := map[string]string{} // run label → owner
-	pl, err := e.cs.CoreV1().Pods(e.ns).List(ctx, opts)
+	pl, err := e.core.Pods(e.ns).List(ctx, opts)
 	if err != nil {
 		return 0, err
 	}
 	for _, p := range pl.Items {
 		owners[p.Labels[engine.LabelRun]] = p.Annotations[annotationPrefix+"owner"]
 	}
-	sl, err := e.cs.CoreV1().Secrets(e.ns).List(ctx, opts)
+	sl, err := e.core.Secrets(e.ns).List(ctx, opts)
 	if err != nil {
 		return 0, err
 	}

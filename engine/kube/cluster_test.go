@@ -28,6 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipway-ci/slipway/config"
 	"github.com/slipway-ci/slipway/dialect"
@@ -87,12 +88,17 @@ func prepareNamespace(e *Engine) error {
 	if err := e.Ping(ctx); err != nil {
 		return err
 	}
-	_, err := e.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}}, metav1.CreateOptions{})
+	// Namespaces are outside the engine's client: a clientset, in tests only.
+	cs, err := kubernetes.NewForConfig(e.rest)
+	if err != nil {
+		return err
+	}
+	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	for {
-		if _, err := e.cs.CoreV1().ServiceAccounts(testNamespace).Get(ctx, "default", metav1.GetOptions{}); err == nil {
+		if _, err := cs.CoreV1().ServiceAccounts(testNamespace).Get(ctx, "default", metav1.GetOptions{}); err == nil {
 			return nil
 		}
 		select {
@@ -220,11 +226,11 @@ func assertNothingLeft(t *testing.T, e *Engine, runID string) {
 	t.Helper()
 	ctx := context.Background()
 	sel := metav1.ListOptions{LabelSelector: engine.LabelRun + "=" + labelValue(runID)}
-	pods, err := e.cs.CoreV1().Pods(e.ns).List(ctx, sel)
+	pods, err := e.core.Pods(e.ns).List(ctx, sel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := e.cs.CoreV1().Secrets(e.ns).List(ctx, sel)
+	secrets, err := e.core.Secrets(e.ns).List(ctx, sel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -775,7 +781,7 @@ func TestClusterResourcesAndWorkspace(t *testing.T) {
 	if err := e.Setup(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	p, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, podName(s), metav1.GetOptions{})
+	p, err := e.core.Pods(e.ns).Get(ctx, podName(s), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

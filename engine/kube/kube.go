@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -79,7 +78,7 @@ const DefaultPollTimeout = 3 * time.Minute
 
 // Engine runs jobs as pods of one namespace.
 type Engine struct {
-	cs     kubernetes.Interface
+	core   coreClient
 	rest   *rest.Config // nil for fake clients (no exec, attach)
 	ns     string
 	cfg    Config
@@ -113,11 +112,11 @@ func New(cfg Config) (*Engine, error) {
 	// A job makes a few dozen requests; concurrent jobs more. The default
 	// client-side limit (5/s) would slow them for nothing.
 	rc.QPS, rc.Burst = 50, 100
-	cs, err := kubernetes.NewForConfig(rc)
+	core, err := newRESTCore(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	e, err := newEngine(cs, rc, ns, cfg)
+	e, err := newEngine(core, rc, ns, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -126,14 +125,14 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // newEngine is New with a given client (tests use a fake one).
-func newEngine(cs kubernetes.Interface, rc *rest.Config, ns string, cfg Config) (*Engine, error) {
+func newEngine(core coreClient, rc *rest.Config, ns string, cfg Config) (*Engine, error) {
 	if cfg.HelperImage == "" {
 		cfg.HelperImage = DefaultHelperImage
 	}
 	if cfg.PollTimeout <= 0 {
 		cfg.PollTimeout = DefaultPollTimeout
 	}
-	e := &Engine{cs: cs, rest: rc, ns: ns, cfg: cfg, jobs: map[string]*job{}}
+	e := &Engine{core: core, rest: rc, ns: ns, cfg: cfg, jobs: map[string]*job{}}
 	var err error
 	if e.requests, err = quantities("requests", cfg.Requests); err != nil {
 		return nil, err
@@ -221,10 +220,10 @@ func (e *Engine) Ping(ctx context.Context) error {
 	if e.rest != nil {
 		where = e.rest.Host + " (" + e.source + ")"
 	}
-	if _, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+	if _, err := e.core.Pods(e.ns).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
 		return fmt.Errorf("cannot use the Kubernetes API server at %s, namespace %s: %v", where, e.ns, err)
 	}
-	v, err := e.cs.Discovery().ServerVersion()
+	v, err := e.core.ServerVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("cannot read the version of the Kubernetes API server at %s: %v", where, err)
 	}

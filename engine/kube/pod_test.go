@@ -38,7 +38,7 @@ func newFakeEngine(t *testing.T, cfg Config) (*Engine, *fake.Clientset) {
 	if cfg.Images == nil {
 		cfg.Images = ports{"docker.io/library/redis:7.0": {6379}, "docker.io/library/postgres:15": {5432}}
 	}
-	e, err := newEngine(cs, nil, "ci", cfg)
+	e, err := newEngine(fakeCore{cs}, nil, "ci", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func (j *job) startEphemeral(ctx context.Context, s *engine.Spec, c *engine.Cont
 	if err != nil {
 		return "", err
 	}
-	if _, err := j.e.cs.CoreV1().Secrets(j.e.ns).Create(api, sec, metav1.CreateOptions{}); err != nil {
+	if _, err := j.e.core.Secrets(j.e.ns).Create(api, sec, metav1.CreateOptions{}); err != nil {
 		return "", fmt.Errorf("%s: create secret %s for its variables: %w", c.Name, sec.Name, err)
 	}
 	fresh, err := j.addPullCred(api, c)
@@ -153,7 +153,7 @@ func (j *job) copyLogs(ctx context.Context, kn string, out io.Writer) error {
 	var err error
 	for try := 0; try < 3 && ctx.Err() == nil; try++ {
 		var rc io.ReadCloser
-		rc, err = j.e.cs.CoreV1().Pods(j.e.ns).GetLogs(j.pod, &corev1.PodLogOptions{Container: kn, Follow: true}).Stream(ctx)
+		rc, err = j.e.core.Pods(j.e.ns).GetLogs(j.pod, &corev1.PodLogOptions{Container: kn, Follow: true}).Stream(ctx)
 		if err != nil {
 			sleep(ctx, 200*time.Millisecond)
 			continue
@@ -193,7 +193,7 @@ func (j *job) addPullCred(ctx context.Context, c *engine.Container) (fresh bool,
 	if have {
 		return false, nil
 	}
-	secrets := j.e.cs.CoreV1().Secrets(j.e.ns)
+	secrets := j.e.core.Secrets(j.e.ns)
 	name := j.pod + "-pull"
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		sec, err := secrets.Get(ctx, name, metav1.GetOptions{})
@@ -228,7 +228,7 @@ func (j *job) addPullCred(ctx context.Context, c *engine.Container) (fresh bool,
 
 // addEphemeral appends a container to the pod's ephemeral containers.
 func (j *job) addEphemeral(ctx context.Context, ec corev1.EphemeralContainer) error {
-	pods := j.e.cs.CoreV1().Pods(j.e.ns)
+	pods := j.e.core.Pods(j.e.ns)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		p, err := pods.Get(ctx, j.pod, metav1.GetOptions{})
 		if err != nil {
@@ -358,7 +358,7 @@ func (j *job) stop(ctx context.Context, kn string, grace time.Duration) {
 	}
 	// The holder cannot reach it: only deleting the pod stops it.
 	j.killed.Store(true)
-	_ = j.e.cs.CoreV1().Pods(j.e.ns).Delete(ctx, j.pod, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
+	_ = j.e.core.Pods(j.e.ns).Delete(ctx, j.pod, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
 }
 
 func (j *job) waitTerminated(ctx context.Context, kn string, d time.Duration) bool {
@@ -395,7 +395,7 @@ func (e *Engine) Kill(ctx context.Context, s *engine.Spec, name string) error {
 			}
 		}
 	}
-	err := e.cs.CoreV1().Pods(e.ns).Delete(ctx, j.pod, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
+	err := e.core.Pods(e.ns).Delete(ctx, j.pod, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
 	if ignoreNotFound(err) != nil {
 		return err
 	}
@@ -499,7 +499,7 @@ func (e *Engine) Logs(ctx context.Context, s *engine.Spec, name string, tail int
 			opts.Previous, opts.Follow = true, false
 		}
 	}
-	rc, err := e.cs.CoreV1().Pods(e.ns).GetLogs(j.pod, opts).Stream(ctx)
+	rc, err := e.core.Pods(e.ns).GetLogs(j.pod, opts).Stream(ctx)
 	if err != nil {
 		return err
 	}

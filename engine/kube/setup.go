@@ -44,7 +44,7 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	// after Destroy has listed the job's objects: creations run to the
 	// end, and ctx is checked between them.
 	api := context.WithoutCancel(ctx)
-	secrets := e.cs.CoreV1().Secrets(e.ns)
+	secrets := e.core.Secrets(e.ns)
 	for _, sec := range []*corev1.Secret{pp.env, pp.pull} {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -56,7 +56,7 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	created, err := e.cs.CoreV1().Pods(e.ns).Create(api, pp.pod, metav1.CreateOptions{})
+	created, err := e.core.Pods(e.ns).Create(api, pp.pod, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("create pod %s in namespace %s: %w", pp.pod.Name, e.ns, err)
 	}
@@ -106,7 +106,7 @@ func (j *job) setupError(ctx context.Context, err error) error {
 // collector removes it with the pod.
 func (e *Engine) ownBy(ctx context.Context, secret string, uid types.UID, pod string) error {
 	patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":%q,"uid":%q}]}}`, pod, uid)
-	_, err := e.cs.CoreV1().Secrets(e.ns).Patch(ctx, secret, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	_, err := e.core.Secrets(e.ns).Patch(ctx, secret, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	return err
 }
 

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 )
 
@@ -19,15 +18,21 @@ var errNoStreams = errors.New("no streaming connection to the cluster")
 // and stdinOnce: the attach session ends once stdin is delivered, and the
 // kubelet then closes the container's stdin.
 func (e *Engine) attach(ctx context.Context, pod, container string, stdin io.Reader) error {
-	req := e.cs.CoreV1().RESTClient().Post().Namespace(e.ns).Resource("pods").Name(pod).SubResource("attach").
-		VersionedParams(&corev1.PodAttachOptions{Container: container, Stdin: true}, scheme.ParameterCodec)
+	if e.rest == nil {
+		return errNoStreams
+	}
+	req := e.core.RESTClient().Post().Namespace(e.ns).Resource("pods").Name(pod).SubResource("attach").
+		VersionedParams(&corev1.PodAttachOptions{Container: container, Stdin: true}, parameterCodec)
 	return e.stream(ctx, req.URL().String(), remotecommand.StreamOptions{Stdin: stdin})
 }
 
 // exec runs cmd in a container, with its output to stdout and stderr.
 func (e *Engine) exec(ctx context.Context, pod, container string, cmd []string, stdout, stderr io.Writer) error {
-	req := e.cs.CoreV1().RESTClient().Post().Namespace(e.ns).Resource("pods").Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: container, Command: cmd, Stdout: stdout != nil, Stderr: stderr != nil}, scheme.ParameterCodec)
+	if e.rest == nil {
+		return errNoStreams
+	}
+	req := e.core.RESTClient().Post().Namespace(e.ns).Resource("pods").Name(pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: cmd, Stdout: stdout != nil, Stderr: stderr != nil}, parameterCodec)
 	return e.stream(ctx, req.URL().String(), remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
 }
 

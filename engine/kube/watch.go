@@ -139,7 +139,7 @@ func (j *job) startWatch() {
 	go func() {
 		defer close(j.watchDone)
 		defer func() { <-events }()
-		pods := j.e.cs.CoreV1().Pods(j.e.ns)
+		pods := j.e.core.Pods(j.e.ns)
 		sel := fields.OneTermEqualSelector("metadata.name", j.pod).String()
 		backoff := 100 * time.Millisecond
 		for ctx.Err() == nil {
@@ -208,7 +208,7 @@ type pullFail struct {
 // failed pull at once, where the pod's status says so only at the
 // kubelet's next sync of the pod (about 10 s later).
 func (j *job) watchEvents(ctx context.Context) {
-	evs := j.e.cs.CoreV1().Events(j.e.ns)
+	evs := j.e.core.Events(j.e.ns)
 	sel := fields.Set{"involvedObject.kind": "Pod", "involvedObject.name": j.pod}.AsSelector().String()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
