@@ -71,6 +71,7 @@ func Run(t *testing.T, open Opener) {
 		{"ArtifactsGoWithTheRepo", testArtifactsCascade},
 		{"QueueChangedWakes", testQueueChanged},
 		{"RequeueStartsANewLog", testRequeueLog},
+		{"WebhookDeliveries", testDeliveries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

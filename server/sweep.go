@@ -1,0 +1,29 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// sweep deletes, at start and every Options.Sweep, what the store keeps
+// only for a while: the delivery ids of webhooks older than
+// deliveryMemory.
+func (s *Server) sweep(ctx context.Context) {
+	t := time.NewTicker(s.opts.Sweep)
+	defer t.Stop()
+	for now := time.Now(); ; {
+		s.sweepOnce(ctx, now)
+		select {
+		case <-ctx.Done():
+			return
+		case now = <-t.C:
+		}
+	}
+}
+
+func (s *Server) sweepOnce(ctx context.Context, now time.Time) {
+	if _, err := s.st.PruneDeliveries(ctx, now.Add(-deliveryMemory)); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(s.opts.Log, "slipway server: forget old webhook deliveries: %v\n", err)
+	}
+}
