@@ -72,6 +72,7 @@ func Run(t *testing.T, open Opener) {
 		{"QueueChangedWakes", testQueueChanged},
 		{"RequeueStartsANewLog", testRequeueLog},
 		{"WebhookDeliveries", testDeliveries},
+		{"ExpiredArtifacts", testExpiredArtifacts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
