@@ -117,7 +117,7 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 		return failed("runner_system_failure")
 	}
 	p, warns, err := plan.Prepare(doc.Pipeline, e.cfg, plan.Options{ConfigPath: a.ConfigPath,
-		Trusted: job.Slipway.Trusted, TrustRemedy: trustRemedy(job), Secrets: secrets, Env: jobEnv(job)})
+		Trusted: job.Slipway.Trusted, TrustRemedy: trustRemedy(job), Secrets: secrets, Env: append(jobEnv(job), runnerEnv(e.cfg)...)})
 	for _, w := range warns {
 		say("WARNING: %s", w.Error())
 	}
