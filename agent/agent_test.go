@@ -48,7 +48,7 @@ func TestRegisterWithAuthTokenAppendsToConfig(t *testing.T) {
 		t.Fatalf("config after register: %+v", cfg)
 	}
 	got := cfg.Runners[1]
-	if got.Name != "new" || got.URL != f.URL || got.Token != f.RunnerToken || got.Executor != "docker" ||
+	if got.Name != "new" || got.ID != 7 || got.URL != f.URL || got.Token != f.RunnerToken || got.Executor != "docker" ||
 		got.Docker.Image != "busybox:1.35" || len(got.Docker.Services) != 2 || got.Docker.Services[1].Name != "postgres:15" {
 		t.Errorf("entry: %+v", got)
 	}
@@ -75,7 +75,7 @@ func TestRegisterWithRegistrationTokenWritesIssuedToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Runners) != 1 || cfg.Runners[0].Token != "glrt-issued" || cfg.Concurrent != 1 {
+	if len(cfg.Runners) != 1 || cfg.Runners[0].Token != "glrt-issued" || cfg.Runners[0].ID != 8 || cfg.Concurrent != 1 {
 		t.Errorf("config: %+v", cfg)
 	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ test:
     - cat hello.txt
     - echo "secret=$MY_SECRET"
     - echo "job token=$CI_JOB_TOKEN"
+    - echo "runner=$CI_RUNNER_ID/$CI_RUNNER_DESCRIPTION/$CI_RUNNER_TAGS/$CI_RUNNER_EXECUTABLE_ARCH/${CI_RUNNER_VERSION:+version}"
   after_script:
     - echo after-script-ran
 fail:
@@ -49,7 +51,8 @@ func TestJobsOnDocker(t *testing.T) {
 	f.Add(agenttest.Job(21, agenttest.Document(t, ".gitlab-ci.yml", e2eFile, "test"), info, false, nil, secret))
 	f.Add(agenttest.Job(22, agenttest.Document(t, ".gitlab-ci.yml", e2eFile, "fail"), info, false, nil))
 	var log bytes.Buffer
-	cfg := config.Runner{Name: "t", URL: f.URL, Token: f.RunnerToken}
+	yes := true
+	cfg := config.Runner{Name: "t", ID: 42, Tags: []string{"docker", "linux"}, RunUntagged: &yes, URL: f.URL, Token: f.RunnerToken}
 	cfg.Docker.PullPolicy = config.StringList{"if-not-present"}
 	a := &Agent{Log: &log, Runner: runner.Runner{Engine: dock, Engines: map[pipeline.Target]engine.Engine{pipeline.TargetDocker: dock},
 		Owner: engine.Owner(), StopGrace: 5 * time.Second}}
@@ -68,7 +71,9 @@ func TestJobsOnDocker(t *testing.T) {
 	if ok.State != "success" {
 		t.Errorf("job 21: %+v\n%s", ok, tr)
 	}
-	for _, want := range []string{"hello from the repository\n", "secret=[MASKED]\n", "job token=[MASKED]\n", "after-script-ran\n", `Job "test" passed`} {
+	// CI_RUNNER_* are the agent's, not the server's placeholders.
+	runnerLine := "runner=42/t/docker, linux/" + runtime.GOOS + "/" + runtime.GOARCH + "/version\n"
+	for _, want := range []string{"hello from the repository\n", "secret=[MASKED]\n", "job token=[MASKED]\n", runnerLine, "after-script-ran\n", `Job "test" passed`} {
 		if !strings.Contains(tr, want) {
 			t.Errorf("trace of job 21 lacks %q:\n%s", want, tr)
 		}

@@ -117,7 +117,7 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 		return failed("runner_system_failure")
 	}
 	p, warns, err := plan.Prepare(doc.Pipeline, e.cfg, plan.Options{ConfigPath: a.ConfigPath,
-		Trusted: job.Slipway.Trusted, TrustRemedy: trustRemedy(job), Secrets: secrets, Env: jobEnv(job)})
+		Trusted: job.Slipway.Trusted, TrustRemedy: trustRemedy(job), Secrets: secrets, Env: append(jobEnv(job), runnerEnv(e.cfg)...)})
 	for _, w := range warns {
 		say("WARNING: %s", w.Error())
 	}
@@ -145,7 +145,7 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 		return failed("runner_system_failure")
 	}
 	defer os.RemoveAll(arts)
-	given, err := fetchDependencies(ctx, e.client, job, arts, say)
+	given, dotenv, err := fetchDependencies(ctx, e.client, job, arts, say)
 	if err != nil {
 		say("ERROR: %v", err)
 		return failed("missing_dependency_failure")
@@ -153,12 +153,12 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 	r := a.Runner
 	r.ServiceTimeout = e.cfg.Settings().ServiceTimeout()
 	res := r.Run(ctx, p, runner.Options{ID: fmt.Sprintf("job%d-%s", job.ID, newID()), Workspace: ws,
-		Events: runner.NewPrinter(tr), Artifacts: arts, Given: given,
+		Events: runner.NewPrinter(tr), Artifacts: arts, Given: given, GivenDotenv: dotenv,
 		Project: cacheProject(job.GitInfo.RepoURL)})
 	out := outcomeOf(res)
 	// The artifacts go up before the job's end is reported: the jobs
 	// that need them may start as soon as it is.
-	if err := uploadKept(ctx, e.client, job, arts, job.JobInfo.Name, say); err != nil {
+	if err := uploadKept(ctx, e.client, job, arts, job.JobInfo.Name, res.Dotenv[job.JobInfo.Name], say); err != nil {
 		say("ERROR: uploading artifacts: %v", err)
 		if out.state == "success" {
 			out = failed("runner_system_failure")

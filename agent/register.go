@@ -57,6 +57,7 @@ func Register(ctx context.Context, c *Client, r Registration) (config.Runner, er
 		return config.Runner{}, err
 	}
 	e := newEntry(r, resp.Token)
+	e.ID = resp.ID
 	return e, appendEntry(r.ConfigPath, e)
 }
 
@@ -93,6 +94,7 @@ type written struct {
 
 type writtenRunner struct {
 	Name     string         `toml:"name,omitempty"`
+	ID       int64          `toml:"id,omitempty"`
 	URL      string         `toml:"url"`
 	Token    string         `toml:"token"`
 	Executor string         `toml:"executor,omitempty"`
@@ -123,7 +125,7 @@ func appendEntry(path string, e config.Runner) error {
 		buf.WriteByte('\n')
 	}
 	buf.WriteByte('\n')
-	w := writtenRunner{Name: e.Name, URL: e.URL, Token: e.Token, Executor: e.Executor}
+	w := writtenRunner{Name: e.Name, ID: e.ID, URL: e.URL, Token: e.Token, Executor: e.Executor}
 	if d := e.Docker; d.Image != "" || len(d.Services) > 0 {
 		w.Docker = &writtenDocker{Image: d.Image}
 		for _, s := range d.Services {

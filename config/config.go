@@ -29,6 +29,9 @@ func (c *Config) Unknown() []string { return c.unknown }
 // Runner is one [[runners]] entry; slipway uses the first.
 type Runner struct {
 	Name string `toml:"name"`
+	// ID is the runner's id on its server (CI_RUNNER_ID), written by
+	// `slipway runner register` as gitlab-runner writes it; 0: unknown.
+	ID int64 `toml:"id"`
 	// URL and Token are where `slipway runner run` asks for jobs and the
 	// runner's authentication token there (written by `slipway runner
 	// register`); exec ignores them.

@@ -40,6 +40,9 @@ type JobStart struct {
 // Result is how a run ended.
 type Result struct {
 	Jobs []JobResult
+	// Dotenv are the variables of the jobs' dotenv reports (NAME=value),
+	// by job: a runner agent hands them on with the job's artifacts.
+	Dotenv map[string][]string
 }
 
 // JobResult is how one job ended.

@@ -7,6 +7,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -58,6 +59,10 @@ type Options struct {
 	// the Artifacts directory (ArtifactsDir), for the jobs that need
 	// them: the artifacts a runner agent downloaded from its server.
 	Given []string
+	// GivenDotenv are the dotenv report variables (NAME=value) of Given
+	// jobs, for the jobs that get their artifacts (Result.Dotenv of the
+	// runs that made them).
+	GivenDotenv map[string][]string
 }
 
 // run is the state of one Run.
@@ -85,7 +90,7 @@ type run struct {
 func (r *Runner) Run(ctx context.Context, p *plan.Plan, o Options) Result {
 	rn := &run{Runner: r, plan: p, id: o.ID, workspace: o.Workspace, events: o.Events,
 		masker: secret.NewMasker(maskedValues(p)), artifacts: o.Artifacts, project: o.Project, given: o.Given,
-		kept: map[string][]string{}}
+		kept: map[string][]string{}, dotenv: maps.Clone(o.GivenDotenv)}
 	return rn.run(ctx)
 }
 
@@ -99,6 +104,9 @@ func (r *run) run(ctx context.Context) Result {
 		r.say("", "Nothing to run: every job was left out (the warnings above say why)")
 	}
 	res := Result{Jobs: r.schedule(ctx)}
+	r.mu.Lock()
+	res.Dotenv = r.dotenv
+	r.mu.Unlock()
 	r.listArtifacts()
 	return res
 }

@@ -442,27 +442,6 @@ func (s *Server) answerBuild(w http.ResponseWriter, r *http.Request, code int, b
 	writeJSON(w, code, out)
 }
 
-type droneLine struct {
-	Pos  int    `json:"pos"`
-	Out  string `json:"out"`
-	Time int64  `json:"time"`
-}
-
-// getLog answers a job's log as Drone's lines (drone log view).
-func (s *Server) getLog(w http.ResponseWriter, r *http.Request, repo store.Repo) {
-	job, err := s.stageJob(r, repo)
-	if err != nil {
-		httpError(w, err)
-		return
-	}
-	data, err := s.st.ReadLog(r.Context(), job.ID, 0, 0)
-	if err != nil {
-		httpError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, logLines(data))
-}
-
 // stageJob is the job that stage (and its one step) of a build stands for.
 func (s *Server) stageJob(r *http.Request, repo store.Repo) (store.Job, error) {
 	b, err := s.build(r, repo)
@@ -484,18 +463,4 @@ func (s *Server) stageJob(r *http.Request, repo store.Repo) (store.Job, error) {
 		return store.Job{}, errorf(http.StatusNotFound, "build %d has %d stages", b.Number, len(jobs))
 	}
 	return jobs[stage-1], nil
-}
-
-// logLines splits a log into lines, each with its newline.
-func logLines(data []byte) []droneLine {
-	out := []droneLine{}
-	for i := 0; len(data) > 0; i++ {
-		n := bytes.IndexByte(data, '\n') + 1
-		if n == 0 {
-			n = len(data)
-		}
-		out = append(out, droneLine{Pos: i, Out: string(data[:n])})
-		data = data[n:]
-	}
-	return out
 }

@@ -41,18 +41,21 @@ func (s *Server) hookRoutes(mux *http.ServeMux) {
 type hookSource struct {
 	name        string
 	eventHeader string
-	pushEvents  []string // the event header's values for a push
-	verify      func(h http.Header, body []byte, secret string) error
+	// deliveryHeader holds the delivery's id, the same when the forge
+	// sends it again.
+	deliveryHeader string
+	pushEvents     []string // the event header's values for a push
+	verify         func(h http.Header, body []byte, secret string) error
 }
 
 var hookSources = []hookSource{
 	// Gitea sends X-GitHub-Event and X-Hub-Signature-256 too (and
 	// X-Gogs-Event): look for its own header first.
-	{name: "Gitea", eventHeader: "X-Gitea-Event", pushEvents: []string{"push"},
+	{name: "Gitea", eventHeader: "X-Gitea-Event", deliveryHeader: "X-Gitea-Delivery", pushEvents: []string{"push"},
 		verify: hmacHeader("X-Gitea-Signature", "")},
-	{name: "GitHub", eventHeader: "X-GitHub-Event", pushEvents: []string{"push"},
+	{name: "GitHub", eventHeader: "X-GitHub-Event", deliveryHeader: "X-GitHub-Delivery", pushEvents: []string{"push"},
 		verify: hmacHeader("X-Hub-Signature-256", "sha256=")},
-	{name: "GitLab", eventHeader: "X-Gitlab-Event", pushEvents: []string{"Push Hook", "Tag Push Hook"},
+	{name: "GitLab", eventHeader: "X-Gitlab-Event", deliveryHeader: "X-Gitlab-Event-UUID", pushEvents: []string{"Push Hook", "Tag Push Hook"},
 		verify: gitlabToken},
 }
 
@@ -167,8 +170,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ignored: "+ignore+"\n")
 		return
 	}
-	b, err := s.buildHook(r, repo, p, src.name)
-	s.answerBuild(w, r, http.StatusCreated, b, err)
+	s.buildDelivery(w, r, repo, p, src)
 }
 
 func sourceOf(h http.Header) (hookSource, string, bool) {

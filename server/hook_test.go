@@ -79,17 +79,20 @@ func signed(source, event, body, secret string) http.Header {
 	switch source {
 	case "github":
 		h.Set("X-GitHub-Event", event)
-		h.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+		h.Set("X-GitHub-Delivery", newDeliveryID())
 		h.Set("X-Hub-Signature-256", "sha256="+sig)
 	case "gitea":
 		// Gitea sends GitHub's and Gogs's headers beside its own.
 		h.Set("X-Gitea-Event", event)
+		h.Set("X-Gitea-Delivery", newDeliveryID())
+		h.Set("X-GitHub-Delivery", newDeliveryID())
 		h.Set("X-Gogs-Event", event)
 		h.Set("X-GitHub-Event", event)
 		h.Set("X-Gitea-Signature", sig)
 		h.Set("X-Hub-Signature-256", "sha256="+sig)
 	case "gitlab":
 		h.Set("X-Gitlab-Event", event)
+		h.Set("X-Gitlab-Event-UUID", newDeliveryID())
 		h.Set("X-Gitlab-Token", secret)
 	}
 	return h

@@ -45,6 +45,9 @@ type Options struct {
 	// LeaseCheck is how often lapsed job leases are taken back (default
 	// 5 s).
 	LeaseCheck time.Duration
+	// Sweep is how often expired artifacts and old webhook delivery ids
+	// are deleted (default 10 min).
+	Sweep time.Duration
 	// Log receives what the server tells its operator (default stderr).
 	Log io.Writer
 }
@@ -83,6 +86,9 @@ func Open(ctx context.Context, o Options) (*Server, error) {
 	}
 	if o.LeaseCheck <= 0 {
 		o.LeaseCheck = 5 * time.Second
+	}
+	if o.Sweep <= 0 {
+		o.Sweep = 10 * time.Minute
 	}
 	gitBin, err := exec.LookPath("git")
 	if err != nil {
@@ -163,7 +169,7 @@ func (s *Server) Close() error { return s.st.Close() }
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: it stops
 // accepting, lets requests in flight finish (up to 10 s), and returns.
-// The lease-expiry loop runs meanwhile.
+// The lease-expiry and sweep loops run meanwhile.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.opts.ExternalURL == "" {
 		s.opts.ExternalURL = "http://" + ln.Addr().String()
@@ -177,6 +183,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	loopCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go s.expireLeases(loopCtx)
+	go s.sweep(loopCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

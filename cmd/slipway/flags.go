@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slipway-ci/slipway/agent"
 	"github.com/slipway-ci/slipway/config"
 	"github.com/slipway-ci/slipway/dialect"
 	"github.com/slipway-ci/slipway/dialect/drone"
@@ -157,7 +158,7 @@ func (o *options) loadWith(jobs []string, secrets map[string]string, m *secret.M
 			return nil, err
 		}
 		opts.GitLab = gitlab.Options{IncludeDir: incDir, Git: vcs.Read(ws), Branch: o.branch, Tag: o.tag, PipelineSource: o.source, Workspace: ws,
-			Env: o.env, BaseEnv: cfg.Runner().Environment, Registry: cfg.Runner().Registry, Runner: runnerInfo(cfg.Runner())}
+			Env: o.env, BaseEnv: cfg.Runner().Environment, Registry: cfg.Runner().Registry, Runner: agent.CIRunner(cfg.Runner())}
 	}
 	p, warns, err := dialect.Load(file, opts)
 	printWarnings(m, warns)

@@ -19,8 +19,20 @@ type RunnerInfo struct {
 // runnerVars are the runner's CI_RUNNER_* variables. GitLab makes them
 // available to jobs only, not to rules: (the runner is picked after the
 // pipeline is made), so they are added after rules decide.
-func (p *parser) runnerVars() []variable {
-	r := p.opts.Runner
+func (p *parser) runnerVars() []variable { return p.opts.Runner.vars() }
+
+// Env is the CI_RUNNER_* variables as NAME=VALUE, those with a value: a
+// runner agent adds them to the jobs of a server, which parsed the file
+// before it knew which runner would take them.
+func (r RunnerInfo) Env() []string {
+	var out []string
+	for _, v := range r.vars() {
+		out = append(out, v.name+"="+v.value)
+	}
+	return out
+}
+
+func (r RunnerInfo) vars() []variable {
 	vars := []variable{
 		{name: "CI_RUNNER_ID", value: cmp.Or(r.ID, "1")},
 		{name: "CI_RUNNER_DESCRIPTION", value: cmp.Or(r.Description, "slipway")},

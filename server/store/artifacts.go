@@ -21,6 +21,9 @@ type Artifacts interface {
 	Artifact(ctx context.Context, jobID int64) (Artifact, error)
 	// ReadArtifact writes the job's archive to w, a chunk at a time.
 	ReadArtifact(ctx context.Context, jobID int64, w io.Writer) error
+	// DeleteExpiredArtifacts deletes the archives (rows and chunks) that
+	// expired before now, and says how many; one without an expiry stays.
+	DeleteExpiredArtifacts(ctx context.Context, now time.Time) (int64, error)
 }
 
 // Artifact describes a job's artifacts archive.

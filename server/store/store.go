@@ -30,6 +30,7 @@ type Store interface {
 	RunningJobs
 	Artifacts
 	Wakeups
+	Deliveries
 	// Close releases the database connections.
 	Close() error
 }

@@ -29,7 +29,8 @@ func testLogs(t *testing.T, b Backend) {
 		offset int64
 		limit  int
 		want   string
-	}{{0, 0, "hello world\n"}, {3, 0, "lo world\n"}, {3, 5, "lo wo"}, {6, 6, "world\n"}, {12, 0, ""}, {40, 0, ""}} {
+	}{{0, 0, "hello world\n"}, {3, 0, "lo world\n"}, {3, 5, "lo wo"}, {6, 6, "world\n"},
+		{0, 6, "hello "}, {0, 7, "hello w"}, {5, 1, " "}, {5, 2, " w"}, {12, 0, ""}, {12, 4, ""}, {40, 0, ""}} {
 		if got := string(must(s.ReadLog(ctx(t), id, tc.offset, tc.limit))(t)); got != tc.want {
 			t.Fatalf("ReadLog(%d, %d) = %q, want %q", tc.offset, tc.limit, got, tc.want)
 		}

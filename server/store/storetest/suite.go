@@ -71,6 +71,8 @@ func Run(t *testing.T, open Opener) {
 		{"ArtifactsGoWithTheRepo", testArtifactsCascade},
 		{"QueueChangedWakes", testQueueChanged},
 		{"RequeueStartsANewLog", testRequeueLog},
+		{"WebhookDeliveries", testDeliveries},
+		{"ExpiredArtifacts", testExpiredArtifacts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/slipway-ci/slipway/server/store"
 )
@@ -48,8 +49,14 @@ func (db *DB) offsetError(ctx context.Context, tx querier, jobID, offset int64) 
 
 // ReadLog implements store.Logs.
 func (db *DB) ReadLog(ctx context.Context, jobID, offset int64, limit int) ([]byte, error) {
+	// Only the chunks that start before offset+limit: the rest would be
+	// sent by PostgreSQL and drained unread, the whole log on each read.
+	before := int64(math.MaxInt64)
+	if limit > 0 {
+		before = offset + int64(limit)
+	}
 	rows, err := db.r.QueryContext(ctx,
-		"SELECT pos, data FROM log_chunks WHERE job_id = ? AND end_pos > ? ORDER BY pos", jobID, offset)
+		"SELECT pos, data FROM log_chunks WHERE job_id = ? AND end_pos > ? AND pos < ? ORDER BY pos", jobID, offset, before)
 	if err != nil {
 		return nil, err
 	}
