@@ -156,7 +156,7 @@ bench_big_output() {
 	r=$(div "$ms" "$mb")
 	row "2. $mib MiB of output, wall" "≤ 0.5" "$r" "$(fmt_s "$ms")" "$(fmt_s "$mb")" "$BIG_REPS" \
 		"paired $(paired_median "$s" "$b"); every byte checked (sha256); slipway CPU $(fmt_s "$(median <"$cpu")"); $(verdict "$r" 0.5)"
-	candidate_row "2. $mib MiB of output, wall" "≤ 0.5" "$s" "$b" "$BIG_REPS" "peak RSS $(fmt_mb "$(maximum <"$rss.cand" 2>/dev/null)")"
+	candidate_row "2. $mib MiB of output, wall" "≤ 0.5" "$s" "$b" "$BIG_REPS" "peak RSS $(fmt_mb "$(maximum 2>/dev/null <"$rss.cand")")"
 	peak=$(maximum <"$rss")
 	row "2. $mib MiB of output, slipway peak RSS" "≤ 40 MB" "$(div "$peak" 40960)" "$(fmt_mb "$(median <"$rss")") median, $(fmt_mb "$peak") max" \
 		"40 MB" "$BIG_REPS" "ratio = max peak RSS / 40 MB; $(verdict "$(div "$peak" 40960)" 1.0)"
