@@ -218,6 +218,8 @@ func testBadInput(t *testing.T, e *env) {
 		{"trace without range", "PATCH", "/jobs/" + id + "/trace", "x", http.StatusBadRequest, []string{"JOB-TOKEN", j.Token}},
 		{"trace range and body differ", "PATCH", "/jobs/" + id + "/trace", "xyz", http.StatusBadRequest,
 			[]string{"JOB-TOKEN", j.Token, "Content-Range", "0-9"}},
+		{"trace body longer than its range", "PATCH", "/jobs/" + id + "/trace", strings.Repeat("y", 20), http.StatusBadRequest,
+			[]string{"JOB-TOKEN", j.Token, "Content-Range", "0-9"}},
 		{"huge trace", "PATCH", "/jobs/" + id + "/trace", huge, http.StatusRequestEntityTooLarge,
 			[]string{"JOB-TOKEN", j.Token, "Content-Range", fmt.Sprintf("0-%d", len(huge)-1)}},
 		{"huge trace, small range", "PATCH", "/jobs/" + id + "/trace", huge, http.StatusRequestEntityTooLarge,
