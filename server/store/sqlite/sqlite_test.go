@@ -50,6 +50,10 @@ func TestReopen(t *testing.T) {
 	if err := s.Raw().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
 	}
+	var pages int
+	if err := s.Raw().QueryRow("PRAGMA wal_autocheckpoint").Scan(&pages); err != nil || pages != 4096 {
+		t.Fatalf("wal_autocheckpoint = %d, %v; want 4096", pages, err)
+	}
 }
 
 func TestOpenRefusesURIPath(t *testing.T) {
