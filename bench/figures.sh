@@ -28,6 +28,31 @@ candidate() {
 	[ -z "$COMPARE" ] || SW=$COMPARE SUF=.cand "$1" "${2:+$2.cand}"
 }
 
+# measure BASELINE_FN SLIPWAY_FN N BASELINE_FILE SLIPWAY_FILE: one warm-up
+# run of each (page cache, images; not counted), then N repetitions.
+measure() {
+	local i
+	"$2" ""
+	candidate "$2" ""
+	"$1" ""
+	for ((i = 1; i <= $3; i++)); do
+		one_rep "$i" "$1" "$2" "$4" "$5"
+	done
+}
+
+# ratio_rows FIGURE TARGET LIMIT N SLIPWAY_FILE BASELINE_FILE [NOTE [CANDIDATE_NOTE]]:
+# the figure's row (medians, their ratio, the paired ratio, the verdict
+# against LIMIT) and, with --compare, the candidate's.
+ratio_rows() {
+	local ms mb r
+	ms=$(median <"$5")
+	mb=$(median <"$6")
+	r=$(div "$ms" "$mb")
+	row "$1" "$2" "$r" "$(fmt_s "$ms")" "$(fmt_s "$mb")" "$4" \
+		"paired $(paired_median "$5" "$6"); ${7:+$7; }$(verdict "$r" "$3")"
+	candidate_row "$1" "$2" "$5" "$6" "$4" "${8:-}"
+}
+
 # candidate_row FIGURE TARGET SLIPWAY_FILE BASELINE_FILE N [NOTE]
 candidate_row() {
 	[ -n "$COMPARE" ] || return 0
@@ -85,12 +110,9 @@ bench_one_step() {
 		# the copy costs (see "What the profiles show" in bench/README.md).
 		WS=$WORK/1/empty one_slipway "$s.empty"
 	done
-	local ms mb
-	ms=$(median <"$s")
+	local mb
 	mb=$(median <"$b")
-	row "1. one-step job, wall" "≤ 1.05" "$(div "$ms" "$mb")" "$(fmt_s "$ms")" "$(fmt_s "$mb")" "$REPS" \
-		"paired $(paired_median "$s" "$b"); $(verdict "$(div "$ms" "$mb")" 1.05)"
-	candidate_row "1. one-step job, wall" "≤ 1.05" "$s" "$b" "$REPS"
+	ratio_rows "1. one-step job, wall" "≤ 1.05" 1.05 "$REPS" "$s" "$b"
 	row "1. … with an empty workspace (--workspace, nothing to copy)" "(reference)" "$(div "$(median <"$s.empty")" "$mb")" \
 		"$(fmt_s "$(median <"$s.empty")")" "$(fmt_s "$mb")" "$REPS" \
 		"paired $(paired_median "$s.empty" "$b"); the same job with no workspace copy: what the copy costs"
@@ -144,19 +166,11 @@ bench_big_output() {
 			keep "$el" "${1:-}"
 		rm -f "$out"
 	}
-	big_slipway ""
-	candidate big_slipway ""
-	big_docker ""
-	for ((i = 1; i <= BIG_REPS; i++)); do
-		one_rep "$i" big_docker big_slipway "$b" "$s"
-	done
-	local ms mb r peak
-	ms=$(median <"$s")
-	mb=$(median <"$b")
-	r=$(div "$ms" "$mb")
-	row "2. $mib MiB of output, wall" "≤ 0.5" "$r" "$(fmt_s "$ms")" "$(fmt_s "$mb")" "$BIG_REPS" \
-		"paired $(paired_median "$s" "$b"); every byte checked (sha256); slipway CPU $(fmt_s "$(median <"$cpu")"); $(verdict "$r" 0.5)"
-	candidate_row "2. $mib MiB of output, wall" "≤ 0.5" "$s" "$b" "$BIG_REPS" "peak RSS $(fmt_mb "$(maximum 2>/dev/null <"$rss.cand")")"
+	measure big_docker big_slipway "$BIG_REPS" "$b" "$s"
+	ratio_rows "2. $mib MiB of output, wall" "≤ 0.5" 0.5 "$BIG_REPS" "$s" "$b" \
+		"every byte checked (sha256); slipway CPU $(fmt_s "$(median <"$cpu")")" \
+		"peak RSS $(fmt_mb "$(maximum 2>/dev/null <"$rss.cand")")"
+	local peak
 	peak=$(maximum <"$rss")
 	row "2. $mib MiB of output, slipway peak RSS" "≤ 40 MB" "$(div "$peak" 40960)" "$(fmt_mb "$(median <"$rss")") median, $(fmt_mb "$peak") max" \
 		"40 MB" "$BIG_REPS" "ratio = max peak RSS / 40 MB; $(verdict "$(div "$peak" 40960)" 1.0)"
@@ -248,19 +262,8 @@ bench_services() {
 		keep "$el" "${1:-}"
 		[ -z "${1:-}" ] || awk -v a="$t0" -v b="$(stamp_of "$out" '^script-started')" 'BEGIN { printf "%.4f\n", b - a }' >>"$bw"
 	}
-	svc_slipway ""
-	candidate svc_slipway ""
-	svc_docker ""
-	for ((i = 1; i <= SVC_REPS; i++)); do
-		one_rep "$i" svc_docker svc_slipway "$b" "$s"
-	done
-	local ms mb r
-	ms=$(median <"$s")
-	mb=$(median <"$b")
-	r=$(div "$ms" "$mb")
-	row "3. three 1.5 s services + job, wall" "≤ 1.15" "$r" "$(fmt_s "$ms")" "$(fmt_s "$mb")" "$SVC_REPS" \
-		"paired $(paired_median "$s" "$b"); $(verdict "$r" 1.15)"
-	candidate_row "3. three 1.5 s services + job, wall" "≤ 1.15" "$s" "$b" "$SVC_REPS"
+	measure svc_docker svc_slipway "$SVC_REPS" "$b" "$s"
+	ratio_rows "3. three 1.5 s services + job, wall" "≤ 1.15" 1.15 "$SVC_REPS" "$s" "$b"
 	row "3. … time until the job's script starts" "1.5 s + starts" "$(div "$(median <"$sw")" "$(median <"$bw")")" \
 		"$(fmt_s "$(median <"$sw")")" "$(fmt_s "$(median <"$bw")")" "$SVC_REPS" \
 		"from the command's start to the script's first line (slipway's \`\$ wget\` echo; the job container's first echo)"

@@ -130,8 +130,8 @@ log "slipway: $SLIPWAY; work directory $WORK; load average $START_LOAD"
 
 # shellcheck source=bench/figures.sh
 . "$here/figures.sh"
-# shellcheck source=bench/figures2.sh
-. "$here/figures2.sh"
+# shellcheck source=bench/firstline_stages.sh
+. "$here/firstline_stages.sh"
 
 [ -z "$COMPARE" ] || DETAILS+=("The rows marked \"candidate\" ran $COMPARE${COMPARE_NOTE:+: $COMPARE_NOTE}" "")
 want 1 && bench_one_step

@@ -42,19 +42,9 @@ bench_first_line() {
 		check "$([ -n "$el" ] && echo 1)" "6: docker run printed no line \"first\": $(tail -n 3 "$WORK/6.dout")" || return 0
 		keep "$el" "${1:-}"
 	}
-	first_slipway ""
-	candidate first_slipway ""
-	first_docker ""
-	for ((i = 1; i <= REPS; i++)); do
-		one_rep "$i" first_docker first_slipway "$b" "$s"
-	done
-	local ms mb r
-	ms=$(median <"$s")
-	mb=$(median <"$b")
-	r=$(div "$ms" "$mb")
-	row "6. time to the job's first output line" "≤ 1.1" "$r" "$(fmt_s "$ms")" "$(fmt_s "$mb")" "$REPS" \
-		"paired $(paired_median "$s" "$b"); from the command's start to the line \`first\` on its stdout; $(verdict "$r" 1.1)"
-	candidate_row "6. time to the job's first output line" "≤ 1.1" "$s" "$b" "$REPS"
+	measure first_docker first_slipway "$REPS" "$b" "$s"
+	ratio_rows "6. time to the job's first output line" "≤ 1.1" 1.1 "$REPS" "$s" "$b" \
+		"from the command's start to the line \`first\` on its stdout"
 }
 
 # ------------------------------------------------------------------------
@@ -104,17 +94,7 @@ bench_stages() {
 		check "$([ $failed = 0 ] && echo 1)" "7: a docker run of the script failed" || return 0
 		keep "$el" "${1:-}"
 	}
-	stages_slipway ""
-	candidate stages_slipway ""
-	stages_docker ""
-	for ((i = 1; i <= BIG_REPS; i++)); do
-		one_rep "$i" stages_docker stages_slipway "$b" "$s"
-	done
-	local ms mb r
-	ms=$(median <"$s")
-	mb=$(median <"$b")
-	r=$(div "$ms" "$mb")
-	row "7. 10 jobs in 3 stages (4, 3, 3), 4 at once, wall" "≤ 1.1" "$r" "$(fmt_s "$ms")" "$(fmt_s "$mb")" "$BIG_REPS" \
-		"paired $(paired_median "$s" "$b"); baseline: a script running each stage's docker run --rm at once, stage after stage; $(verdict "$r" 1.1)"
-	candidate_row "7. 10 jobs in 3 stages (4, 3, 3), 4 at once, wall" "≤ 1.1" "$s" "$b" "$BIG_REPS"
+	measure stages_docker stages_slipway "$BIG_REPS" "$b" "$s"
+	ratio_rows "7. 10 jobs in 3 stages (4, 3, 3), 4 at once, wall" "≤ 1.1" 1.1 "$BIG_REPS" "$s" "$b" \
+		"baseline: a script running each stage's docker run --rm at once, stage after stage"
 }
