@@ -62,10 +62,8 @@ func adminToken(t *testing.T, data string) string {
 // serveForCLI runs the server binary until the test ends, and answers
 // its address, the administrator's token and a user's environment.
 func serveForCLI(t *testing.T) (addr, admin string, env []string) {
-	data, addr := t.TempDir(), freeAddr(t)
-	srv := startServer(t, data, addr)
-	t.Cleanup(func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) })
-	return addr, adminToken(t, data), cliEnv(t)
+	sv := serve(t)
+	return sv.addr, sv.admin, cliEnv(t)
 }
 
 // TestClientCommands drives the server binary with the client commands

@@ -16,11 +16,8 @@ import (
 // build's dotenv report reaches test's environment, over test's own
 // variable of the same name, as on GitLab; CI_RUNNER_* are the runner's.
 func TestServerArtifactsBetweenJobs(t *testing.T) {
-	data, addr := t.TempDir(), freeAddr(t)
-	url := "http://" + addr
-	srv := startServer(t, data, addr)
-	defer func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) }()
-	admin := adminToken(t, data)
+	sv := serve(t)
+	addr, url, admin := sv.addr, sv.url, sv.admin
 	apiCall(t, "POST", url+"/api/repos/octo/arts", admin, "")
 	push(t, addr, admin, "octo/arts", ".gitlab-ci.yml", `
 stages: [build, test]

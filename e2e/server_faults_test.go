@@ -23,22 +23,6 @@ import (
 // checks that the job is neither lost nor run twice at once, and that
 // nothing is left running.
 
-// startServerWith is startServer with more arguments.
-func startServerWith(t *testing.T, dataDir, addr string, args ...string) *proc {
-	t.Helper()
-	p := &project{t: t, dir: t.TempDir()}
-	pr := p.start(append([]string{"server", "--data-dir", dataDir, "--addr", addr}, args...)...)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(pr.stderr.String(), "listening on") {
-		if time.Now().After(deadline) {
-			pr.cmd.Process.Kill()
-			t.Fatalf("slipway server did not listen:\n%s", pr.wait())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return pr
-}
-
 // registerRunner mints a runner token on the server at url and registers
 // a runner that reaches the server at runnerURL; it returns the config.
 func registerRunner(t *testing.T, url, runnerURL, admin string) string {
@@ -125,11 +109,8 @@ func running(t *testing.T, owner string) int {
 // restarted, removes the containers the killed one left, takes the job
 // again and runs it to success, with a log of its own attempt only.
 func TestServerRunnerKilledMidJob(t *testing.T) {
-	data, addr := t.TempDir(), freeAddr(t)
-	url := "http://" + addr
-	srv := startServerWith(t, data, addr, "--job-lease", "6s")
-	defer func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) }()
-	admin := adminToken(t, data)
+	sv := serve(t, "--job-lease", "6s")
+	srv, addr, url, admin := sv.proc, sv.addr, sv.url, sv.admin
 	apiCall(t, "POST", url+"/api/repos/octo/killed", admin, "")
 	push(t, addr, admin, "octo/killed", ".gitlab-ci.yml", `
 long:
@@ -180,7 +161,7 @@ long:
 func TestServerKilledMidBuild(t *testing.T) {
 	data, addr := t.TempDir(), freeAddr(t)
 	url := "http://" + addr
-	srv := startServerWith(t, data, addr)
+	srv := startServer(t, data, addr)
 	admin := adminToken(t, data)
 	apiCall(t, "POST", url+"/api/repos/octo/restart", admin, "")
 	push(t, addr, admin, "octo/restart", ".gitlab-ci.yml", `
@@ -195,7 +176,7 @@ lines:
 	before := jobLog(t, url, admin, "octo/restart", 1)
 	killHard(t, srv)
 	time.Sleep(3 * time.Second) // the runner's calls fail meanwhile
-	srv = startServerWith(t, data, addr)
+	srv = startServer(t, data, addr)
 	defer func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) }()
 	st := waitBuild(t, url, admin, "octo/restart")
 	log := jobLog(t, url, admin, "octo/restart", 1)
@@ -328,11 +309,8 @@ func TestRunnerNetworkCut(t *testing.T) {
 		}
 		cutFor = d
 	}
-	data, addr := t.TempDir(), freeAddr(t)
-	url := "http://" + addr
-	srv := startServerWith(t, data, addr, "--job-lease", lease.String())
-	defer func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) }()
-	admin := adminToken(t, data)
+	sv := serve(t, "--job-lease", lease.String())
+	srv, addr, url, admin := sv.proc, sv.addr, sv.url, sv.admin
 	apiCall(t, "POST", url+"/api/repos/octo/cut", admin, "")
 	push(t, addr, admin, "octo/cut", ".gitlab-ci.yml", `
 long:

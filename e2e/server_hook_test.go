@@ -68,11 +68,7 @@ func TestServerWebhooks100AtOnce(t *testing.T) {
 	data, addr := t.TempDir(), freeAddr(t)
 	url := "http://" + addr
 	srv := startServer(t, data, addr)
-	raw, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := strings.TrimSpace(string(raw))
+	admin := adminToken(t, data)
 
 	remote, work := forge(t)
 	os.WriteFile(filepath.Join(work, ".gitlab-ci.yml"), []byte("build:\n  image: busybox:1.35\n  script: [echo $CI_COMMIT_BRANCH]\n"), 0o644)

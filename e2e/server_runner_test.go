@@ -16,11 +16,8 @@ import (
 // the jobs and running them on the Docker Engine. A GitLab job reaches its
 // Redis service; a Drone pipeline's secret is masked in the stored log.
 func TestServerAndRunnerRunABuild(t *testing.T) {
-	data, addr := t.TempDir(), freeAddr(t)
-	url := "http://" + addr
-	srv := startServer(t, data, addr)
-	defer func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) }()
-	admin := adminToken(t, data)
+	sv := serve(t)
+	addr, url, admin := sv.addr, sv.url, sv.admin
 	apiCall(t, "POST", url+"/api/repos/octo/gl", admin, "")
 	apiCall(t, "POST", url+"/api/repos/octo/dr", admin, "")
 	apiCall(t, "POST", url+"/api/repos/octo/dr/secrets", admin, `{"name":"token","data":"s3cret-server-value"}`)

@@ -72,11 +72,8 @@ func e2ePostgres(t *testing.T) string {
 func systemTest(t *testing.T, serverFlags []string) {
 	reg := testReg(t)
 	img := pushPrivate(t)
-	data, addr := t.TempDir(), freeAddr(t)
-	url := "http://" + addr
-	srv := startServer(t, data, addr, serverFlags...)
-	defer func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) }()
-	admin := adminToken(t, data)
+	sv := serve(t, serverFlags...)
+	addr, url, admin := sv.addr, sv.url, sv.admin
 	api := url + "/api/repos/"
 	for _, slug := range []string{"octo/gl", "octo/dr", "octo/priv"} {
 		apiCall(t, "POST", api+slug, admin, "")

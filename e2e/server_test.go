@@ -29,7 +29,34 @@ func freeAddr(t *testing.T) string {
 // waits until it listens.
 func startServer(t *testing.T, dataDir, addr string, extra ...string) *proc {
 	t.Helper()
-	return startServerWith(t, dataDir, addr, extra...)
+	p := &project{t: t, dir: t.TempDir()}
+	pr := p.start(append([]string{"server", "--data-dir", dataDir, "--addr", addr}, extra...)...)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(pr.stderr.String(), "listening on") {
+		if time.Now().After(deadline) {
+			pr.cmd.Process.Kill()
+			t.Fatalf("slipway server did not listen:\n%s", pr.wait())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return pr
+}
+
+// server is a running server binary with its administrator.
+type server struct {
+	proc            *proc
+	data, addr, url string
+	admin           string // the administrator's API token
+}
+
+// serve starts a server on a new data dir and a free loopback port,
+// stopped (SIGTERM) when the test ends.
+func serve(t *testing.T, extra ...string) *server {
+	t.Helper()
+	data, addr := t.TempDir(), freeAddr(t)
+	srv := startServer(t, data, addr, extra...)
+	t.Cleanup(func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) })
+	return &server{proc: srv, data: data, addr: addr, url: "http://" + addr, admin: adminToken(t, data)}
 }
 
 func apiGet(t *testing.T, url, token string, out any) int {

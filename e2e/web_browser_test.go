@@ -21,11 +21,8 @@ import (
 // turn green, find the secret nowhere in the page, restart it, and cancel
 // a running build with the button. Each page's screenshot goes to screenshotDir.
 func TestWebInterfaceWithARunner(t *testing.T) {
-	data, addr := t.TempDir(), freeAddr(t)
-	url := "http://" + addr
-	srv := startServer(t, data, addr)
-	defer func() { srv.signal(syscall.SIGTERM); srv.waitWithin(15 * time.Second) }()
-	admin := adminToken(t, data)
+	sv := serve(t)
+	srv, addr, url, admin := sv.proc, sv.addr, sv.url, sv.admin
 	ctx := chromium(t, 4*time.Minute)
 	shots := screenshotDir(t)
 	shot := func(name string) {
