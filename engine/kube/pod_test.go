@@ -727,3 +727,21 @@ func TestUserAndMemoryVolume(t *testing.T) {
 		t.Errorf("security context %+v", sc)
 	}
 }
+
+// TestContainerProblemWaitsForTheKubeletsCaches: a config error that is
+// only the kubelet's secret cache lagging is retried by the kubelet, so it
+// does not fail the step; a config error about the spec does.
+func TestContainerProblemWaitsForTheKubeletsCaches(t *testing.T) {
+	pod := func(msg string) *corev1.Pod {
+		return &corev1.Pod{Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
+			Name:  "step-0",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: msg}},
+		}}}}
+	}
+	if r, m := containerProblem(pod("failed to sync secret cache: timed out waiting for the condition"), "step-0"); r != "" {
+		t.Errorf("a lagging secret cache is final: %s %s", r, m)
+	}
+	if r, _ := containerProblem(pod(`secret "missing" not found`), "step-0"); r != "CreateContainerConfigError" {
+		t.Errorf("a missing secret is not a problem: %q", r)
+	}
+}

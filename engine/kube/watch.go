@@ -404,6 +404,12 @@ func containerProblem(p *corev1.Pod, name string) (reason, msg string) {
 		return "", ""
 	}
 	w := st.State.Waiting
+	if w.Reason == "CreateContainerConfigError" && strings.HasPrefix(w.Message, "failed to sync ") {
+		// "failed to sync secret cache: timed out waiting for the
+		// condition": the kubelet had not yet seen the pod's pull or env
+		// secret; it retries on its next sync, so this is not final.
+		return "", ""
+	}
 	if pullFailures[w.Reason] || startFailures[w.Reason] {
 		return w.Reason, w.Message
 	}
