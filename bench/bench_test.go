@@ -78,6 +78,7 @@ func setup(b *testing.B, yaml string, out io.Writer) (*runner.Runner, func() err
 	if err != nil {
 		b.Fatal(err)
 	}
+	eng.Templates = true // as exec
 	b.Cleanup(func() { eng.Close() })
 	ctx := context.Background()
 	if err := eng.Ping(ctx); err != nil {
@@ -90,6 +91,7 @@ func setup(b *testing.B, yaml string, out io.Writer) (*runner.Runner, func() err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { removeTemplate(b, eng, dir) })
 	file := filepath.Join(dir, ".gitlab-ci.yml")
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		b.Fatal(err)
@@ -267,4 +269,21 @@ func (w *between) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// removeTemplate removes the workspace template exec made of dir.
+func removeTemplate(b *testing.B, eng *docker.Engine, dir string) {
+	ctx := context.Background()
+	caches, err := eng.ListCaches(ctx)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	for _, c := range caches {
+		if c.Project == docker.TemplateProject && c.Key == dir {
+			if err := eng.RemoveCache(ctx, c.ID); err != nil {
+				b.Error(err)
+			}
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/engine/docker"
 )
 
 var slipway string // path of the built binary
@@ -40,7 +41,39 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if err := removeTemplates(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = max(code, 1)
+	}
 	os.Exit(code)
+}
+
+// removeTemplates removes the workspace templates that exec made of the
+// tests' checkouts (temporary directories, gone by now): a template is a
+// cache that outlives its run, and these will never be used again.
+func removeTemplates() error {
+	e, err := docker.New()
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	ctx := context.Background()
+	caches, err := e.ListCaches(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range caches {
+		if c.Project != docker.TemplateProject || !strings.HasPrefix(c.Key, os.TempDir()) {
+			continue
+		}
+		if _, err := os.Stat(c.Key); err == nil {
+			continue // another package's test, still running
+		}
+		if err := e.RemoveCache(ctx, c.ID); err != nil && !strings.Contains(err.Error(), "in use") {
+			return err
+		}
+	}
+	return nil
 }
 
 // result is one finished slipway process.

@@ -16,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/engine/docker"
+	"github.com/slipway-ci/slipway/pipeline"
 	"github.com/slipway-ci/slipway/runner"
 )
 
@@ -24,6 +26,7 @@ func execCmd() *cobra.Command {
 	var concurrency int
 	var serviceLogs bool
 	var artifacts string
+	var copyWorkspace bool
 	cmd := &cobra.Command{
 		Use:   "exec [job...]",
 		Short: "Run a pipeline now on the local Docker Engine",
@@ -34,12 +37,13 @@ func execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return run(l, &o, concurrency, serviceLogs, artifacts)
+			return run(l, &o, concurrency, serviceLogs, artifacts, !copyWorkspace)
 		},
 	}
 	o.register(cmd)
 	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "jobs run at once (default: concurrent from --config, else 1)")
 	cmd.Flags().BoolVar(&serviceLogs, "service-logs", false, "show the services' output too")
+	cmd.Flags().BoolVar(&copyWorkspace, "copy-workspace", false, "copy the checkout into every job, instead of once into a cached template that each job mounts an overlay of")
 	cmd.Flags().StringVar(&artifacts, "artifacts-dir", "", "keep jobs' artifacts in DIR/<run>/<job> (default: .slipway/artifacts beside the pipeline file)")
 	return cmd
 }
@@ -47,7 +51,7 @@ func execCmd() *cobra.Command {
 // run executes the loaded pipeline, handling Ctrl-C: the first signal
 // cancels (steps get a grace period), the second kills at once; either
 // way everything the run created is removed.
-func run(l *loaded, o *options, concurrency int, serviceLogs bool, artifacts string) error {
+func run(l *loaded, o *options, concurrency int, serviceLogs bool, artifacts string, templates bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	kill := make(chan struct{})
@@ -58,6 +62,9 @@ func run(l *loaded, o *options, concurrency int, serviceLogs bool, artifacts str
 		return err
 	}
 	defer es.close()
+	if d, ok := es.byTarget[pipeline.TargetDocker].(*docker.Engine); ok {
+		d.Templates = templates
+	}
 	es.collect(ctx)
 	r := newRunner(l, es, concurrency, serviceLogs, kill)
 	// A closed stdout (`slipway exec | head -1`) ends the run as Ctrl-C

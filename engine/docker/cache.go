@@ -174,12 +174,23 @@ func (e *Engine) ListCaches(ctx context.Context) ([]engine.CacheInfo, error) {
 	return out, nil
 }
 
-// RemoveCache removes a cache volume; one already gone is not an error.
+// RemoveCache removes a cache volume, and a template's data with its
+// pointer; one already gone is not an error.
 func (e *Engine) RemoveCache(ctx context.Context, id string) error {
+	res, err := e.cli.VolumeInspect(ctx, id, client.VolumeInspectOptions{})
+	if err != nil {
+		if gone(err) {
+			return nil
+		}
+		return fmt.Errorf("remove cache %s: %w", id, err)
+	}
+	if err := e.templateInUse(ctx, res.Volume.Labels); err != nil {
+		return err
+	}
 	if _, err := e.cli.VolumeRemove(ctx, id, client.VolumeRemoveOptions{}); err != nil && !gone(err) {
 		return fmt.Errorf("remove cache %s: %w", id, err)
 	}
-	return nil
+	return e.removeTemplateData(ctx, res.Volume.Labels)
 }
 
 // withMarker copies the tar r to w and adds the completion marker last.

@@ -18,6 +18,7 @@ import (
 // volume. It finds them by label, so it works whatever Setup or Run got to.
 func (e *Engine) Destroy(ctx context.Context, s *engine.Spec) error {
 	e.pending.Delete(name(s, ""))
+	e.overlays.Delete(name(s, ""))
 	e.ips.Range(func(k, _ any) bool {
 		if strings.HasPrefix(k.(string), name(s, "")+"-") {
 			e.ips.Delete(k)
@@ -30,7 +31,8 @@ func (e *Engine) Destroy(ctx context.Context, s *engine.Spec) error {
 // removeLabelled removes every container, network and volume carrying the
 // label filter; objects already gone are not an error. The three lists
 // are asked for at once (they are round trips on a job's critical path);
-// the containers are removed first, as the others are in use until then.
+// the containers are removed first, as the others are in use until then,
+// and then the volumes (a templated workspace has three) in parallel.
 func (e *Engine) removeLabelled(ctx context.Context, label string) error {
 	l := e.list(ctx, client.Filters{}.Add("label", label))
 	if l.ctrErr != nil {
@@ -62,10 +64,15 @@ func (e *Engine) removeLabelled(ctx context.Context, label string) error {
 		return errors.Join(append(errs, fmt.Errorf("list volumes: %w", l.volErr))...)
 	}
 	for _, v := range l.vols.Items {
-		if err := e.removeVolume(ctx, v.Name); err != nil {
-			errs = append(errs, err)
-		}
+		wg.Go(func() {
+			if err := e.removeVolume(ctx, v.Name); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

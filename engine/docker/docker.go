@@ -19,8 +19,20 @@ import (
 
 // Engine talks to one Docker Engine.
 type Engine struct {
+	// Templates turns workspace templates on (template.go): a checkout
+	// is copied once and each job mounts an overlay of the copy. For
+	// exec, whose checkout is the same for every job and often from
+	// one run to the next; not for a runner, whose checkouts are fresh.
+	Templates bool
+
 	cli   *client.Client
 	pause pauseImage
+	// templates are the templates found or filled, by key; overlays the
+	// jobs whose workspace is an overlay of one, by job.
+	templates, overlays sync.Map
+	// supportVolume records whether the engine mounts overlays
+	// (overlaySupport; tests use their own).
+	supportVolume string
 	// pending holds the workspaces still to be copied (see fillWorkspace),
 	// by job.
 	pending sync.Map
@@ -37,7 +49,7 @@ func New() (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}
-	return &Engine{cli: cli}, nil
+	return &Engine{cli: cli, supportVolume: overlaySupport}, nil
 }
 
 // Close releases the client's connections.

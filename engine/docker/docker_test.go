@@ -120,8 +120,15 @@ func TestEntrypointCleared(t *testing.T) {
 	}
 }
 
-func TestWorkspaceIsACopy(t *testing.T) {
-	e := newEngine(t)
+// engines runs test with a copied workspace and with a templated one.
+func engines(t *testing.T, test func(t *testing.T, e *Engine)) {
+	t.Run("copied", func(t *testing.T) { test(t, newEngine(t)) })
+	t.Run("templated", func(t *testing.T) { test(t, templateEngine(t)) })
+}
+
+func TestWorkspaceIsACopy(t *testing.T) { engines(t, testWorkspaceIsACopy) }
+
+func testWorkspaceIsACopy(t *testing.T, e *Engine) {
 	s := newSpec(t, e, engine.NetworkNone)
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
@@ -368,8 +375,9 @@ func TestUserTmpfsAndResolver(t *testing.T) {
 // TestWorkspaceBelowTheVolume: the volume is mounted at WorkspacePath (a
 // GOPATH), the checkout goes into WorkspaceSub below it, and what a step
 // writes elsewhere in the volume is there for the next step.
-func TestWorkspaceBelowTheVolume(t *testing.T) {
-	e := newEngine(t)
+func TestWorkspaceBelowTheVolume(t *testing.T) { engines(t, testWorkspaceBelowTheVolume) }
+
+func testWorkspaceBelowTheVolume(t *testing.T, e *Engine) {
 	for _, network := range []engine.Network{engine.NetworkNone, engine.NetworkShared} {
 		s := newSpec(t, e, network)
 		s.RunID += fmt.Sprint(network)

@@ -27,7 +27,7 @@ func (e *Engine) Export(ctx context.Context, s *engine.Spec) (io.ReadCloser, err
 	if _, err := e.cli.ContainerCreate(api, client.ContainerCreateOptions{
 		Name:       ctr,
 		Config:     &container.Config{Image: pauseRef, Labels: labels(s, "export")},
-		HostConfig: &container.HostConfig{Mounts: workspaceMount(s)},
+		HostConfig: &container.HostConfig{Mounts: e.workspaceMount(s)},
 	}); err != nil {
 		return nil, fmt.Errorf("create export container: %w", err)
 	}

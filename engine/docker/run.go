@@ -141,7 +141,7 @@ func (e *Engine) create(ctx context.Context, s *engine.Spec, c *engine.Container
 	}
 	host := &container.HostConfig{
 		NetworkMode: memberMode(s),
-		Mounts:      append(workspaceMount(s), ms...),
+		Mounts:      append(e.workspaceMount(s), ms...),
 		Privileged:  c.Privileged,
 		CapAdd:      c.CapAdd,
 	}

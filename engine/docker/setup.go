@@ -40,10 +40,14 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	templated, err := e.useTemplate(ctx, s)
+	if err != nil {
+		return err
+	}
 	// The workspace volume is made by the first container that mounts it
 	// (see workspaceMount): no call of its own.
 	if s.Network == engine.NetworkNone {
-		if !emptyWorkspace(s) {
+		if !emptyInputs(s) || !templated && !emptyCheckout(s) {
 			e.pending.Store(name(s, ""), &pendingCopy{})
 		}
 		return nil
@@ -55,7 +59,7 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	host := &container.HostConfig{Mounts: workspaceMount(s), NetworkMode: networkMode(s)}
+	host := &container.HostConfig{Mounts: e.workspaceMount(s), NetworkMode: networkMode(s)}
 	if s.Network == engine.NetworkShared {
 		setResolver(host, sharedResolver(s))
 	}
@@ -117,38 +121,56 @@ func (e *Engine) fillWorkspace(ctx context.Context, s *engine.Spec, ctr string) 
 // copyWorkspace copies the checkout (when there is one) and then the
 // inputs into the job's volume.
 func (e *Engine) copyWorkspace(ctx context.Context, ctr string, s *engine.Spec) error {
-	if s.WorkspaceDir != "" {
-		if err := e.copyDir(ctx, ctr, s, s.WorkspaceDir, s.WorkspaceSub); err != nil {
+	if s.WorkspaceDir != "" && !e.templated(s) {
+		if _, err := e.copyDir(ctx, ctr, s, s.WorkspaceDir, s.WorkspaceSub); err != nil {
 			return fmt.Errorf("copy workspace %s into the job: %w", s.WorkspaceDir, err)
 		}
 	}
 	for _, dir := range s.Inputs {
-		if err := e.copyDir(ctx, ctr, s, dir, ""); err != nil {
+		if _, err := e.copyDir(ctx, ctr, s, dir, ""); err != nil {
 			return fmt.Errorf("copy %s into the job's workspace: %w", dir, err)
 		}
 	}
 	return nil
 }
 
-// copyDir streams dir as a tar into the volume, at sub below it; nothing
-// is buffered whole, whatever the size of the directory.
-func (e *Engine) copyDir(ctx context.Context, ctr string, s *engine.Spec, dir, sub string) error {
+// copyDir streams dir as a tar into the volume, at sub below it, and
+// returns the bytes of the stream; nothing is buffered whole, whatever
+// the size of the directory.
+func (e *Engine) copyDir(ctx context.Context, ctr string, s *engine.Spec, dir, sub string) (int64, error) {
 	pr, pw := io.Pipe()
+	cw := &countingWriter{w: pw}
 	go func() {
-		pw.CloseWithError(tarball.Write(pw, dir, path.Join(s.WorkspacePath, sub), sub))
+		pw.CloseWithError(tarball.Write(cw, dir, path.Join(s.WorkspacePath, sub), sub))
 	}()
 	_, err := e.cli.CopyToContainer(ctx, ctr, client.CopyToContainerOptions{
 		DestinationPath: s.WorkspacePath, Content: pr,
 	})
 	pr.CloseWithError(err)
-	return err
+	return cw.n, err
+}
+
+// countingWriter counts the bytes written through it to w.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // workspaceMount mounts the job's workspace volume. The engine creates
 // the volume, with these labels, for the first container that mounts it:
 // that saves an API call per job, and a volume only exists once a
-// container does, which Destroy removes first.
-func workspaceMount(s *engine.Spec) []mount.Mount {
+// container does, which Destroy removes first. A templated workspace is
+// an overlay of its template (template.go).
+func (e *Engine) workspaceMount(s *engine.Spec) []mount.Mount {
+	if ov, ok := e.overlays.Load(name(s, "")); ok {
+		return []mount.Mount{ov.(overlay).mount(s.WorkspacePath, labels(s, "workspace"))}
+	}
 	return []mount.Mount{{
 		Type: mount.TypeVolume, Source: name(s, "ws"), Target: s.WorkspacePath,
 		VolumeOptions: &mount.VolumeOptions{Labels: labels(s, "workspace")},
@@ -159,10 +181,13 @@ func workspaceMount(s *engine.Spec) []mount.Mount {
 // checkout and no inputs, or only empty directories (slipway's own left
 // out, as tarball.Write does), unpacked at the volume's top. A directory
 // that cannot be read is not empty: the copy reports the error.
-func emptyWorkspace(s *engine.Spec) bool {
-	if s.WorkspaceDir != "" && (s.WorkspaceSub != "" || !emptyDir(s.WorkspaceDir)) {
-		return false
-	}
+func emptyWorkspace(s *engine.Spec) bool { return emptyCheckout(s) && emptyInputs(s) }
+
+func emptyCheckout(s *engine.Spec) bool {
+	return s.WorkspaceDir == "" || s.WorkspaceSub == "" && emptyDir(s.WorkspaceDir)
+}
+
+func emptyInputs(s *engine.Spec) bool {
 	for _, dir := range s.Inputs {
 		if !emptyDir(dir) {
 			return false

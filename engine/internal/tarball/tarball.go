@@ -4,6 +4,7 @@ package tarball
 
 import (
 	"archive/tar"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -35,7 +36,20 @@ func Write(w io.Writer, dir, dest, under string) error {
 	if err := parents(tw, under); err != nil {
 		return err
 	}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := walk(dir, func(path, rel string, d fs.DirEntry) error {
+		return addTarEntry(tw, path, rel, dest, under, d)
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// walk calls fn for each entry below dir, in lexical order, with its slash
+// path relative to dir; the top itself and slipway's own directory are
+// left out.
+func walk(dir string, fn func(path, rel string, d fs.DirEntry) error) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -48,12 +62,8 @@ func Write(w io.Writer, dir, dest, under string) error {
 			// not the project's, and not a tree to copy into every job.
 			return fs.SkipDir
 		}
-		return addTarEntry(tw, path, filepath.ToSlash(rel), dest, under, d)
+		return fn(path, filepath.ToSlash(rel), d)
 	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }
 
 // parents writes a directory entry for under and each directory above it.
@@ -72,17 +82,24 @@ func parents(tw *tar.Writer, under string) error {
 	return nil
 }
 
-func addTarEntry(tw *tar.Writer, path, rel, dest, under string, d fs.DirEntry) error {
+// entryInfo is an entry's information and, for a symbolic link, its
+// target.
+func entryInfo(path string, d fs.DirEntry) (fs.FileInfo, string, error) {
 	info, err := d.Info()
+	if err != nil || info.Mode()&fs.ModeSymlink == 0 {
+		return info, "", err
+	}
+	link, err := os.Readlink(path)
+	return info, filepath.ToSlash(link), err
+}
+
+func addTarEntry(tw *tar.Writer, path, rel, dest, under string, d fs.DirEntry) error {
+	info, link, err := entryInfo(path, d)
 	if err != nil {
 		return err
 	}
-	link := ""
-	if info.Mode()&fs.ModeSymlink != 0 {
-		if link, err = os.Readlink(path); err != nil {
-			return err
-		}
-		link = linkTarget(rel, filepath.ToSlash(link), dest)
+	if link != "" {
+		link = linkTarget(rel, link, dest)
 	}
 	hdr, err := tar.FileInfoHeader(info, link)
 	if err != nil {
@@ -121,4 +138,21 @@ func linkTarget(rel, link, dest string) string {
 		return link
 	}
 	return pathpkg.Join(dest, inside)
+}
+
+// Fingerprint writes to h a description of what Write would write of dir's
+// tree, but for file contents: each entry's path, type and mode, size,
+// modification time and link target, in Write's order and with its
+// exclusions. Two trees with the same fingerprint give the same stream,
+// unless a file was rewritten keeping its size and its modification time
+// (to the nanosecond here): the assumption make and git's index make too.
+func Fingerprint(h io.Writer, dir string) error {
+	return walk(dir, func(path, rel string, d fs.DirEntry) error {
+		info, link, err := entryInfo(path, d)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(h, "%q %o %d %d %q\n", rel, uint32(info.Mode()), info.Size(), info.ModTime().UnixNano(), link)
+		return err
+	})
 }

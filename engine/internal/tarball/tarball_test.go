@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLinksLeavingTheTreeBecomeAbsolute(t *testing.T) {
@@ -93,5 +94,54 @@ func TestEntriesUnderADirectory(t *testing.T) {
 	want := "src/ |src/app/ |src/app/lib /go/src/lib|src/app/main.go "
 	if strings.Join(got, "|") != want {
 		t.Errorf("entries %q, want %q", strings.Join(got, "|"), want)
+	}
+}
+
+// The fingerprint changes with what the stream would carry (a file's
+// size, time, mode, a new file, a link's target) and with nothing else:
+// not slipway's own directory, not the top directory's time.
+func TestFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "f"), []byte("one"), 0o644))
+	must(os.Symlink("f", filepath.Join(dir, "l")))
+	fp := func() string {
+		t.Helper()
+		var b bytes.Buffer
+		must(Fingerprint(&b, dir))
+		return b.String()
+	}
+	base := fp()
+	must(os.MkdirAll(filepath.Join(dir, Own, "artifacts"), 0o755))
+	if got := fp(); got != base {
+		t.Errorf("slipway's own directory changed the fingerprint:\n%s\n%s", base, got)
+	}
+	old := time.Unix(1700000000, 0)
+	changes := []struct {
+		what string
+		do   func()
+	}{
+		{"a file's time", func() { must(os.Chtimes(filepath.Join(dir, "f"), old, old)) }},
+		{"a file's content and size", func() { must(os.WriteFile(filepath.Join(dir, "f"), []byte("three"), 0o644)) }},
+		{"a file's mode", func() { must(os.Chmod(filepath.Join(dir, "f"), 0o755)) }},
+		{"a new file", func() { must(os.WriteFile(filepath.Join(dir, "g"), nil, 0o644)) }},
+		{"a link's target", func() {
+			must(os.Remove(filepath.Join(dir, "l")))
+			must(os.Symlink("g", filepath.Join(dir, "l")))
+		}},
+	}
+	seen := map[string]string{base: "the start"}
+	for _, c := range changes {
+		c.do()
+		got := fp()
+		if prev, ok := seen[got]; ok {
+			t.Errorf("after %s the fingerprint is that of %s", c.what, prev)
+		}
+		seen[got] = c.what
 	}
 }
