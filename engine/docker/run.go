@@ -51,14 +51,17 @@ func (e *Engine) Run(ctx context.Context, s *engine.Spec, c *engine.Container, s
 	wctx, cancelWait := context.WithCancel(api)
 	defer cancelWait()
 	exited := e.cli.ContainerWait(wctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
-	if _, err := e.cli.ContainerStart(api, id, client.ContainerStartOptions{}); err != nil {
-		return -1, fmt.Errorf("start %s: %w", c.Name, err)
-	}
 	if c.Stdin != nil {
+		// Written before the start, as `docker run -i` does: the engine
+		// holds it for the process, which then reads its script at once
+		// instead of one more round trip after the start.
 		go func() {
 			_, _ = att.Conn.Write(c.Stdin)
 			_ = att.CloseWrite()
 		}()
+	}
+	if _, err := e.cli.ContainerStart(api, id, client.ContainerStartOptions{}); err != nil {
+		return -1, fmt.Errorf("start %s: %w", c.Name, err)
 	}
 	copied := make(chan error, 1)
 	go func() {
