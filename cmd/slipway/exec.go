@@ -65,7 +65,11 @@ func run(l *loaded, o *options, concurrency int, serviceLogs bool, artifacts str
 	if d, ok := es.byTarget[pipeline.TargetDocker].(*docker.Engine); ok {
 		d.Templates = templates
 	}
-	es.collect(ctx)
+	// What killed runs left is removed beside this run, not before it:
+	// the lists are on no job's way (Collect never touches a live run).
+	collected := make(chan struct{})
+	go func() { es.collect(ctx); close(collected) }()
+	defer func() { <-collected }()
 	r := newRunner(l, es, concurrency, serviceLogs, kill)
 	// A closed stdout (`slipway exec | head -1`) ends the run as Ctrl-C
 	// does: nobody is reading any more.
