@@ -85,9 +85,12 @@ bench_one_step() {
 	: >"$s"
 	: >"$b"
 	: >"$s.empty"
+	: >"$s.changed"
 	mkdir -p "$WORK/1/empty"
 	one_slipway() {
-		local t0=$EPOCHREALTIME rc=0 el
+		local t0 rc=0 el
+		[ -z "${TOUCH:-}" ] || touch "$f"
+		t0=$EPOCHREALTIME
 		"${SW:-$SLIPWAY}" exec -f "$f" ${WS:+--workspace "$WS"} >"$WORK/1.out" 2>&1 || rc=$?
 		el=$(since "$t0")
 		check "$([ $rc = 0 ] && grep -qx hello "$WORK/1.out" && echo 1)" \
@@ -109,6 +112,9 @@ bench_one_step() {
 		# The same job with an empty workspace, which is not copied: what
 		# the copy costs (see "What the profiles show" in bench/README.md).
 		WS=$WORK/1/empty one_slipway "$s.empty"
+		# The checkout changed since the last run: a new template is
+		# filled (one upload, as before templates, plus its bookkeeping).
+		TOUCH=1 one_slipway "$s.changed"
 	done
 	local mb
 	mb=$(median <"$b")
@@ -116,6 +122,9 @@ bench_one_step() {
 	row "1. … with an empty workspace (--workspace, nothing to copy)" "(reference)" "$(div "$(median <"$s.empty")" "$mb")" \
 		"$(fmt_s "$(median <"$s.empty")")" "$(fmt_s "$mb")" "$REPS" \
 		"paired $(paired_median "$s.empty" "$b"); the same job with no workspace copy: what the copy costs"
+	row "1. … the checkout changed before each run" "(reference)" "$(div "$(median <"$s.changed")" "$mb")" \
+		"$(fmt_s "$(median <"$s.changed")")" "$(fmt_s "$mb")" "$REPS" \
+		"paired $(paired_median "$s.changed" "$b"); each run fills a new workspace template (one upload) before its job"
 }
 
 # ------------------------------------------------------------------------

@@ -30,6 +30,9 @@ type Engine struct {
 	// templates are the templates found or filled, by key; overlays the
 	// jobs whose workspace is an overlay of one, by job.
 	templates, overlays sync.Map
+	// bg is the work a job does not wait for (a template's fill once it
+	// started, eviction), which Close waits for.
+	bg sync.WaitGroup
 	// supportVolume records whether the engine mounts overlays
 	// (overlaySupport; tests use their own).
 	supportVolume string
@@ -52,8 +55,12 @@ func New() (*Engine, error) {
 	return &Engine{cli: cli, supportVolume: overlaySupport}, nil
 }
 
-// Close releases the client's connections.
-func (e *Engine) Close() error { return e.cli.Close() }
+// Close waits for the work in the background, then releases the client's
+// connections.
+func (e *Engine) Close() error {
+	e.bg.Wait()
+	return e.cli.Close()
+}
 
 // Ping checks that the engine answers.
 func (e *Engine) Ping(ctx context.Context) error {

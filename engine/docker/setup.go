@@ -40,14 +40,13 @@ func (e *Engine) Setup(ctx context.Context, s *engine.Spec) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	templated, err := e.useTemplate(ctx, s)
-	if err != nil {
+	if _, err := e.useTemplate(ctx, s); err != nil {
 		return err
 	}
 	// The workspace volume is made by the first container that mounts it
 	// (see workspaceMount): no call of its own.
 	if s.Network == engine.NetworkNone {
-		if !emptyInputs(s) || !templated && !emptyCheckout(s) {
+		if !emptyWorkspace(s) {
 			e.pending.Store(name(s, ""), &pendingCopy{})
 		}
 		return nil
@@ -121,12 +120,20 @@ func (e *Engine) fillWorkspace(ctx context.Context, s *engine.Spec, ctr string) 
 // copyWorkspace copies the checkout (when there is one) and then the
 // inputs into the job's volume.
 func (e *Engine) copyWorkspace(ctx context.Context, ctr string, s *engine.Spec) error {
-	if s.WorkspaceDir != "" && !e.templated(s) {
+	if ov, ok := e.overlayOf(s); ok {
+		// The checkout is the template's: wait until it is whole.
+		if err := ov.fill.wait(ctx); err != nil {
+			return err
+		}
+	} else if s.WorkspaceDir != "" {
 		if _, err := e.copyDir(ctx, ctr, s, s.WorkspaceDir, s.WorkspaceSub); err != nil {
 			return fmt.Errorf("copy workspace %s into the job: %w", s.WorkspaceDir, err)
 		}
 	}
 	for _, dir := range s.Inputs {
+		if emptyDir(dir) {
+			continue // nothing to unpack at the top: no upload
+		}
 		if _, err := e.copyDir(ctx, ctr, s, dir, ""); err != nil {
 			return fmt.Errorf("copy %s into the job's workspace: %w", dir, err)
 		}

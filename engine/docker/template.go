@@ -30,7 +30,9 @@ import (
 // that outlives the run, and every job whose checkout is the same (same
 // paths, sizes, modes and times: tarball.Fingerprint) mounts an overlay
 // of it instead: the template is the read-only lower layer, the job's
-// writes go to an upper volume of its own, removed with the job. Ten jobs
+// writes go to an upper volume of its own, removed with the job. A new
+// template is filled while the first job's container is created, and
+// waited for only before that container starts. Ten jobs
 // of a pipeline copy their checkout once, not ten times; a tree run again
 // unchanged is not copied at all.
 //
@@ -40,8 +42,9 @@ import (
 //	                          and where the engine mounted it. Made after
 //	                          the data is whole, so only whole templates
 //	                          are used; when two processes fill the same
-//	                          key, the first pointer made wins and the
-//	                          other removes its data.
+//	                          key, the first pointer made wins; the
+//	                          other's data serves its own jobs, then is
+//	                          removed as an orphan.
 //	slipway-wstpl-<key>-<t>   the data.
 //	slipway-overlay-support   made once: whether the engine can mount an
 //	                          overlay of its volumes (a rootless one
@@ -64,21 +67,39 @@ const (
 	probeTarget     = "/.slipway-overlay-probe"
 )
 
-// template is a whole template: its data volume and where it is mounted
-// on the engine's host (an overlay's lower directory).
+// template is a template's data volume and where it is mounted on the
+// engine's host (an overlay's lower directory).
 type template struct{ data, dir string }
 
-// templateFill is one key's template, found or filled once per process.
+// templateFill is one key's template in this process: found whole, or
+// being filled for the first job that needed it. The jobs of the key
+// know where it will be as soon as its volume exists; each waits for
+// the fill only before its first container starts, so the fill runs
+// beside the creation of that container.
 type templateFill struct {
 	once sync.Once
-	t    *template
-	err  error
+	t    *template // nil: the engine cannot mount overlays
+	err  error     // the lookup failed
+	// filled is closed once the data is whole or the fill failed
+	// (fillErr).
+	filled  chan struct{}
+	fillErr error
+}
+
+// wait waits until the template's data is whole.
+func (f *templateFill) wait(ctx context.Context) error {
+	select {
+	case <-f.filled:
+		return f.fillErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // overlay is a job's workspace volume as an overlay of a template.
 type overlay struct {
 	volume     string
-	lower      template
+	fill       *templateFill
 	upper, wrk string // directories on the engine's host
 }
 
@@ -89,11 +110,11 @@ func (e *Engine) useTemplate(ctx context.Context, s *engine.Spec) (bool, error) 
 	if !e.Templates || emptyCheckout(s) {
 		return false, nil
 	}
-	t, err := e.template(ctx, s)
-	if err != nil || t == nil {
+	f, err := e.template(ctx, s)
+	if err != nil || f.t == nil {
 		return false, err
 	}
-	ov, err := e.overlayVolumes(ctx, s, name(s, "ws"), *t)
+	ov, err := e.overlayVolumes(ctx, s, name(s, "ws"), f)
 	if err != nil {
 		return false, err
 	}
@@ -101,25 +122,27 @@ func (e *Engine) useTemplate(ctx context.Context, s *engine.Spec) (bool, error) 
 	return true, nil
 }
 
-// templated is true when the job's checkout comes from a template.
-func (e *Engine) templated(s *engine.Spec) bool {
-	_, ok := e.overlays.Load(name(s, ""))
-	return ok
+// overlayOf is the job's overlay, when its checkout comes from a template.
+func (e *Engine) overlayOf(s *engine.Spec) (overlay, bool) {
+	ov, ok := e.overlays.Load(name(s, ""))
+	if !ok {
+		return overlay{}, false
+	}
+	return ov.(overlay), true
 }
 
-// template finds or fills the template of the job's checkout; nil when
-// the engine cannot mount overlays.
-func (e *Engine) template(ctx context.Context, s *engine.Spec) (*template, error) {
+// template finds the template of the job's checkout, or starts filling it.
+func (e *Engine) template(ctx context.Context, s *engine.Spec) (*templateFill, error) {
 	key, err := templateKey(s)
 	if err != nil {
 		return nil, fmt.Errorf("read workspace %s: %w", s.WorkspaceDir, err)
 	}
-	v, _ := e.templates.LoadOrStore(key, &templateFill{})
+	v, _ := e.templates.LoadOrStore(key, &templateFill{filled: make(chan struct{})})
 	f := v.(*templateFill)
 	// The jobs that wait here share the result: it must not be cut short
 	// by the first one's cancellation.
-	f.once.Do(func() { f.t, f.err = e.findOrFill(context.WithoutCancel(ctx), s, key) })
-	return f.t, f.err
+	f.once.Do(func() { e.findOrFill(context.WithoutCancel(ctx), s, key, f) })
+	return f, f.err
 }
 
 // templateKey names the checkout as a job would receive it: where it is
@@ -135,33 +158,49 @@ func templateKey(s *engine.Spec) (string, error) {
 
 func pointerName(key string) string { return "slipway-wstpl-" + key }
 
-func (e *Engine) findOrFill(ctx context.Context, s *engine.Spec, key string) (*template, error) {
+// findOrFill sets f.t to the published template of key, or to a new data
+// volume that it fills in the background. A first fill on an engine
+// also finds out whether the engine mounts overlays: that one is waited
+// for, and leaves f.t nil when the answer is no.
+func (e *Engine) findOrFill(ctx context.Context, s *engine.Spec, key string, f *templateFill) {
 	res, err := e.cli.VolumeInspect(ctx, pointerName(key), client.VolumeInspectOptions{})
 	if err == nil {
-		return templateOf(res.Volume.Labels), nil
+		f.t = templateOf(res.Volume.Labels)
+		close(f.filled)
+		return
 	}
-	if !errdefs.IsNotFound(err) {
-		return nil, fmt.Errorf("look for the workspace's template: %w", err)
+	probe, supported, serr := e.overlaySupport(ctx)
+	switch {
+	case !errdefs.IsNotFound(err):
+		f.err = fmt.Errorf("look for the workspace's template: %w", err)
+	case serr != nil:
+		f.err = serr
+	case supported || probe:
+		f.err = e.ensurePause(ctx)
 	}
-	return e.fillTemplate(ctx, s, key)
+	if f.err != nil || !supported && !probe {
+		close(f.filled)
+		return
+	}
+	if f.t, f.err = e.templateVolume(ctx, key); f.err != nil {
+		close(f.filled)
+		return
+	}
+	if !probe {
+		e.bg.Go(func() { e.fillTemplate(ctx, s, key, f, false) })
+		return
+	}
+	if !e.fillTemplate(ctx, s, key, f, true) {
+		f.t = nil
+	}
 }
 
 func templateOf(l map[string]string) *template {
 	return &template{data: l[labelTemplateData], dir: l[labelTemplateMount]}
 }
 
-// fillTemplate copies the checkout into a new data volume, through a
-// container of the job that is never started (Destroy removes it), and
-// publishes it. The first fill on an engine also finds out whether it
-// mounts overlays, with one mounted on the same container.
-func (e *Engine) fillTemplate(ctx context.Context, s *engine.Spec, key string) (*template, error) {
-	probe, supported, err := e.overlaySupport(ctx)
-	if err != nil || !supported && !probe {
-		return nil, err
-	}
-	if err := e.ensurePause(ctx); err != nil {
-		return nil, err
-	}
+// templateVolume creates the data volume of a new template of key.
+func (e *Engine) templateVolume(ctx context.Context, key string) (*template, error) {
 	now := time.Now().UTC()
 	data := pointerName(key) + "-" + strconv.FormatInt(now.UnixNano(), 36)
 	res, err := e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: data, Labels: map[string]string{
@@ -170,13 +209,22 @@ func (e *Engine) fillTemplate(ctx context.Context, s *engine.Spec, key string) (
 	if err != nil {
 		return nil, fmt.Errorf("create workspace template: %w", err)
 	}
-	t := template{data: data, dir: res.Volume.Mountpoint}
+	return &template{data: data, dir: res.Volume.Mountpoint}, nil
+}
+
+// fillTemplate copies the checkout into f's data volume, through a
+// container of the job that is never started (Destroy removes it), then
+// closes f.filled and publishes the template. With probe, it first
+// mounts an overlay on the same container to learn whether the engine
+// can: false when it cannot (nothing is filled then).
+func (e *Engine) fillTemplate(ctx context.Context, s *engine.Spec, key string, f *templateFill, probe bool) bool {
+	t := *f.t
 	ctr := name(s, "template")
-	mounts := []mount.Mount{{Type: mount.TypeVolume, Source: data, Target: s.WorkspacePath}}
+	mounts := []mount.Mount{{Type: mount.TypeVolume, Source: t.data, Target: s.WorkspacePath}}
 	if probe {
-		ov, err := e.overlayVolumes(ctx, s, name(s, "probe"), t)
+		ov, err := e.overlayVolumes(ctx, s, name(s, "probe"), f)
 		if err != nil {
-			return nil, e.dropTemplate(ctx, "", data, err)
+			return e.fillFailed(ctx, f, "", err)
 		}
 		mounts = append(mounts, ov.mount(probeTarget, labels(s, "probe")))
 	}
@@ -185,46 +233,52 @@ func (e *Engine) fillTemplate(ctx context.Context, s *engine.Spec, key string) (
 		Config:     &container.Config{Image: pauseRef, Labels: labels(s, "template")},
 		HostConfig: &container.HostConfig{Mounts: mounts},
 	}); err != nil {
-		return nil, e.dropTemplate(ctx, "", data, fmt.Errorf("create template container: %w", err))
+		return e.fillFailed(ctx, f, "", fmt.Errorf("create template container: %w", err))
 	}
 	if probe && !e.probeOverlay(ctx, ctr) {
-		return nil, e.dropTemplate(ctx, ctr, data, nil)
+		return e.fillFailed(ctx, f, ctr, nil)
 	}
 	size, err := e.copyDir(ctx, ctr, s, s.WorkspaceDir, s.WorkspaceSub)
 	if err != nil {
 		err = fmt.Errorf("copy workspace %s into its template: %w", s.WorkspaceDir, err)
-		return nil, e.dropTemplate(ctx, ctr, data, err)
+		return e.fillFailed(ctx, f, ctr, err)
 	}
-	return e.publish(ctx, s, key, t, size, ctr)
+	close(f.filled)
+	e.publish(ctx, s, key, t, size)
+	return true
 }
 
-// publish makes the pointer of t, or finds the one another process made
-// first and drops t. Then older templates are evicted.
-func (e *Engine) publish(ctx context.Context, s *engine.Spec, key string, t template, size int64, ctr string) (*template, error) {
-	res, err := e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: pointerName(key), Labels: map[string]string{
+// fillFailed ends a fill that did not complete: the data volume is
+// removed (after ctr, which holds it) and the waiting jobs get err.
+func (e *Engine) fillFailed(ctx context.Context, f *templateFill, ctr string, err error) bool {
+	e.dropTemplate(ctx, ctr, f.t.data)
+	f.fillErr = err
+	close(f.filled)
+	return false
+}
+
+// publish makes the pointer of t. When another process published the key
+// first, t stays unpublished (the jobs of this run read it; it is
+// removed as an orphan later). Then older templates are evicted, in the
+// background.
+func (e *Engine) publish(ctx context.Context, s *engine.Spec, key string, t template, size int64) {
+	_, err := e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: pointerName(key), Labels: map[string]string{
 		engine.LabelCache: "1", engine.LabelCacheProject: TemplateProject, engine.LabelCacheKey: s.WorkspaceDir,
 		engine.LabelCacheSize: strconv.FormatInt(size, 10), engine.LabelCacheSaved: time.Now().UTC().Format(time.RFC3339Nano),
 		labelTemplateData: t.data, labelTemplateMount: t.dir,
 	}})
-	if err != nil {
-		return nil, e.dropTemplate(ctx, ctr, t.data, fmt.Errorf("publish workspace template: %w", err))
+	if err == nil {
+		e.bg.Go(func() { e.evictTemplates(ctx) })
 	}
-	won := templateOf(res.Volume.Labels)
-	if won.data != t.data {
-		_ = e.dropTemplate(ctx, ctr, t.data, nil)
-	}
-	e.evictTemplates(ctx)
-	return won, nil
 }
 
-// dropTemplate removes an unpublished data volume (and the container
-// that holds it, when there is one) and returns err.
-func (e *Engine) dropTemplate(ctx context.Context, ctr, data string, err error) error {
+// dropTemplate removes an unpublished data volume, and first the
+// container that holds it, when there is one.
+func (e *Engine) dropTemplate(ctx context.Context, ctr, data string) {
 	if ctr != "" {
 		_, _ = e.cli.ContainerRemove(ctx, ctr, client.ContainerRemoveOptions{Force: true})
 	}
 	_ = e.removeVolume(ctx, data)
-	return err
 }
 
 // overlaySupport says whether the engine is known to mount overlays of
@@ -258,16 +312,16 @@ func (e *Engine) probeOverlay(ctx context.Context, ctr string) bool {
 }
 
 // overlayVolumes makes the job's upper and work volumes of an overlay of
-// t named vol (the engine makes vol itself, for the first container that
-// mounts it: see overlay.mount).
-func (e *Engine) overlayVolumes(ctx context.Context, s *engine.Spec, vol string, t template) (overlay, error) {
-	ov := overlay{volume: vol, lower: t}
+// f's template named vol (the engine makes vol itself, for the first
+// container that mounts it: see overlay.mount).
+func (e *Engine) overlayVolumes(ctx context.Context, s *engine.Spec, vol string, f *templateFill) (overlay, error) {
+	ov := overlay{volume: vol, fill: f}
 	var upErr, wrkErr error
 	var wg sync.WaitGroup
 	mk := func(n string, dir *string, err *error) {
 		// The reference to the template keeps eviction off it from now.
 		lbl := labels(s, "workspace")
-		lbl[labelLower] = t.data
+		lbl[labelLower] = f.t.data
 		res, e2 := e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: n, Labels: lbl})
 		*dir, *err = res.Volume.Mountpoint, e2
 	}
@@ -284,23 +338,24 @@ func (e *Engine) overlayVolumes(ctx context.Context, s *engine.Spec, vol string,
 // these labels and the reference to its template, for the first
 // container that mounts it.
 func (o overlay) mount(target string, lbl map[string]string) mount.Mount {
-	lbl[labelLower] = o.lower.data
+	lbl[labelLower] = o.fill.t.data
 	return mount.Mount{
 		Type: mount.TypeVolume, Source: o.volume, Target: target,
 		VolumeOptions: &mount.VolumeOptions{Labels: lbl, DriverConfig: &mount.Driver{
 			Name: "local",
 			Options: map[string]string{
 				"type": "overlay", "device": "overlay",
-				"o": "lowerdir=" + o.lower.dir + ",upperdir=" + o.upper + ",workdir=" + o.wrk,
+				"o": "lowerdir=" + o.fill.t.dir + ",upperdir=" + o.upper + ",workdir=" + o.wrk,
 			},
 		}},
 	}
 }
 
 // evictTemplates removes the templates beyond the newest keepTemplates
-// that no job's overlay reads, and data volumes that no pointer names
-// and that are over an hour old (a fill cut short). Best effort: what
-// is in use stays until the next time.
+// that no job's overlay reads, and data volumes that no pointer names,
+// no job reads and that are over an hour old (a fill cut short, or one
+// that lost the race to publish). Best effort: what is in use stays
+// until the next time.
 func (e *Engine) evictTemplates(ctx context.Context) {
 	ptrs, err := e.cli.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", labelTemplateData)})
 	if err != nil {
@@ -326,17 +381,17 @@ func (e *Engine) evictTemplates(ctx context.Context) {
 			_ = e.RemoveCache(ctx, p.Name)
 		}
 	}
-	e.removeOrphanData(ctx, named)
+	e.removeOrphanData(ctx, named, inUse)
 }
 
-func (e *Engine) removeOrphanData(ctx context.Context, named map[string]bool) {
+func (e *Engine) removeOrphanData(ctx context.Context, named, inUse map[string]bool) {
 	all, err := e.cli.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", labelTemplateOf)})
 	if err != nil {
 		return
 	}
 	for _, v := range all.Items {
 		saved, err := time.Parse(time.RFC3339Nano, v.Labels[engine.LabelCacheSaved])
-		if !named[v.Name] && err == nil && time.Since(saved) > time.Hour {
+		if !named[v.Name] && !inUse[v.Name] && err == nil && time.Since(saved) > time.Hour {
 			_, _ = e.cli.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{})
 		}
 	}

@@ -99,6 +99,7 @@ func TestTemplateSharedByJobsAndKept(t *testing.T) {
 	if got := runScript(t, e, jobs[0], "step-1", "cat f; ls\n"); got != "two\nf\nnew\n" {
 		t.Errorf("the first job's second step saw %q, want its own writes", got)
 	}
+	e.bg.Wait() // the template is published after the jobs may start
 	ptrs := templatesOf(t, e, dir)
 	if len(ptrs) != 1 {
 		t.Fatalf("%d templates of the checkout, want 1", len(ptrs))
@@ -131,6 +132,7 @@ func TestTemplateSharedByJobsAndKept(t *testing.T) {
 	if got := runScript(t, later, s2, "step-0", "cat f\n"); got != "three\n" {
 		t.Errorf("after a change the job saw %q", got)
 	}
+	later.bg.Wait()
 	if n := len(templatesOf(t, e, dir)); n != 2 {
 		t.Errorf("%d templates after a change, want 2", n)
 	}
@@ -207,6 +209,7 @@ func TestTemplateEviction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	e.bg.Wait() // eviction runs in the background
 	defer func() {
 		if err := e.Destroy(ctx, busy); err != nil {
 			t.Error(err)
@@ -242,7 +245,7 @@ func TestTemplateWithoutOverlaySupport(t *testing.T) {
 	if err := e.Setup(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	if e.templated(s) {
+	if _, ok := e.overlayOf(s); ok {
 		t.Error("templated on an engine without overlays")
 	}
 	if got := runScript(t, e, s, "step-0", "cat f\n"); got != "copied\n" {
