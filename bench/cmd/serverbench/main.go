@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,6 +137,23 @@ func run(bin string, reps, big, bigReps int) error {
 			}
 		}
 	}
+	fmt.Fprintf(os.Stderr, "serverbench: 10 jobs in 3 stages, %d repetitions\n", bigReps)
+	var stagesServer, stagesExec []time.Duration
+	for i := range bigReps {
+		for _, server := range order(i) {
+			var d time.Duration
+			if server {
+				d, err = e.stagesViaServer()
+				stagesServer = append(stagesServer, d)
+			} else {
+				d, err = e.stagesViaExec()
+				stagesExec = append(stagesExec, d)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
 	runnerPeak, err := peakRSS(e.runner.Process.Pid)
 	if err != nil {
 		return err
@@ -154,6 +172,10 @@ func run(bin string, reps, big, bigReps int) error {
 	fmt.Fprintf(w, "  git push → build finished, log stored\t%s\t%.2fx baseline (goal ≤ 1.2x)\n", ms(bs), ratio(bs, be))
 	fmt.Fprintf(w, "  the job's own time, as slipway exec says it (last)\t%s\t\n", strings.TrimPrefix(lastPassed["slipway exec's output"], `Job "big" `))
 	fmt.Fprintf(w, "  the job's own time, as the runner says it (last)\t%s\t\n", strings.TrimPrefix(lastPassed["the stored log"], `Job "big" `))
+	ss, se := median(stagesServer), median(stagesExec)
+	fmt.Fprintf(w, "10 jobs in 3 stages (4, 3, 3), %d at once (median of %d)\t\t\n", stageConcurrency, bigReps)
+	fmt.Fprintf(w, "  baseline: slipway exec --concurrency %d, start to exit\t%s\t\n", stageConcurrency, ms(se))
+	fmt.Fprintf(w, "  git push → build finished (runner concurrent = %d)\t%s\t%.2fx baseline\n", stageConcurrency, ms(ss), ratio(ss, se))
 	fmt.Fprintf(w, "runner peak RSS (VmHWM, whole run)\t%d MiB\t\n", runnerPeak>>20)
 	fmt.Fprintf(w, "server peak RSS (VmHWM), the first big log stored\t%d MiB\t\n", e.serverPeak>>20)
 	fmt.Fprintf(w, "server peak RSS (VmHWM, whole run: reading the logs back too)\t%d MiB\t\n", serverPeak>>20)
@@ -201,6 +223,9 @@ func (e *env) start() error {
 	if out, err := exec.Command(e.slipway, "runner", "register", "--url", e.url, "--token", strings.TrimSpace(string(glrt)),
 		"--executor", "docker", "--config", cfg).CombinedOutput(); err != nil {
 		return fmt.Errorf("runner register: %v: %s", err, out)
+	}
+	if err := setConcurrent(cfg, stageConcurrency); err != nil {
+		return err
 	}
 	e.runner = exec.Command(e.slipway, "runner", "run", "--config", cfg)
 	e.runner.Stderr = io.Discard
@@ -332,8 +357,65 @@ func (e *env) pushToStart() (time.Duration, error) {
 	return started.Sub(start), nil
 }
 
+// stageConcurrency is the jobs run at once in the pipeline figure, by
+// exec and by the runner.
+const stageConcurrency = 4
+
+// setConcurrent sets the runner configuration's `concurrent`.
+func setConcurrent(cfg string, n int) error {
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		return err
+	}
+	re := regexp.MustCompile(`(?m)^concurrent = \d+$`)
+	if !re.Match(b) {
+		return fmt.Errorf("%s has no concurrent = line:\n%s", cfg, b)
+	}
+	return os.WriteFile(cfg, re.ReplaceAll(b, []byte("concurrent = "+strconv.Itoa(n))), 0o600)
+}
+
+// stagesJob is 10 jobs in 3 stages, as bench/run.sh's figure 7.
+func stagesJob() string {
+	var b strings.Builder
+	b.WriteString("stages: [one, two, three]\n")
+	n := 0
+	for k, stage := range []string{"one", "two", "three"} {
+		for range []int{4, 3, 3}[k] {
+			n++
+			fmt.Fprintf(&b, "%s%d:\n  stage: %s\n  image: {name: \"busybox:1.35\", pull_policy: if-not-present}\n  script: [echo job %d]\n", stage, n, stage, n)
+		}
+	}
+	return b.String()
+}
+
+func (e *env) stagesViaExec() (time.Duration, error) {
+	var out lockedBuffer
+	cmd, start, err := e.exec(stagesJob(), &out, "--concurrency", strconv.Itoa(stageConcurrency))
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Wait(); err != nil {
+		return 0, fmt.Errorf("slipway exec of the pipeline: %w\n%s", err, out.String())
+	}
+	d := time.Since(start)
+	if n := strings.Count(out.String(), " passed in "); n != 10 {
+		return 0, fmt.Errorf("slipway exec of the pipeline: %d jobs passed, want 10:\n%s", n, out.String())
+	}
+	return d, nil
+}
+
+func (e *env) stagesViaServer() (time.Duration, error) {
+	start, n, err := e.push(stagesJob())
+	if err != nil {
+		return 0, err
+	}
+	end, err := e.waitBuild(n, 5*time.Minute)
+	time.Sleep(500 * time.Millisecond) // the runner is waiting again
+	return end.Sub(start), err
+}
+
 // exec starts `slipway exec` of yml in a fresh project, stdout to out.
-func (e *env) exec(yml string, out io.Writer) (*exec.Cmd, time.Time, error) {
+func (e *env) exec(yml string, out io.Writer, args ...string) (*exec.Cmd, time.Time, error) {
 	dir, err := os.MkdirTemp(e.work, "exec")
 	if err != nil {
 		return nil, time.Time{}, err
@@ -341,7 +423,7 @@ func (e *env) exec(yml string, out io.Writer) (*exec.Cmd, time.Time, error) {
 	if err := os.WriteFile(filepath.Join(dir, ".gitlab-ci.yml"), []byte(yml), 0o644); err != nil {
 		return nil, time.Time{}, err
 	}
-	cmd := exec.Command(e.slipway, "exec")
+	cmd := exec.Command(e.slipway, append([]string{"exec"}, args...)...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, io.Discard
 	start := time.Now()
 	return cmd, start, cmd.Start()
