@@ -104,55 +104,21 @@ func run(bin string, reps, big, bigReps int) error {
 	defer e.stop()
 
 	fmt.Fprintf(os.Stderr, "serverbench: push to job start, %d repetitions\n", reps)
-	var viaServer, viaExec []time.Duration
-	for i := range reps {
-		for _, server := range order(i) {
-			var d time.Duration
-			if server {
-				d, err = e.pushToStart()
-				viaServer = append(viaServer, d)
-			} else {
-				d, err = e.execToStart()
-				viaExec = append(viaExec, d)
-			}
-			if err != nil {
-				return err
-			}
-		}
+	viaServer, viaExec, err := interleave(reps, e.pushToStart, e.execToStart)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "serverbench: a %d MiB log, %d repetitions\n", big>>20, bigReps)
-	var bigServer, bigExec []time.Duration
-	for i := range bigReps {
-		for _, server := range order(i) {
-			var d time.Duration
-			if server {
-				d, err = e.bigViaServer(big)
-				bigServer = append(bigServer, d)
-			} else {
-				d, err = e.bigViaExec(big)
-				bigExec = append(bigExec, d)
-			}
-			if err != nil {
-				return err
-			}
-		}
+	bigServer, bigExec, err := interleave(bigReps,
+		func() (time.Duration, error) { return e.bigViaServer(big) },
+		func() (time.Duration, error) { return e.bigViaExec(big) })
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "serverbench: 10 jobs in 3 stages, %d repetitions\n", bigReps)
-	var stagesServer, stagesExec []time.Duration
-	for i := range bigReps {
-		for _, server := range order(i) {
-			var d time.Duration
-			if server {
-				d, err = e.stagesViaServer()
-				stagesServer = append(stagesServer, d)
-			} else {
-				d, err = e.stagesViaExec()
-				stagesExec = append(stagesExec, d)
-			}
-			if err != nil {
-				return err
-			}
-		}
+	stagesServer, stagesExec, err := interleave(bigReps, e.stagesViaServer, e.stagesViaExec)
+	if err != nil {
+		return err
 	}
 	runnerPeak, err := peakRSS(e.runner.Process.Pid)
 	if err != nil {
@@ -180,6 +146,27 @@ func run(bin string, reps, big, bigReps int) error {
 	fmt.Fprintf(w, "server peak RSS (VmHWM), the first big log stored\t%d MiB\t\n", e.serverPeak>>20)
 	fmt.Fprintf(w, "server peak RSS (VmHWM, whole run: reading the logs back too)\t%d MiB\t\n", serverPeak>>20)
 	return w.Flush()
+}
+
+// interleave measures server and exec reps times each, alternating which
+// goes first (see order).
+func interleave(reps int, server, exec func() (time.Duration, error)) (viaServer, viaExec []time.Duration, err error) {
+	for i := range reps {
+		for _, srv := range order(i) {
+			var d time.Duration
+			if srv {
+				d, err = server()
+				viaServer = append(viaServer, d)
+			} else {
+				d, err = exec()
+				viaExec = append(viaExec, d)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return viaServer, viaExec, nil
 }
 
 // order interleaves: baseline first on even repetitions, second on odd.
