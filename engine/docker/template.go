@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -53,7 +54,7 @@ import (
 // A pointer is a cache (engine.LabelCache, project TemplateProject):
 // `slipway cache ls` lists it, `slipway cache rm` removes it with its
 // data. Publishing a template removes the oldest beyond keepTemplates
-// that no job's overlay reads.
+// (or keepTemplateBytes) that no job's overlay reads.
 const (
 	labelTemplateData  = "slipway.template.data"  // pointer: its data volume
 	labelTemplateMount = "slipway.template.mount" // pointer: the data's path on the engine's host
@@ -67,6 +68,10 @@ const (
 	probeTarget     = "/.slipway-overlay-probe"
 )
 
+// keepTemplateBytes bounds the disk the kept templates take (the sizes
+// of their streams); a variable for the tests.
+var keepTemplateBytes int64 = 4 << 30
+
 // template is a template's data volume and where it is mounted on the
 // engine's host (an overlay's lower directory).
 type template struct{ data, dir string }
@@ -78,8 +83,12 @@ type template struct{ data, dir string }
 // beside the creation of that container.
 type templateFill struct {
 	once sync.Once
+	key  string
 	t    *template // nil: the engine cannot mount overlays
 	err  error     // the lookup failed
+	// published: its pointer was found or made, so another process may
+	// evict it; until then the data is this process's alone.
+	published atomic.Bool
 	// filled is closed once the data is whole or the fill failed
 	// (fillErr).
 	filled  chan struct{}
@@ -110,16 +119,38 @@ func (e *Engine) useTemplate(ctx context.Context, s *engine.Spec) (bool, error) 
 	if !e.Templates || emptyCheckout(s) {
 		return false, nil
 	}
-	f, err := e.template(ctx, s)
-	if err != nil || f.t == nil {
-		return false, err
+	for {
+		f, err := e.template(ctx, s)
+		if err != nil || f.t == nil {
+			return false, err
+		}
+		ov, err := e.overlayVolumes(ctx, s, name(s, "ws"), f)
+		if err != nil {
+			return false, err
+		}
+		if !f.published.Load() || e.stillPublished(ctx, f) {
+			e.overlays.Store(name(s, ""), ov)
+			return true, nil
+		}
+		// Evicted between the lookup and the job's mark on it: forget
+		// it and look again (a new fill).
+		e.templates.CompareAndDelete(f.key, f)
+		e.dropOverlayVolumes(ctx, ov)
 	}
-	ov, err := e.overlayVolumes(ctx, s, name(s, "ws"), f)
-	if err != nil {
-		return false, err
+}
+
+// stillPublished is true when f's pointer still exists, once the job has
+// marked f's data as read: an eviction then leaves the data alone.
+func (e *Engine) stillPublished(ctx context.Context, f *templateFill) bool {
+	_, err := e.cli.VolumeInspect(ctx, pointerName(f.key), client.VolumeInspectOptions{})
+	return err == nil
+}
+
+// dropOverlayVolumes removes an overlay's upper and work volumes.
+func (e *Engine) dropOverlayVolumes(ctx context.Context, ov overlay) {
+	for _, v := range []string{ov.volume + "-upper", ov.volume + "-work"} {
+		_ = e.removeVolume(ctx, v)
 	}
-	e.overlays.Store(name(s, ""), ov)
-	return true, nil
 }
 
 // overlayOf is the job's overlay, when its checkout comes from a template.
@@ -137,7 +168,7 @@ func (e *Engine) template(ctx context.Context, s *engine.Spec) (*templateFill, e
 	if err != nil {
 		return nil, fmt.Errorf("read workspace %s: %w", s.WorkspaceDir, err)
 	}
-	v, _ := e.templates.LoadOrStore(key, &templateFill{filled: make(chan struct{})})
+	v, _ := e.templates.LoadOrStore(key, &templateFill{key: key, filled: make(chan struct{})})
 	f := v.(*templateFill)
 	// The jobs that wait here share the result: it must not be cut short
 	// by the first one's cancellation.
@@ -166,6 +197,7 @@ func (e *Engine) findOrFill(ctx context.Context, s *engine.Spec, key string, f *
 	res, err := e.cli.VolumeInspect(ctx, pointerName(key), client.VolumeInspectOptions{})
 	if err == nil {
 		f.t = templateOf(res.Volume.Labels)
+		f.published.Store(true)
 		close(f.filled)
 		return
 	}
@@ -244,7 +276,9 @@ func (e *Engine) fillTemplate(ctx context.Context, s *engine.Spec, key string, f
 		return e.fillFailed(ctx, f, ctr, err)
 	}
 	close(f.filled)
-	e.publish(ctx, s, key, t, size)
+	if e.publish(ctx, s, key, t, size) {
+		f.published.Store(true)
+	}
 	return true
 }
 
@@ -257,19 +291,21 @@ func (e *Engine) fillFailed(ctx context.Context, f *templateFill, ctr string, er
 	return false
 }
 
-// publish makes the pointer of t. When another process published the key
-// first, t stays unpublished (the jobs of this run read it; it is
-// removed as an orphan later). Then older templates are evicted, in the
-// background.
-func (e *Engine) publish(ctx context.Context, s *engine.Spec, key string, t template, size int64) {
-	_, err := e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: pointerName(key), Labels: map[string]string{
+// publish makes the pointer of t and reports whether it is t's: when
+// another process published the key first, t stays unpublished (the
+// jobs of this run read it; it is removed as an orphan later). Then
+// older templates are evicted, in the background.
+func (e *Engine) publish(ctx context.Context, s *engine.Spec, key string, t template, size int64) bool {
+	res, err := e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: pointerName(key), Labels: map[string]string{
 		engine.LabelCache: "1", engine.LabelCacheProject: TemplateProject, engine.LabelCacheKey: s.WorkspaceDir,
 		engine.LabelCacheSize: strconv.FormatInt(size, 10), engine.LabelCacheSaved: time.Now().UTC().Format(time.RFC3339Nano),
 		labelTemplateData: t.data, labelTemplateMount: t.dir,
 	}})
-	if err == nil {
-		e.bg.Go(func() { e.evictTemplates(ctx) })
+	if err != nil {
+		return false
 	}
+	e.bg.Go(func() { e.evictTemplates(ctx) })
+	return templateOf(res.Volume.Labels).data == t.data
 }
 
 // dropTemplate removes an unpublished data volume, and first the
@@ -336,12 +372,15 @@ func (e *Engine) overlayVolumes(ctx context.Context, s *engine.Spec, vol string,
 
 // mount mounts the overlay at target; the engine creates the volume, with
 // these labels and the reference to its template, for the first
-// container that mounts it.
+// container that mounts it. NoCopy: the engine would otherwise mount it
+// at the container's creation, while the template may still be filling,
+// to copy in what the image has at target (and that would then hide the
+// checkout's files of the same names).
 func (o overlay) mount(target string, lbl map[string]string) mount.Mount {
 	lbl[labelLower] = o.fill.t.data
 	return mount.Mount{
 		Type: mount.TypeVolume, Source: o.volume, Target: target,
-		VolumeOptions: &mount.VolumeOptions{Labels: lbl, DriverConfig: &mount.Driver{
+		VolumeOptions: &mount.VolumeOptions{NoCopy: true, Labels: lbl, DriverConfig: &mount.Driver{
 			Name: "local",
 			Options: map[string]string{
 				"type": "overlay", "device": "overlay",
@@ -351,8 +390,9 @@ func (o overlay) mount(target string, lbl map[string]string) mount.Mount {
 	}
 }
 
-// evictTemplates removes the templates beyond the newest keepTemplates
-// that no job's overlay reads, and data volumes that no pointer names,
+// evictTemplates removes the templates beyond the newest keepTemplates,
+// or beyond keepTemplateBytes (the newest is always kept), that no job's
+// overlay reads, and data volumes that no pointer names,
 // no job reads and that are over an hour old (a fill cut short, or one
 // that lost the race to publish). Best effort: what is in use stays
 // until the next time.
@@ -374,11 +414,14 @@ func (e *Engine) evictTemplates(ctx context.Context) {
 		return items[i].Labels[engine.LabelCacheSaved] > items[j].Labels[engine.LabelCacheSaved]
 	})
 	named := map[string]bool{}
+	var bytes int64
 	for i, p := range items {
 		data := p.Labels[labelTemplateData]
 		named[data] = true
-		if i >= keepTemplates && !inUse[data] {
-			_ = e.RemoveCache(ctx, p.Name)
+		size, _ := strconv.ParseInt(p.Labels[engine.LabelCacheSize], 10, 64)
+		bytes += size
+		if i > 0 && (i >= keepTemplates || bytes > keepTemplateBytes) && !inUse[data] && e.RemoveCache(ctx, p.Name) == nil {
+			bytes -= size
 		}
 	}
 	e.removeOrphanData(ctx, named, inUse)
@@ -415,10 +458,13 @@ func (e *Engine) templateInUse(ctx context.Context, labels map[string]string) er
 }
 
 // removeTemplateData removes the data volume a pointer names, after the
-// pointer itself is gone (see RemoveCache).
+// pointer itself is gone (see RemoveCache), unless a job has begun to
+// read it meanwhile: a job checks that the pointer still exists after it
+// has marked the data as read (see useTemplate), so of the two, one sees
+// the other. Data left so is removed with the orphans, later.
 func (e *Engine) removeTemplateData(ctx context.Context, labels map[string]string) error {
 	data := labels[labelTemplateData]
-	if data == "" {
+	if data == "" || e.templateInUse(ctx, labels) != nil {
 		return nil
 	}
 	if _, err := e.cli.VolumeRemove(ctx, data, client.VolumeRemoveOptions{}); err != nil && !gone(err) {

@@ -228,6 +228,30 @@ func TestTemplateEviction(t *testing.T) {
 	if got := runScript(t, e, busy, "step-0", "cat f\n"); got != "0" {
 		t.Errorf("the busy job saw %q", got)
 	}
+
+	// Beyond the bytes kept, only the newest (and the busy one) stay.
+	defer func(n int64) { keepTemplateBytes = n }(keepTemplateBytes)
+	keepTemplateBytes = 1
+	last := t.TempDir()
+	writeFile(t, filepath.Join(last, "f"), "last")
+	s := &engine.Spec{RunID: "test-eviction-bytes", Key: "j0", Owner: engine.Owner(),
+		WorkspacePath: "/work", WorkspaceDir: last, Network: engine.NetworkBridge}
+	if err := e.Setup(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Destroy(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	e.bg.Wait()
+	left := len(templatesOf(t, e, last)) + len(templatesOf(t, e, dirs[0]))
+	for _, d := range dirs[1:] {
+		if n := len(templatesOf(t, e, d)); n != 0 {
+			t.Errorf("a template of %s outlived the bytes kept", d)
+		}
+	}
+	if left != 2 {
+		t.Errorf("%d of the newest and the busy template left, want 2", left)
+	}
 }
 
 // An engine that cannot mount overlays is recorded as such, and its jobs
@@ -253,5 +277,37 @@ func TestTemplateWithoutOverlaySupport(t *testing.T) {
 	}
 	if n := len(templatesOf(t, e, dir)); n != 0 {
 		t.Errorf("%d templates made on an engine without overlays", n)
+	}
+}
+
+// A template removed behind a process's back (evicted by another one) is
+// not used: the next job of the process fills a new one.
+func TestTemplateRemovedElsewhereIsFilledAgain(t *testing.T) {
+	e := templateEngine(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "f"), "kept\n")
+	first := setUpIn(t, e, "-first", dir)
+	if got := runScript(t, e, first, "step-0", "cat f\n"); got != "kept\n" {
+		t.Fatalf("first job saw %q", got)
+	}
+	if err := e.Destroy(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	e.bg.Wait()
+	other := newEngine(t)
+	other.Templates, other.supportVolume = true, e.supportVolume
+	for _, p := range templatesOf(t, e, dir) {
+		if err := other.RemoveCache(ctx, p.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := setUpIn(t, e, "-second", dir)
+	if got := runScript(t, e, second, "step-0", "cat f\n"); got != "kept\n" {
+		t.Errorf("after the template was removed elsewhere the job saw %q", got)
+	}
+	e.bg.Wait()
+	if n := len(templatesOf(t, e, dir)); n != 1 {
+		t.Errorf("%d templates after the refill, want 1", n)
 	}
 }
