@@ -64,7 +64,10 @@ func openEngines(ctx context.Context, t targets, k config.Kubernetes, kubeconfig
 		es.all = append(es.all, dock)
 	}
 	if needKube {
-		cfg := kubeConfig(k, kubeconfig)
+		cfg, err := kubeConfig(k, kubeconfig)
+		if err != nil {
+			return nil, invalid(err)
+		}
 		cfg.Images = images
 		k, err := kube.New(cfg)
 		if err != nil {
@@ -72,6 +75,9 @@ func openEngines(ctx context.Context, t targets, k config.Kubernetes, kubeconfig
 		}
 		if err := k.Ping(ctx); err != nil {
 			return nil, invalid(err)
+		}
+		if o := cfg.OwnerPod; !o.IsZero() && !k.OwnsJobs() {
+			fmt.Fprintf(os.Stderr, "warning: the jobs' pods (namespace %s) cannot be owned by this pod %s (namespace %s): if it is deleted outright, they are left running\n", k.Namespace(), o.Name, o.Namespace)
 		}
 		es.byTarget[pipeline.TargetKubernetes] = k
 		es.all = append(es.all, k)
@@ -94,10 +100,15 @@ func (es *engines) collect(ctx context.Context) {
 }
 
 // kubeConfig is the engine configuration of [runners.kubernetes];
-// --kubeconfig wins over the file's.
-func kubeConfig(k config.Kubernetes, kubeconfig string) kube.Config {
+// --kubeconfig wins over the file's. The owner of the jobs' pods is the
+// pod slipway runs in, when its environment names it (ownerPod).
+func kubeConfig(k config.Kubernetes, kubeconfig string) (kube.Config, error) {
 	if kubeconfig == "" {
 		kubeconfig = k.Kubeconfig
+	}
+	owner, err := ownerPod()
+	if err != nil {
+		return kube.Config{}, err
 	}
 	c := kube.Config{
 		Kubeconfig: kubeconfig, Context: k.Context, Namespace: k.Namespace,
@@ -105,6 +116,7 @@ func kubeConfig(k config.Kubernetes, kubeconfig string) kube.Config {
 		NodeSelector: k.NodeSelector, ServiceAccount: k.ServiceAccount,
 		ImagePullSecrets: k.ImagePullSecrets, HelperImage: k.HelperImage,
 		PollTimeout: time.Duration(k.PollTimeout) * time.Second,
+		OwnerPod:    owner,
 	}
 	for name, v := range map[string]string{"cpu": k.CPURequest, "memory": k.MemoryRequest, "ephemeral-storage": k.EphemeralStorageRequest} {
 		if v != "" {
@@ -116,5 +128,27 @@ func kubeConfig(k config.Kubernetes, kubeconfig string) kube.Config {
 			c.Limits[name] = v
 		}
 	}
-	return c
+	return c, nil
+}
+
+// ownerPodEnv are the variables naming the pod slipway runs in, set by the
+// downward API (deploy/kubernetes/runner.yaml): name, UID, namespace.
+var ownerPodEnv = [3]string{"SLIPWAY_POD_NAME", "SLIPWAY_POD_UID", "SLIPWAY_POD_NAMESPACE"}
+
+// ownerPod is the pod slipway runs in, from ownerPodEnv: all three
+// variables or none (a pod named without its UID could be a later pod of
+// the same name).
+func ownerPod() (kube.PodRef, error) {
+	var v [3]string
+	n := 0
+	for i, name := range ownerPodEnv {
+		if v[i] = os.Getenv(name); v[i] != "" {
+			n++
+		}
+	}
+	if n != 0 && n != len(v) {
+		return kube.PodRef{}, fmt.Errorf("set %s, %s and %s all three, or none (got %q, %q, %q)",
+			ownerPodEnv[0], ownerPodEnv[1], ownerPodEnv[2], v[0], v[1], v[2])
+	}
+	return kube.PodRef{Name: v[0], UID: v[1], Namespace: v[2]}, nil
 }

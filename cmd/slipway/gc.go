@@ -64,7 +64,11 @@ func gcEngines(ctx context.Context, kubeconfig, cfgPath string) ([]engine.Engine
 	if kubeconfig == "" && cfg.Runner().Executor != "kubernetes" {
 		return engs, nil
 	}
-	k, err := kube.New(kubeConfig(cfg.Runner().Kubernetes, kubeconfig))
+	kcfg, err := kubeConfig(cfg.Runner().Kubernetes, kubeconfig)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	k, err := kube.New(kcfg)
 	if err != nil {
 		return nil, invalid(err)
 	}

@@ -448,6 +448,16 @@ redis:
 	}
 	t.Logf("two runners finished their jobs across a server restart in %s", time.Since(t3).Round(time.Second))
 
+	// A runner pod deleted outright mid-job: its job's pod goes with it.
+	push("e2e/orphan", `
+orphan:
+  image: busybox:1.35
+  script:
+  - echo "started $((6*7))"
+  - sleep 600
+`)
+	killRunnerMidJob(t, c, cl, "e2e/orphan")
+
 	// Teardown: nothing may be left.
 	t4 := time.Now()
 	tornDown = true
@@ -481,6 +491,81 @@ func killServer(t *testing.T, c *cluster) {
 		return p.UID != old.UID && podReady(p), nil
 	})
 	t.Logf("killed the server pod mid-build; its replacement was ready after %s", time.Since(t0).Round(time.Second))
+}
+
+// killRunnerMidJob force-deletes (no grace) the runner pod running the
+// only job of slug's first build, as a lost node or `kubectl delete
+// --force` does, and waits until the garbage collector has deleted the
+// job's pod, which that runner pod owns: no runner can tell that the
+// runner of another pod is gone, so nothing else would.
+func killRunnerMidJob(t *testing.T, c *cluster, cl *client.Client, slug string) {
+	t.Helper()
+	ctx := context.Background()
+	t0 := time.Now()
+	var runner string
+	waitFor(t, 2*time.Minute, "the job of "+slug+"#1 running its script", func() (bool, error) {
+		var buf bytes.Buffer
+		if err := cl.Log(ctx, slug, 1, 1, &buf); err != nil {
+			return false, err
+		}
+		names := runnerNames(buf.String())
+		if len(names) == 1 && strings.Contains(buf.String(), "started 42\n") {
+			runner = names[0]
+			return true, nil
+		}
+		return false, fmt.Errorf("log so far: %q", buf.String())
+	})
+	pods := c.cs.CoreV1().Pods(namespace)
+	owner, err := pods.Get(ctx, runner, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the job's runner pod %s: %v", runner, err)
+	}
+	jobs, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "slipway.role=pod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs.Items) != 1 {
+		t.Fatalf("%d job pods, want 1: %s", len(jobs.Items), podList(jobs.Items))
+	}
+	job := jobs.Items[0]
+	if refs := job.OwnerReferences; len(refs) != 1 || refs[0].Kind != "Pod" || refs[0].Name != runner || refs[0].UID != owner.UID {
+		t.Fatalf("the job's pod %s is owned by %+v, not by its runner pod %s (%s)", job.Name, refs, runner, owner.UID)
+	}
+	grace := int64(0)
+	if err := pods.Delete(ctx, runner, metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Now()
+	waitFor(t, 90*time.Second, "the job's pod "+job.Name+" deleted with its runner pod "+runner, func() (bool, error) {
+		left, err := pods.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, p := range left.Items {
+			if p.UID == job.UID {
+				return false, fmt.Errorf("pods left: %s", podList(left.Items))
+			}
+		}
+		return true, nil
+	})
+	t.Logf("force-deleted the runner pod %s %s into its job; its job's pod was gone %s later",
+		runner, t1.Sub(t0).Round(time.Second), time.Since(t1).Round(time.Second))
+}
+
+// podList names pods with their phase, deletion and owners, for errors.
+func podList(ps []corev1.Pod) string {
+	var out []string
+	for _, p := range ps {
+		s := p.Name + " (" + string(p.Status.Phase)
+		if p.DeletionTimestamp != nil {
+			s += ", being deleted"
+		}
+		for _, o := range p.OwnerReferences {
+			s += ", owned by " + o.Kind + " " + o.Name
+		}
+		out = append(out, s+")")
+	}
+	return strings.Join(out, ", ")
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -134,6 +134,26 @@ func TestManifests(t *testing.T) {
 		}
 	}
 	checkHealthProbes(t, pods["slipway-server"].Spec)
+	checkOwnerPodEnv(t, pods["slipway-runner"].Spec)
+}
+
+// checkOwnerPodEnv: the runner learns its own pod from the downward API
+// (cmd/slipway's ownerPod), so that its pod owns the jobs' pods.
+func checkOwnerPodEnv(t *testing.T, p corev1.PodSpec) {
+	want := map[string]string{"SLIPWAY_POD_NAME": "metadata.name", "SLIPWAY_POD_UID": "metadata.uid", "SLIPWAY_POD_NAMESPACE": "metadata.namespace"}
+	for _, c := range p.Containers {
+		if c.Name != "runner" {
+			continue
+		}
+		for _, e := range c.Env {
+			if f := e.ValueFrom; f != nil && f.FieldRef != nil && want[e.Name] == f.FieldRef.FieldPath {
+				delete(want, e.Name)
+			}
+		}
+	}
+	for name, path := range want {
+		t.Errorf("slipway-runner/runner: no %s from the downward API's %s", name, path)
+	}
 }
 
 var varRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)

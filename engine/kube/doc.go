@@ -136,7 +136,12 @@
 // collector removes them with it. Destroy deletes the job's pod (1 s of
 // grace, none after a Kill) and secrets by label, whatever Setup got to, and
 // waits until the pod is gone. Collect removes the pods and secrets of runs
-// whose owner, a process of this host, is gone.
+// whose owner, a process of this host, is gone. A runner in a pod cannot
+// judge an owner in another pod, so with Config.OwnerPod (the runner's own
+// pod, in the engine's namespace) each job's pod is owned by the runner's
+// pod: deleting that one, even outright, has the garbage collector delete
+// the jobs' pods, and their secrets with them. Ping checks that the owner
+// pod is there with its UID.
 //
 // # Limits
 //

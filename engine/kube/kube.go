@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -62,7 +63,23 @@ type Config struct {
 	// passes the local Docker Engine when one answers; without it, only
 	// HEALTHCHECK_TCP_PORT is waited for.
 	Images ImageInspector
+	// OwnerPod, when set, is the pod slipway itself runs in (a runner's):
+	// every job's pod names it in its ownerReferences, so that Kubernetes'
+	// garbage collector deletes the job's pods when that pod is deleted,
+	// even outright (a forced deletion, a lost node), which Collect cannot
+	// judge from another pod. An owner must be in its dependent's
+	// namespace: the reference is only set when OwnerPod.Namespace is the
+	// engine's namespace (OwnsJobs tells).
+	OwnerPod PodRef
 }
+
+// PodRef names a pod; the UID tells it from a later pod of the same name.
+type PodRef struct {
+	Namespace, Name, UID string
+}
+
+// IsZero reports whether r names no pod.
+func (r PodRef) IsZero() bool { return r == PodRef{} }
 
 // ImageInspector reports what an image exposes (engine/docker's ImageInfo).
 type ImageInspector interface {
@@ -133,6 +150,9 @@ func newEngine(core coreClient, rc *rest.Config, ns string, cfg Config) (*Engine
 		cfg.PollTimeout = DefaultPollTimeout
 	}
 	e := &Engine{core: core, rest: rc, ns: ns, cfg: cfg, jobs: map[string]*job{}}
+	if o := cfg.OwnerPod; !o.IsZero() && (o.Namespace == "" || o.Name == "" || o.UID == "") {
+		return nil, fmt.Errorf("kubernetes owner pod: give its namespace, name and UID, all three (got %q, %q, %q)", o.Namespace, o.Name, o.UID)
+	}
 	var err error
 	if e.requests, err = quantities("requests", cfg.Requests); err != nil {
 		return nil, err
@@ -208,6 +228,24 @@ func loadConfig(cfg Config) (*rest.Config, string, string, error) {
 // Namespace is where the engine creates its objects.
 func (e *Engine) Namespace() string { return e.ns }
 
+// OwnsJobs reports whether the jobs' pods are owned by Config.OwnerPod:
+// it is set and in the engine's namespace.
+func (e *Engine) OwnsJobs() bool {
+	return !e.cfg.OwnerPod.IsZero() && e.cfg.OwnerPod.Namespace == e.ns
+}
+
+// ownerRefs are the ownerReferences of a job's pod: Config.OwnerPod when
+// the engine owns jobs, else none. Neither controller nor
+// blockOwnerDeletion: those need the owner's finalizers permission, and
+// the garbage collector deletes the dependents without them.
+func (e *Engine) ownerRefs() []metav1.OwnerReference {
+	if !e.OwnsJobs() {
+		return nil
+	}
+	o := e.cfg.OwnerPod
+	return []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: o.Name, UID: types.UID(o.UID)}}
+}
+
 // minMinor is the oldest Kubernetes minor version the engine supports:
 // native sidecars (restartable init containers) are on by default from
 // 1.29; ephemeral containers are GA since 1.25.
@@ -230,6 +268,24 @@ func (e *Engine) Ping(ctx context.Context) error {
 	minor, _ := strconv.Atoi(strings.TrimRight(v.Minor, "+"))
 	if major, _ := strconv.Atoi(v.Major); major == 1 && minor > 0 && minor < minMinor {
 		return fmt.Errorf("the Kubernetes cluster at %s runs %s; slipway needs 1.%d or newer (native sidecar containers)", where, v.GitVersion, minMinor)
+	}
+	return e.checkOwner(ctx)
+}
+
+// checkOwner checks that the owner pod is there with its UID: the garbage
+// collector deletes a pod whose owner is not, so a wrong UID would delete
+// every job's pod as soon as it is created.
+func (e *Engine) checkOwner(ctx context.Context) error {
+	if !e.OwnsJobs() {
+		return nil
+	}
+	o := e.cfg.OwnerPod
+	p, err := e.core.Pods(e.ns).Get(ctx, o.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("cannot read the owner of the jobs' pods, pod %s in namespace %s: %v", o.Name, e.ns, err)
+	}
+	if string(p.UID) != o.UID {
+		return fmt.Errorf("the owner of the jobs' pods, pod %s in namespace %s, has UID %s, not %s: the garbage collector would delete the jobs' pods at once", o.Name, e.ns, p.UID, o.UID)
 	}
 	return nil
 }

@@ -46,8 +46,12 @@ func (j *job) buildPod(s *engine.Spec) (*podParts, error) {
 	e := j.e
 	pp := &podParts{}
 	name := j.pod
+	// Owned by the runner's pod (Config.OwnerPod): the secrets too, until
+	// Setup hands them to the job's pod, so that none is left if the
+	// runner's pod goes in between.
 	meta := func(n, role string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: n, Namespace: e.ns, Labels: labels(s, role), Annotations: annotations(s)}
+		return metav1.ObjectMeta{Name: n, Namespace: e.ns, Labels: labels(s, role), Annotations: annotations(s),
+			OwnerReferences: e.ownerRefs()}
 	}
 	pp.env = &corev1.Secret{ObjectMeta: meta(name+"-env", "env"), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{}}
 	creds := map[string]*engine.RegistryAuth{}

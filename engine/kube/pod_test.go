@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/version"
 	fakediscovery "k8s.io/client-go/discovery/fake"
@@ -223,6 +224,86 @@ func TestServiceAccountMountsItsToken(t *testing.T) {
 	}
 }
 
+// runnerPod is the pod a runner runs in, as its environment tells it.
+var runnerPod = PodRef{Namespace: "ci", Name: "slipway-runner-7d9f-abcde", UID: "3f6c0a52-runner"}
+
+// A job's pod created by a runner in a pod is owned by that pod, with a
+// plain reference (controller or blockOwnerDeletion would need more
+// RBAC); its secrets are owned by the job's pod once it exists.
+func TestJobPodOwnedByTheRunnerPod(t *testing.T) {
+	e, cs := newFakeEngine(t, Config{PollTimeout: 5 * time.Second, OwnerPod: runnerPod})
+	if !e.OwnsJobs() {
+		t.Fatal("OwnsJobs = false for an owner pod in the engine's namespace")
+	}
+	s := setupRunning(t, e, cs)
+	ctx := context.Background()
+	pod, err := cs.CoreV1().Pods("ci").Get(ctx, podName(s), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: runnerPod.Name, UID: "3f6c0a52-runner"}}
+	if !reflect.DeepEqual(pod.OwnerReferences, want) {
+		t.Errorf("the job's pod's owners %+v, want %+v", pod.OwnerReferences, want)
+	}
+	secrets, _ := cs.CoreV1().Secrets("ci").List(ctx, metav1.ListOptions{LabelSelector: jobSelector(s)})
+	for _, sec := range secrets.Items {
+		if len(sec.OwnerReferences) != 1 || sec.OwnerReferences[0].UID != pod.UID {
+			t.Errorf("secret %s owners %+v, want the job's pod %s", sec.Name, sec.OwnerReferences, pod.UID)
+		}
+	}
+	if len(secrets.Items) != 2 {
+		t.Errorf("%d secrets", len(secrets.Items))
+	}
+}
+
+// Without an owner pod, or with one in another namespace (an owner must
+// be in its dependent's namespace: the garbage collector would take it
+// for gone and delete the job's pod), a job's pod has no owner.
+func TestJobPodWithoutOwner(t *testing.T) {
+	other := runnerPod
+	other.Namespace = "slipway"
+	for _, cfg := range []Config{{}, {OwnerPod: other}} {
+		e, _ := newFakeEngine(t, cfg)
+		_, pp := build(t, e, testSpec())
+		if e.OwnsJobs() || pp.pod.OwnerReferences != nil || pp.env.OwnerReferences != nil || pp.pull.OwnerReferences != nil {
+			t.Errorf("owner pod %+v: OwnsJobs %v, owners of the pod %+v, of its secrets %+v %+v",
+				cfg.OwnerPod, e.OwnsJobs(), pp.pod.OwnerReferences, pp.env.OwnerReferences, pp.pull.OwnerReferences)
+		}
+	}
+}
+
+func TestOwnerPodNeedsAllItsFields(t *testing.T) {
+	for _, o := range []PodRef{{Name: "r", UID: "u"}, {Namespace: "ci", UID: "u"}, {Namespace: "ci", Name: "r"}} {
+		if _, err := newEngine(fakeCore{fake.NewClientset()}, nil, "ci", Config{OwnerPod: o}); err == nil || !strings.Contains(err.Error(), "all three") {
+			t.Errorf("%+v: err = %v", o, err)
+		}
+	}
+}
+
+// Ping refuses an owner pod that is not there with its UID: the garbage
+// collector would delete every job's pod as soon as it is created.
+func TestPingChecksTheOwnerPod(t *testing.T) {
+	e, cs := newFakeEngine(t, Config{OwnerPod: runnerPod})
+	ctx := context.Background()
+	if err := e.Ping(ctx); err == nil || !strings.Contains(err.Error(), "cannot read the owner") {
+		t.Errorf("no owner pod: err = %v", err)
+	}
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: runnerPod.Name, Namespace: "ci", UID: "an-earlier-pod"}}
+	if _, err := cs.CoreV1().Pods("ci").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Ping(ctx); err == nil || !strings.Contains(err.Error(), "has UID an-earlier-pod, not 3f6c0a52-runner") {
+		t.Errorf("another UID: err = %v", err)
+	}
+	p.UID = types.UID(runnerPod.UID)
+	if _, err := cs.CoreV1().Pods("ci").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Ping(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestPortClashInOnePod(t *testing.T) {
 	e, _ := newFakeEngine(t, Config{})
 	s := &engine.Spec{RunID: "r", Key: "k", Network: engine.NetworkBridge, Services: []*engine.Container{
@@ -424,8 +505,10 @@ func serviceSpec() *engine.Spec {
 		Services: []*engine.Container{{Name: "svc-redis", Image: "docker.io/library/redis:7.0", Aliases: []string{"redis"}}}}
 }
 
-func TestSetupWaitsForTheHolderAndDestroyRemovesAll(t *testing.T) {
-	e, cs := newFakeEngine(t, Config{PollTimeout: 5 * time.Second})
+// setupRunning sets serviceSpec's job up, a fake kubelet running its
+// service and holder.
+func setupRunning(t *testing.T, e *Engine, cs *fake.Clientset) *engine.Spec {
+	t.Helper()
 	s := serviceSpec()
 	kubelet(t, cs, podName(s), func(p *corev1.Pod) {
 		p.Spec.NodeName = "node"
@@ -434,10 +517,16 @@ func TestSetupWaitsForTheHolderAndDestroyRemovesAll(t *testing.T) {
 		p.Status.InitContainerStatuses = []corev1.ContainerStatus{running("svc-redis")}
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{running(holderName)}
 	})
-	ctx := context.Background()
-	if err := e.Setup(ctx, s); err != nil {
+	if err := e.Setup(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func TestSetupWaitsForTheHolderAndDestroyRemovesAll(t *testing.T) {
+	e, cs := newFakeEngine(t, Config{PollTimeout: 5 * time.Second})
+	s := setupRunning(t, e, cs)
+	ctx := context.Background()
 	if err := e.StartService(ctx, s, s.Services[0]); err != nil {
 		t.Error(err)
 	}
