@@ -15,6 +15,7 @@ package e2e
 // a non-latest tag.
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/moby/moby/client"
 
 	"github.com/slipway-ci/slipway/engine"
 )
@@ -337,24 +340,66 @@ func (p *project) runIn(sb *regSandbox, args ...string) result {
 	return r
 }
 
-// containersCreated counts the containers the slipway process owner
-// ("host:pid") created since then, from the engine's event log.
-func containersCreated(t *testing.T, owner string, since time.Time) int {
+// creations counts the containers the engine creates from now on, by
+// their owner label, from its event stream. A later query of the events
+// would do, but the engine keeps only its last 256 for it: too few when
+// parallel tests make and remove containers and volumes.
+type creations struct {
+	mu      sync.Mutex
+	byOwner map[string]int
+}
+
+func watchCreations(t *testing.T) *creations {
 	t.Helper()
-	now := time.Now().Add(time.Second)
-	stamp := func(t time.Time) string { return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond()) }
-	out := mustDockerCLI(t, "", "events", "--since", stamp(since.Add(-time.Second)), "--until", stamp(now),
-		"--filter", "type=container", "--filter", "event=create", "--filter", "label=slipway.owner="+owner, "--format", "{{.ID}}")
-	return len(strings.Fields(out))
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := &creations{byOwner: map[string]int{}}
+	// Since now: the events from the request on, also those the stream
+	// is not yet open for.
+	res := cli.Events(ctx, client.EventsListOptions{
+		Since:   strconv.FormatInt(time.Now().Add(-10*time.Millisecond).Unix(), 10),
+		Filters: client.Filters{}.Add("type", "container").Add("event", "create").Add("label", engine.LabelOwner),
+	})
+	go func() {
+		defer cli.Close()
+		for {
+			select {
+			case m := <-res.Messages:
+				c.mu.Lock()
+				c.byOwner[m.Actor.Attributes[engine.LabelOwner]]++
+				c.mu.Unlock()
+			case <-res.Err:
+				return
+			}
+		}
+	}()
+	return c
+}
+
+// count is the number of containers the owners created, once the stream
+// has had a moment to deliver the last of them.
+func (c *creations) count(owners ...string) int {
+	time.Sleep(500 * time.Millisecond)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, o := range owners {
+		n += c.byOwner[o]
+	}
+	return n
 }
 
 // runNothingStarts runs slipway, which must fail before it creates any
 // container.
 func (p *project) runNothingStarts(sb *regSandbox, args ...string) result {
 	p.t.Helper()
-	since := time.Now()
+	w := watchCreations(p.t)
 	r := p.runIn(sb, args...)
-	if n := containersCreated(p.t, r.owner, since); n != 0 {
+	if n := w.count(r.owner); n != 0 {
 		p.t.Errorf("%d containers were created, want none\n%s", n, r)
 	}
 	return r
@@ -844,10 +889,10 @@ test-b:
   image: `+img.ref+`
   script: [echo ran-b]
 `)
-	since := time.Now()
+	w := watchCreations(t)
 	r := p.runIn(sb, "exec", "--concurrency", "2")
 	wantCode(t, r, 0)
-	if n := containersCreated(t, r.owner, since); n < 4 { // a service and three steps
+	if n := w.count(r.owner); n < 4 { // a service and three steps
 		t.Errorf("the engine's events show %d containers created, want at least 4", n)
 	}
 	wantPulls(t, r, 1)

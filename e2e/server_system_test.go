@@ -196,7 +196,7 @@ steps:
 // before any container is created; trusted, its restart is admitted, and
 // the engine is asked for a privileged container.
 func testTrust(t *testing.T, url, admin, addr string, owners []string) {
-	since := time.Now()
+	w := watchCreations(t)
 	push(t, addr, admin, "octo/priv", ".drone.yml", `
 kind: pipeline
 name: default
@@ -215,15 +215,11 @@ steps:
 	if !strings.Contains(refused, "the job is refused") || !strings.Contains(refused, "privileged: true needs a trusted run (an administrator marks the repository trusted: slipway repo trust octo/priv)") {
 		t.Errorf("the refused job's log does not say why and what to do:\n%s", refused)
 	}
-	created := 0
-	for _, o := range owners {
-		created += containersCreated(t, o, since)
-	}
-	if created != 0 {
+	if created := w.count(owners...); created != 0 {
 		t.Errorf("%d containers were created for the refused job, want none", created)
 	}
 
-	since = time.Now()
+	w = watchCreations(t)
 	apiCall(t, "PATCH", url+"/api/repos/octo/priv", admin, `{"trusted":true}`)
 	apiCall(t, "POST", url+"/api/repos/octo/priv/builds/1", admin, "")
 	st := waitBuildN(t, url, admin, "octo/priv", 2)
@@ -244,10 +240,7 @@ steps:
 	default:
 		t.Errorf("the trusted restart ended %s:\n%s", st, admitted)
 	}
-	created = 0
-	for _, o := range owners {
-		created += containersCreated(t, o, since)
-	}
+	created := w.count(owners...)
 	if created == 0 {
 		t.Error("no container was created for the trusted restart")
 	}
