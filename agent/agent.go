@@ -39,12 +39,17 @@ type Agent struct {
 	TraceInterval, CheckInterval time.Duration
 
 	mu sync.Mutex
+	// checkouts are the jobs' checkouts, shared by the jobs of a commit
+	// while Run runs.
+	checkouts *checkouts
 }
 
 // Run asks every entry's server for jobs and runs up to concurrent jobs
 // at once. Ending poll stops asking for jobs; Run then returns when the
 // running ones have finished and been reported. Ending jobs cancels the
-// running jobs (their after_script still runs) and reports them.
+// running jobs (their after_script still runs) and reports them. The
+// jobs of a commit share its checkout (checkouts.go), removed when Run
+// returns.
 func (a *Agent) Run(poll, jobs context.Context) error {
 	var entries []entry
 	for _, r := range a.Config.Runners {
@@ -55,6 +60,8 @@ func (a *Agent) Run(poll, jobs context.Context) error {
 	if len(entries) == 0 {
 		return fmt.Errorf("%s: no [[runners]] entry has a url and a token (run `slipway runner register` first)", a.ConfigPath)
 	}
+	a.checkouts = newCheckouts("", keepCheckouts)
+	defer a.checkouts.close()
 	slots := make(chan struct{}, max(a.Config.Concurrent, 1))
 	var running, pollers sync.WaitGroup
 	for _, e := range entries {

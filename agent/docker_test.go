@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -90,6 +91,67 @@ func TestJobsOnDocker(t *testing.T) {
 	stop() // the agent's log is complete
 	if strings.Contains(log.String(), "job-token-") || !strings.Contains(log.String(), "job 21 (test): success") {
 		t.Errorf("the agent's log shows a job token:\n%s", log.String())
+	}
+	assertNothingLeft(t, engine.Owner())
+}
+
+// TestJobsOfACommitShareItsCheckout: the second job of a commit on a
+// runner does not fetch it again: it says so, sees the files, and not
+// what the first job wrote into its own workspace. The runner's
+// workspace templates are on, as in `slipway runner run`; the checkout
+// is removed when the agent stops.
+func TestJobsOfACommitShareItsCheckout(t *testing.T) {
+	dock, err := docker.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dock.Close()
+	dock.Templates = true
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where the agent makes its checkouts
+	const file = `
+first:
+  image: busybox:1.35
+  script:
+    - cat hello.txt
+    - echo changed > hello.txt && touch new.txt
+second:
+  image: busybox:1.35
+  script:
+    - cat hello.txt
+    - test ! -e new.txt
+`
+	root := t.TempDir()
+	sha := agenttest.GitRepo(t, root, map[string]string{".gitlab-ci.yml": file, "hello.txt": "hello from the repository\n"})
+	git := agenttest.GitServer(t, root, agenttest.JobToken(41), agenttest.JobToken(42))
+	f := agenttest.NewServer(t)
+	info := agenttest.Git{RepoURL: git.URL + "/group/project.git", Ref: "main", Sha: sha, RefType: "branch", Depth: 20}
+	f.Add(agenttest.Job(41, agenttest.Document(t, ".gitlab-ci.yml", file, "first"), info, false, nil))
+	f.Add(agenttest.Job(42, agenttest.Document(t, ".gitlab-ci.yml", file, "second"), info, false, nil))
+	cfg := config.Runner{Name: "t", URL: f.URL, Token: f.RunnerToken}
+	cfg.Docker.PullPolicy = config.StringList{"never"}
+	a := &Agent{Config: &config.Config{Concurrent: 1, Runners: []config.Runner{cfg}},
+		Runner: runner.Runner{Engine: dock, Owner: engine.Owner(), StopGrace: 5 * time.Second}}
+	stop := runAgent(t, f, a)
+	for range 2 {
+		if u := f.Final(t); u.State != "success" {
+			t.Errorf("job with token %s: %s\n%s\n%s", u.Token, u.State, f.Trace(41), f.Trace(42))
+		}
+	}
+	first, second := f.Trace(41), f.Trace(42)
+	reuse := "Reusing the checkout of " + sha + " fetched for an earlier job\n"
+	if !strings.Contains(first, "Fetching ") || strings.Contains(first, reuse) {
+		t.Errorf("the first job did not fetch its commit:\n%s", first)
+	}
+	if strings.Contains(second, "Fetching ") || !strings.Contains(second, reuse) {
+		t.Errorf("the second job did not reuse the first one's checkout:\n%s", second)
+	}
+	if !strings.Contains(second, "hello from the repository\n") {
+		t.Errorf("the second job does not see the checkout:\n%s", second)
+	}
+	stop()
+	if left, _ := filepath.Glob(filepath.Join(tmp, "slipway-checkout-*")); len(left) > 0 {
+		t.Errorf("the stopped agent left its checkouts: %v", left)
 	}
 	assertNothingLeft(t, engine.Owner())
 }

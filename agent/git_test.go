@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,8 @@ import (
 )
 
 // A job's commit behind its branch's tip, beyond the fetch depth, is
-// fetched by itself; a wrong token gets no checkout and shows no token.
+// fetched by itself; a wrong token gets no checkout and shows no token;
+// the right one is not kept in the checkout.
 func TestCheckoutCommitBehindTheBranch(t *testing.T) {
 	root := t.TempDir()
 	first := agenttest.GitRepo(t, root, map[string]string{"v": "1\n"})
@@ -38,6 +40,18 @@ func TestCheckoutCommitBehindTheBranch(t *testing.T) {
 	if strings.TrimSpace(string(head)) != first {
 		t.Errorf("HEAD %s, want %s", head, first)
 	}
+	// The checkout is shared by later jobs (checkouts.go): the token of
+	// the job that fetched it is in none of its files (.git/config).
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err == nil && bytes.Contains(data, []byte("right-token")) {
+			t.Errorf("%s holds the job token", path)
+		}
+		return err
+	})
 	err := checkout(context.Background(), t.TempDir(), g, "wrong-token", &out)
 	if err == nil || strings.Contains(err.Error()+out.String(), "wrong-token") {
 		t.Errorf("a wrong token: error %v, output %q", err, out.String())

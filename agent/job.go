@@ -125,20 +125,16 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 		say("ERROR: the job is refused: %v", err)
 		return failed("script_failure")
 	}
-	ws, err := os.MkdirTemp("", "slipway-job-")
-	if err != nil {
-		say("ERROR: %v", err)
-		return failed("runner_system_failure")
-	}
-	defer os.RemoveAll(ws)
-	say("Fetching %s at %s", job.GitInfo.RepoURL, job.GitInfo.Sha)
-	gitOut := masker.Writer(tr)
-	err = checkout(ctx, ws, job.GitInfo, job.Token, gitOut)
-	_ = gitOut.Close()
+	co, err := a.jobCheckout(ctx, e, job, tr, masker, say)
 	if err != nil {
 		say("ERROR: %s", err)
+		if errors.Is(err, errCheckoutDir) {
+			return failed("runner_system_failure")
+		}
 		return failed("script_failure")
 	}
+	defer a.checkouts.release(co)
+	ws := co.dir
 	arts, err := os.MkdirTemp("", "slipway-artifacts-")
 	if err != nil {
 		say("ERROR: %v", err)
@@ -165,6 +161,21 @@ func (a *Agent) execute(ctx context.Context, e entry, job *Job, tr *trace) outco
 		}
 	}
 	return out
+}
+
+// jobCheckout is the job's commit checked out: by this job, its git
+// output in the job's log, or by an earlier job of the same commit.
+func (a *Agent) jobCheckout(ctx context.Context, e entry, job *Job, tr *trace, masker *secret.Masker, say func(string, ...any)) (*sharedCheckout, error) {
+	co, reused, err := a.checkouts.get(ctx, checkoutKey(e.cfg.URL, job.GitInfo), func(ctx context.Context, dir string) error {
+		say("Fetching %s at %s", job.GitInfo.RepoURL, job.GitInfo.Sha)
+		gitOut := masker.Writer(tr)
+		defer func() { _ = gitOut.Close() }()
+		return checkout(ctx, dir, job.GitInfo, job.Token, gitOut)
+	})
+	if reused {
+		say("Reusing the checkout of %s fetched for an earlier job", job.GitInfo.Sha)
+	}
+	return co, err
 }
 
 // outcomeOf reads the run's result: the document holds one job.
