@@ -88,6 +88,14 @@ func openEngines(ctx context.Context, t targets, k config.Kubernetes, kubeconfig
 	return es, nil
 }
 
+// useTemplates turns Docker's workspace templates on or off: on, a
+// checkout that is the same for several jobs is copied once.
+func (es *engines) useTemplates(on bool) {
+	if d, ok := es.byTarget[pipeline.TargetDocker].(*docker.Engine); ok {
+		d.Templates = on
+	}
+}
+
 // collect removes what killed runs left, on every engine in use.
 func (es *engines) collect(ctx context.Context) {
 	for _, e := range es.all {

@@ -16,8 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipway-ci/slipway/engine"
-	"github.com/slipway-ci/slipway/engine/docker"
-	"github.com/slipway-ci/slipway/pipeline"
 	"github.com/slipway-ci/slipway/runner"
 )
 
@@ -62,9 +60,7 @@ func run(l *loaded, o *options, concurrency int, serviceLogs bool, artifacts str
 		return err
 	}
 	defer es.close()
-	if d, ok := es.byTarget[pipeline.TargetDocker].(*docker.Engine); ok {
-		d.Templates = templates
-	}
+	es.useTemplates(templates)
 	// What killed runs left is removed beside this run, not before it:
 	// the lists are on no job's way (Collect never touches a live run).
 	collected := make(chan struct{})

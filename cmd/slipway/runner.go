@@ -94,6 +94,9 @@ func runAgent(cfgPath string) error {
 		return err
 	}
 	defer es.close()
+	// The jobs of a commit share one checkout (agent/checkouts.go): with
+	// templates, the later ones copy nothing.
+	es.useTemplates(true)
 	// A runner killed outright left its jobs' objects: remove them.
 	es.collect(context.Background())
 	poll, stopPolling := context.WithCancel(context.Background())
