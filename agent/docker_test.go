@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -154,6 +155,30 @@ second:
 		t.Errorf("the stopped agent left its checkouts: %v", left)
 	}
 	assertNothingLeft(t, engine.Owner())
+	if n := removeTemplates(t, dock, tmp); n != 1 {
+		t.Errorf("the two jobs made %d workspace templates of their checkout, want 1", n)
+	}
+}
+
+// removeTemplates removes the workspace templates of checkouts below dir
+// (they outlive the runs that made them) and says how many there were.
+func removeTemplates(t *testing.T, dock *docker.Engine, dir string) int {
+	t.Helper()
+	ctx := context.Background()
+	caches, err := dock.ListCaches(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range caches {
+		if c.Project == docker.TemplateProject && strings.HasPrefix(c.Key, dir+string(filepath.Separator)) {
+			n++
+			if err := dock.RemoveCache(ctx, c.ID); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	return n
 }
 
 // TestCancelOnDocker: Job-Status: canceled in an answer stops the job;

@@ -20,9 +20,10 @@ import (
 // Engine talks to one Docker Engine.
 type Engine struct {
 	// Templates turns workspace templates on (template.go): a checkout
-	// is copied once and each job mounts an overlay of the copy. For
-	// exec, whose checkout is the same for every job and often from
-	// one run to the next; not for a runner, whose checkouts are fresh.
+	// is copied once and each job mounts an overlay of the copy. exec's
+	// checkout is the same for every job, and often from one run to the
+	// next; a runner shares one checkout among the jobs of a commit
+	// (agent/checkouts.go).
 	Templates bool
 
 	cli   *client.Client
