@@ -30,7 +30,9 @@ type Engine struct {
 	pause pauseImage
 	// templates are the templates found or filled, by key; overlays the
 	// jobs whose workspace is an overlay of one, by job.
-	templates, overlays sync.Map
+	templatesMu sync.Mutex
+	templates   map[string]*templateFill
+	overlays    sync.Map
 	// bg is the work a job does not wait for (a template's fill once it
 	// started, eviction), which Close waits for.
 	bg sync.WaitGroup

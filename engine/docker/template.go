@@ -119,7 +119,7 @@ func (e *Engine) useTemplate(ctx context.Context, s *engine.Spec) (bool, error) 
 	if !e.Templates || emptyCheckout(s) {
 		return false, nil
 	}
-	for {
+	for range maxTemplateTries {
 		f, err := e.template(ctx, s)
 		if err != nil || f.t == nil {
 			return false, err
@@ -134,10 +134,15 @@ func (e *Engine) useTemplate(ctx context.Context, s *engine.Spec) (bool, error) 
 		}
 		// Evicted between the lookup and the job's mark on it: forget
 		// it and look again (a new fill).
-		e.templates.CompareAndDelete(f.key, f)
+		e.forgetTemplate(f)
 		e.dropOverlayVolumes(ctx, ov)
 	}
+	return false, nil // evicted as often as found: the job gets a copy
 }
+
+// maxTemplateTries bounds the lookups of a job's template that another
+// process evicts under its feet.
+const maxTemplateTries = 3
 
 // stillPublished is true when f's pointer still exists, once the job has
 // marked f's data as read: an eviction then leaves the data alone.
@@ -168,13 +173,40 @@ func (e *Engine) template(ctx context.Context, s *engine.Spec) (*templateFill, e
 	if err != nil {
 		return nil, fmt.Errorf("read workspace %s: %w", s.WorkspaceDir, err)
 	}
-	v, _ := e.templates.LoadOrStore(key, &templateFill{key: key, filled: make(chan struct{})})
-	f := v.(*templateFill)
+	f := e.templateFill(key)
 	// The jobs that wait here share the result: it must not be cut short
 	// by the first one's cancellation.
 	f.once.Do(func() { e.findOrFill(context.WithoutCancel(ctx), s, key, f) })
 	return f, f.err
 }
+
+// templateFill is key's entry, new or known. The entries are forgotten
+// once there are maxKnownTemplates (a runner sees a checkout per
+// commit): a later job of a forgotten key looks its template up again.
+func (e *Engine) templateFill(key string) *templateFill {
+	e.templatesMu.Lock()
+	defer e.templatesMu.Unlock()
+	if f, ok := e.templates[key]; ok {
+		return f
+	}
+	if e.templates == nil || len(e.templates) >= maxKnownTemplates {
+		e.templates = map[string]*templateFill{}
+	}
+	f := &templateFill{key: key, filled: make(chan struct{})}
+	e.templates[key] = f
+	return f
+}
+
+// forgetTemplate drops f, so that the next job of its key looks again.
+func (e *Engine) forgetTemplate(f *templateFill) {
+	e.templatesMu.Lock()
+	defer e.templatesMu.Unlock()
+	if e.templates[f.key] == f {
+		delete(e.templates, f.key)
+	}
+}
+
+const maxKnownTemplates = 256
 
 // templateKey names the checkout as a job would receive it: where it is
 // unpacked, and the fingerprint of its tree.
