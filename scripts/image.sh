@@ -49,7 +49,7 @@ CID=
 NET=
 
 cleanup() {
-	[ -z "$CID" ] || docker rm -f "$CID" >/dev/null 2>&1 || true
+	[ -z "$CID" ] || docker rm -f -v "$CID" >/dev/null 2>&1 || true
 	[ -z "$NET" ] || docker rm -f "$NET-server" "$NET-runner" >/dev/null 2>&1 || true
 	[ -z "$NET" ] || docker network rm "$NET" >/dev/null 2>&1 || true
 	[ -z "$NET" ] || docker volume rm "$NET-server" "$NET-runner" >/dev/null 2>&1 || true
@@ -133,7 +133,7 @@ check_server() {
 	git -C "$work" push --quiet "http://admin:$admin@127.0.0.1:$port/check/repo.git" main ||
 		{ docker logs "$CID" >&2; die "git push to the server in $IMAGE failed"; }
 	log "check: the server answers /healthz on port $port as uid $user and takes a git push"
-	docker rm -f "$CID" >/dev/null
+	docker rm -f -v "$CID" >/dev/null
 	CID=
 }
 
