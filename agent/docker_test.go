@@ -164,19 +164,9 @@ second:
 // (they outlive the runs that made them) and says how many there were.
 func removeTemplates(t *testing.T, dock *docker.Engine, dir string) int {
 	t.Helper()
-	ctx := context.Background()
-	caches, err := dock.ListCaches(ctx)
+	n, err := dock.RemoveTemplatesUnder(context.Background(), dir)
 	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, c := range caches {
-		if c.Project == docker.TemplateProject && strings.HasPrefix(c.Key, dir+string(filepath.Separator)) {
-			n++
-			if err := dock.RemoveCache(ctx, c.ID); err != nil {
-				t.Error(err)
-			}
-		}
+		t.Error(err)
 	}
 	return n
 }

@@ -99,12 +99,26 @@ FAILED=0
 ROWS=()     # table rows: figure|target|ratio|slipway|baseline|N|note
 DETAILS=()  # extra lines for RESULTS.md
 
+# remove_templates removes the workspace templates exec made of the
+# benchmarks' checkouts: a template is a cache that outlives its run, and
+# these checkouts go with the work directory.
+remove_templates() {
+	local v key
+	for v in $(docker volume ls -q --filter label=slipway.template.data); do
+		key=$(docker volume inspect -f '{{index .Labels "slipway.cache.key"}}' "$v" 2>/dev/null) || continue
+		case $key in "$WORK"/*) "$SLIPWAY" cache rm "$key" >/dev/null 2>&1 || true ;; esac
+	done
+}
+
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	[ -n "${BG_PID:-}" ] && kill "$BG_PID" 2>/dev/null && wait "$BG_PID" 2>/dev/null
 	remove_baseline_objects
-	if [ -n "$SLIPWAY" ] && [ -x "$SLIPWAY" ]; then "$SLIPWAY" gc >/dev/null 2>&1 || true; fi
+	if [ -n "$SLIPWAY" ] && [ -x "$SLIPWAY" ]; then
+		"$SLIPWAY" gc >/dev/null 2>&1 || true
+		remove_templates
+	fi
 	[ -n "${PULL_CFG:-}" ] && rm -rf "$PULL_CFG"
 	[ -z "${STOP_REGISTRY:-}" ] || "$repo/scripts/registry.sh" stop >/dev/null 2>&1 || true
 	if [ -n "$KEEP" ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi

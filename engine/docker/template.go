@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -470,6 +471,29 @@ func (e *Engine) removeOrphanData(ctx context.Context, named, inUse map[string]b
 			_, _ = e.cli.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{})
 		}
 	}
+}
+
+// RemoveTemplatesUnder removes the templates of the checkouts below dir
+// (a temporary directory of tests or benchmarks, gone with them) that no
+// job reads, and says how many it removed.
+func (e *Engine) RemoveTemplatesUnder(ctx context.Context, dir string) (int, error) {
+	caches, err := e.ListCaches(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, c := range caches {
+		if c.Project != TemplateProject || !strings.HasPrefix(c.Key, dir+string(filepath.Separator)) {
+			continue
+		}
+		if err := e.RemoveCache(ctx, c.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }
 
 // templateInUse refuses to remove a template that a job's overlay reads:

@@ -46,6 +46,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/slipway-ci/slipway/engine"
+	"github.com/slipway-ci/slipway/engine/docker"
 )
 
 func main() {
@@ -92,6 +93,7 @@ func run(bin string, reps, big, bigReps int) error {
 		}
 	}
 	e := &env{work: work, slipway: bin}
+	defer removeTemplates(work)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if e.starts, err = watchStarts(ctx); err != nil {
@@ -169,6 +171,18 @@ func interleave(reps int, server, exec func() (time.Duration, error)) (viaServer
 	return viaServer, viaExec, nil
 }
 
+// removeTemplates removes the workspace templates that exec and the
+// runner made of checkouts below work (a template is a cache that
+// outlives its run; these checkouts go with the work directory).
+func removeTemplates(work string) {
+	eng, err := docker.New()
+	if err != nil {
+		return
+	}
+	defer eng.Close()
+	_, _ = eng.RemoveTemplatesUnder(context.Background(), work)
+}
+
 // order interleaves: baseline first on even repetitions, second on odd.
 func order(i int) []bool {
 	if i%2 == 0 {
@@ -215,6 +229,8 @@ func (e *env) start() error {
 		return err
 	}
 	e.runner = exec.Command(e.slipway, "runner", "run", "--config", cfg)
+	// Its checkouts in the work directory: their templates go with it.
+	e.runner.Env = append(os.Environ(), "TMPDIR="+e.work)
 	e.runner.Stderr = io.Discard
 	if err := e.runner.Start(); err != nil {
 		return err
