@@ -48,9 +48,22 @@ CTX=
 CID=
 NET=
 
+# remove_templates removes the workspace templates the checked runner made
+# of its checkouts (in its /data, see check_build): a template is a cache
+# that outlives its run, and these checkouts go with the runner.
+remove_templates() {
+	local v key data
+	for v in $(docker volume ls -q --filter label=slipway.template.data); do
+		key=$(docker volume inspect -f '{{index .Labels "slipway.cache.key"}}' "$v" 2>/dev/null) || continue
+		data=$(docker volume inspect -f '{{index .Labels "slipway.template.data"}}' "$v" 2>/dev/null) || continue
+		case $key in /data/slipway-checkout-*) docker volume rm "$v" "$data" >/dev/null 2>&1 || true ;; esac
+	done
+}
+
 cleanup() {
 	[ -z "$CID" ] || docker rm -f -v "$CID" >/dev/null 2>&1 || true
 	[ -z "$NET" ] || docker rm -f "$NET-server" "$NET-runner" >/dev/null 2>&1 || true
+	[ -z "$NET" ] || remove_templates
 	[ -z "$NET" ] || docker network rm "$NET" >/dev/null 2>&1 || true
 	[ -z "$NET" ] || docker volume rm "$NET-server" "$NET-runner" >/dev/null 2>&1 || true
 	[ -z "$CTX" ] || rm -rf "$CTX"
@@ -161,7 +174,7 @@ check_build() {
 	glrt=$(docker exec "$NET-server" slipway runner token create --server http://127.0.0.1:8080 --token "$admin" --run-untagged)
 	docker run --rm --network "$NET" -v "$NET-runner:/data" "$IMAGE" \
 		runner register --url "$url" --token "$glrt" --executor docker --config /data/config.toml >/dev/null
-	"${c[@]}" --name "$NET-runner" --hostname "$NET-runner" -v "$NET-runner:/data" \
+	"${c[@]}" --name "$NET-runner" --hostname "$NET-runner" -v "$NET-runner:/data" -e TMPDIR=/data \
 		-v /var/run/docker.sock:/var/run/docker.sock --group-add "$(stat -c %g /var/run/docker.sock)" \
 		"$IMAGE" runner run --config /data/config.toml >/dev/null
 	curl -fsS -X POST -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/api/repos/examples/gitlab" >/dev/null
