@@ -175,8 +175,8 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // container does, which Destroy removes first. A templated workspace is
 // an overlay of its template (template.go).
 func (e *Engine) workspaceMount(s *engine.Spec) []mount.Mount {
-	if ov, ok := e.overlays.Load(name(s, "")); ok {
-		return []mount.Mount{ov.(overlay).mount(s.WorkspacePath, labels(s, "workspace"))}
+	if ov, ok := e.overlayOf(s); ok {
+		return []mount.Mount{ov.mount(s.WorkspacePath, labels(s, "workspace"))}
 	}
 	return []mount.Mount{{
 		Type: mount.TypeVolume, Source: name(s, "ws"), Target: s.WorkspacePath,
@@ -188,19 +188,21 @@ func (e *Engine) workspaceMount(s *engine.Spec) []mount.Mount {
 // checkout and no inputs, or only empty directories (slipway's own left
 // out, as tarball.Write does), unpacked at the volume's top. A directory
 // that cannot be read is not empty: the copy reports the error.
-func emptyWorkspace(s *engine.Spec) bool { return emptyCheckout(s) && emptyInputs(s) }
-
-func emptyCheckout(s *engine.Spec) bool {
-	return s.WorkspaceDir == "" || s.WorkspaceSub == "" && emptyDir(s.WorkspaceDir)
-}
-
-func emptyInputs(s *engine.Spec) bool {
+func emptyWorkspace(s *engine.Spec) bool {
+	if !emptyCheckout(s) {
+		return false
+	}
 	for _, dir := range s.Inputs {
 		if !emptyDir(dir) {
 			return false
 		}
 	}
 	return true
+}
+
+// emptyCheckout is true when the checkout alone would copy nothing.
+func emptyCheckout(s *engine.Spec) bool {
+	return s.WorkspaceDir == "" || s.WorkspaceSub == "" && emptyDir(s.WorkspaceDir)
 }
 
 func emptyDir(dir string) bool {
